@@ -1,0 +1,316 @@
+//! The JNI exports behind `io.sparkort.NativeApi`. Each one unpacks its arguments, calls a typed
+//! function, and ends in `resolve::<ThrowSparkOrtException>()`, so every error and every panic
+//! becomes a Java exception and none crosses the FFI boundary.
+
+use std::any::Any;
+use std::path::Path;
+use std::sync::Arc;
+
+use jni::errors::ErrorPolicy;
+use jni::objects::{JClass, JIntArray, JLongArray, JObjectArray, JString};
+use jni::strings::JNIString;
+use jni::sys::{jint, jlong};
+use jni::{Env, EnvUnowned};
+
+use crate::exchange::{self, InputBuffers};
+use crate::model_node::{self, Model, ModelOptions};
+use crate::tensor::{ElementType, OutputTensor};
+use crate::{runtime, Error, Result};
+
+/// Throws the Java class of our error (or `SparkOrtException` for a panic), unless a Java
+/// exception is already pending: that one is the real cause and must not be overwritten.
+struct ThrowSparkOrtException;
+
+impl<T: Default> ErrorPolicy<T, Error> for ThrowSparkOrtException {
+    type Captures<'unowned_env_local: 'native_method, 'native_method> = ();
+
+    fn on_error<'unowned_env_local: 'native_method, 'native_method>(
+        env: &mut Env<'unowned_env_local>,
+        _captures: &mut (),
+        err: Error,
+    ) -> jni::errors::Result<T> {
+        if !env.exception_check() {
+            let _ = env.throw_new(JNIString::from(err.java_class()), JNIString::from(err.to_string()));
+        }
+        Ok(T::default())
+    }
+
+    fn on_panic<'unowned_env_local: 'native_method, 'native_method>(
+        env: &mut Env<'unowned_env_local>,
+        _captures: &mut (),
+        payload: Box<dyn Any + Send + 'static>,
+    ) -> jni::errors::Result<T> {
+        let message = payload
+            .downcast_ref::<&str>()
+            .map(|s| s.to_string())
+            .or_else(|| payload.downcast_ref::<String>().cloned())
+            .unwrap_or_else(|| "non-string panic payload".into());
+        if !env.exception_check() {
+            let _ = env.throw_new(
+                JNIString::from("io/sparkort/SparkOrtException"),
+                JNIString::from(format!("sparkort native panic: {message}")),
+            );
+        }
+        Ok(T::default())
+    }
+}
+
+fn string(env: &Env<'_>, s: &JString<'_>) -> Result<String> {
+    Ok(s.try_to_string(env)?)
+}
+
+fn strings(env: &mut Env<'_>, array: &JObjectArray<'_, JString<'_>>) -> Result<Vec<String>> {
+    let len = array.len(env)?;
+    let mut out = Vec::with_capacity(len);
+    for i in 0..len {
+        let element = array.get_element(env, i)?;
+        out.push(element.try_to_string(env)?);
+    }
+    Ok(out)
+}
+
+fn longs(env: &Env<'_>, array: &JLongArray<'_>) -> Result<Vec<i64>> {
+    let mut out = vec![0; array.len(env)?];
+    array.get_region(env, 0, &mut out)?;
+    Ok(out)
+}
+
+fn ints(env: &Env<'_>, array: &JIntArray<'_>) -> Result<Vec<i32>> {
+    let mut out = vec![0; array.len(env)?];
+    array.get_region(env, 0, &mut out)?;
+    Ok(out)
+}
+
+/// The model behind a handle from `openModel`.
+///
+/// # Safety
+/// `handle` must come from `openModel` and not yet be passed to `closeModel`.
+unsafe fn model<'a>(handle: jlong) -> Result<&'a Arc<Model>> {
+    // SAFETY: per this function's contract the pointer is a live `Box<Arc<Model>>`.
+    unsafe { (handle as *const Arc<Model>).as_ref() }.ok_or_else(|| Error::InvalidArgument("model handle is 0".into()))
+}
+
+/// Loads ONNX Runtime from `libraryPath` and creates the process environment; later calls do nothing.
+#[unsafe(no_mangle)]
+pub extern "system" fn Java_io_sparkort_NativeApi_initRuntime<'local>(
+    mut unowned_env: EnvUnowned<'local>,
+    _class: JClass<'local>,
+    library_path: JString<'local>,
+) {
+    unowned_env
+        .with_env(|env| -> Result<()> { runtime::init(Path::new(&string(env, &library_path)?)) })
+        .resolve::<ThrowSparkOrtException>()
+}
+
+/// Opens (or finds already open) a model; returns a handle the caller must pass to `closeModel` once.
+#[unsafe(no_mangle)]
+pub extern "system" fn Java_io_sparkort_NativeApi_openModel<'local>(
+    mut unowned_env: EnvUnowned<'local>,
+    _class: JClass<'local>,
+    path: JString<'local>,
+    max_sessions: jint,
+    intra_threads: jint,
+) -> jlong {
+    unowned_env
+        .with_env(|env| -> Result<jlong> {
+            let options = ModelOptions {
+                max_sessions: usize::try_from(max_sessions).unwrap_or(0),
+                intra_threads: usize::try_from(intra_threads).unwrap_or(0),
+            };
+            let model = model_node::open(&string(env, &path)?, options)?;
+            Ok(Box::into_raw(Box::new(model)) as jlong)
+        })
+        .resolve::<ThrowSparkOrtException>()
+}
+
+#[unsafe(no_mangle)]
+pub extern "system" fn Java_io_sparkort_NativeApi_modelSignature<'local>(
+    mut unowned_env: EnvUnowned<'local>,
+    _class: JClass<'local>,
+    handle: jlong,
+) -> JString<'local> {
+    unowned_env
+        .with_env(|env| -> Result<JString<'local>> {
+            // SAFETY: the Java owner (ModelNode) passes only handles it holds open.
+            let json = unsafe { model(handle) }?.signature().to_json();
+            Ok(env.new_string(json)?)
+        })
+        .resolve::<ThrowSparkOrtException>()
+}
+
+#[unsafe(no_mangle)]
+pub extern "system" fn Java_io_sparkort_NativeApi_closeModel<'local>(
+    mut unowned_env: EnvUnowned<'local>,
+    _class: JClass<'local>,
+    handle: jlong,
+) {
+    unowned_env
+        .with_env(|_env| -> Result<()> {
+            if handle == 0 {
+                return Err(Error::InvalidArgument("model handle is 0".into()));
+            }
+            // SAFETY: the handle came from `Box::into_raw` in openModel and the Java owner closes it once.
+            drop(unsafe { Box::from_raw(handle as *mut Arc<Model>) });
+            Ok(())
+        })
+        .resolve::<ThrowSparkOrtException>()
+}
+
+#[unsafe(no_mangle)]
+pub extern "system" fn Java_io_sparkort_NativeApi_openModelCount<'local>(
+    mut unowned_env: EnvUnowned<'local>,
+    _class: JClass<'local>,
+) -> jint {
+    unowned_env
+        .with_env(|_env| -> Result<jint> { Ok(model_node::open_model_count() as jint) })
+        .resolve::<ThrowSparkOrtException>()
+}
+
+/// Runs one batch. Input `i` is described by `inputNames[i]`, `columns[i]`, `elementTypes[i]`,
+/// `ranks[i]` consecutive dims of `shapes`, and `buffers[3i..3i+3]` = data address, data length,
+/// validity address. Returns a result handle for `describeResult` / `closeResult`.
+#[unsafe(no_mangle)]
+#[allow(clippy::too_many_arguments)]
+pub extern "system" fn Java_io_sparkort_NativeApi_run<'local>(
+    mut unowned_env: EnvUnowned<'local>,
+    _class: JClass<'local>,
+    handle: jlong,
+    input_names: JObjectArray<'local, JString<'local>>,
+    columns: JObjectArray<'local, JString<'local>>,
+    element_types: JIntArray<'local>,
+    shapes: JLongArray<'local>,
+    ranks: JIntArray<'local>,
+    buffers: JLongArray<'local>,
+    fetch: JObjectArray<'local, JString<'local>>,
+) -> jlong {
+    unowned_env
+        .with_env(|env| -> Result<jlong> {
+            let inputs = input_buffers(
+                strings(env, &input_names)?,
+                strings(env, &columns)?,
+                ints(env, &element_types)?,
+                longs(env, &shapes)?,
+                ints(env, &ranks)?,
+                longs(env, &buffers)?,
+            )?;
+            let fetch = strings(env, &fetch)?;
+            // SAFETY: the Java caller (PartitionScorer) keeps these Arrow buffers allocated and unchanged
+            // until this call returns, and the imported arrays are dropped before it does.
+            let imported = inputs.iter().map(|b| unsafe { exchange::import(b) }).collect::<Result<Vec<_>>>()?;
+            // SAFETY: the Java owner passes only handles it holds open.
+            let outputs = unsafe { model(handle) }?.run(&imported, &fetch)?;
+            Ok(Box::into_raw(Box::new(outputs)) as jlong)
+        })
+        .resolve::<ThrowSparkOrtException>()
+}
+
+fn input_buffers(
+    names: Vec<String>,
+    columns: Vec<String>,
+    element_types: Vec<i32>,
+    shapes: Vec<i64>,
+    ranks: Vec<i32>,
+    buffers: Vec<i64>,
+) -> Result<Vec<InputBuffers>> {
+    let n = names.len();
+    if columns.len() != n || element_types.len() != n || ranks.len() != n || buffers.len() != 3 * n {
+        return Err(Error::InvalidArgument("run: argument arrays disagree on the number of inputs".into()));
+    }
+    let mut dims = shapes.into_iter();
+    let mut out = Vec::with_capacity(n);
+    for (i, (input, column)) in names.into_iter().zip(columns).enumerate() {
+        let element_type = ElementType::from_onnx_code(element_types[i]).ok_or_else(|| {
+            Error::InvalidArgument(format!("input '{input}': unsupported element type code {}", element_types[i]))
+        })?;
+        let shape: Vec<i64> = dims.by_ref().take(ranks[i].max(0) as usize).collect();
+        if shape.len() != ranks[i].max(0) as usize {
+            return Err(Error::InvalidArgument("run: shapes shorter than ranks say".into()));
+        }
+        out.push(InputBuffers {
+            input,
+            column,
+            element_type,
+            shape,
+            data_address: buffers[3 * i],
+            data_length: buffers[3 * i + 1],
+            validity_address: buffers[3 * i + 2],
+        });
+    }
+    Ok(out)
+}
+
+/// Describes a run's outputs as longs, per output: element type code, data address, byte length,
+/// rank, then the dims. Addresses stay valid until `closeResult`.
+#[unsafe(no_mangle)]
+pub extern "system" fn Java_io_sparkort_NativeApi_describeResult<'local>(
+    mut unowned_env: EnvUnowned<'local>,
+    _class: JClass<'local>,
+    result: jlong,
+) -> JLongArray<'local> {
+    unowned_env
+        .with_env(|env| -> Result<JLongArray<'local>> {
+            // SAFETY: the handle came from `run` and the Java owner has not closed it yet.
+            let outputs = unsafe { (result as *const Vec<OutputTensor>).as_ref() }
+                .ok_or_else(|| Error::InvalidArgument("result handle is 0".into()))?;
+            let mut described = Vec::new();
+            for output in outputs {
+                let (address, len) = output.data();
+                described.extend([output.element_type.onnx_code() as i64, address as i64, len as i64]);
+                described.push(output.shape.len() as i64);
+                described.extend(&output.shape);
+            }
+            let array = env.new_long_array(described.len())?;
+            array.set_region(env, 0, &described)?;
+            Ok(array)
+        })
+        .resolve::<ThrowSparkOrtException>()
+}
+
+#[unsafe(no_mangle)]
+pub extern "system" fn Java_io_sparkort_NativeApi_closeResult<'local>(
+    mut unowned_env: EnvUnowned<'local>,
+    _class: JClass<'local>,
+    result: jlong,
+) {
+    unowned_env
+        .with_env(|_env| -> Result<()> {
+            if result == 0 {
+                return Err(Error::InvalidArgument("result handle is 0".into()));
+            }
+            // SAFETY: the handle came from `Box::into_raw` in `run` and the Java owner closes it once.
+            drop(unsafe { Box::from_raw(result as *mut Vec<OutputTensor>) });
+            Ok(())
+        })
+        .resolve::<ThrowSparkOrtException>()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn input_descriptions_are_split_per_input() {
+        let inputs = input_buffers(
+            vec!["a".into(), "b".into()],
+            vec!["col_a".into(), "col_b".into()],
+            vec![1, 11],
+            vec![4, 3, 4],
+            vec![2, 1],
+            vec![100, 48, 0, 200, 32, 300],
+        )
+        .expect("consistent arguments");
+        assert_eq!(inputs[0].shape, vec![4, 3]);
+        assert_eq!(inputs[1].shape, vec![4]);
+        assert_eq!(inputs[1].element_type, ElementType::Float64);
+        assert_eq!((inputs[1].data_address, inputs[1].data_length, inputs[1].validity_address), (200, 32, 300));
+        assert_eq!(inputs[1].column, "col_b");
+    }
+
+    #[test]
+    fn inconsistent_argument_arrays_are_rejected() {
+        let err = input_buffers(vec!["a".into()], vec![], vec![1], vec![1], vec![1], vec![0, 0, 0]);
+        assert!(matches!(err, Err(Error::InvalidArgument(_))));
+        let err = input_buffers(vec!["a".into()], vec!["c".into()], vec![8], vec![1], vec![1], vec![0, 0, 0]);
+        assert!(err.is_err(), "string tensors are not exchanged as fixed-width buffers");
+    }
+}

@@ -1,0 +1,19 @@
+//! sparkort's native half: ONNX Runtime inference on Arrow buffers handed over by Spark executors.
+//!
+//! - `jni_api`: the only `extern "system"` functions; each unpacks arguments and calls a typed function.
+//! - `error`: the one error enum and the Java exception class each variant becomes.
+//! - `runtime`: the process-wide ONNX Runtime environment, loaded from an explicit library path.
+//! - `model_node`: models open in this process, keyed by content hash and options, each with a bounded pool of sessions.
+//! - `signature`: a model's inputs and outputs, as JSON for the JVM.
+//! - `tensor`: element types, and Arrow arrays <-> ONNX Runtime tensors.
+//! - `exchange`: JVM buffers imported as validated Arrow arrays.
+
+pub mod error;
+pub mod exchange;
+pub mod jni_api;
+pub mod model_node;
+pub mod runtime;
+pub mod signature;
+pub mod tensor;
+
+pub use error::{Error, Result};

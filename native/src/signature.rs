@@ -1,0 +1,85 @@
+use serde_json::{json, Value};
+
+/// One model input or output as the JVM needs it to plan columns: the element type by name,
+/// the shape with -1 for symbolic dimensions, and the symbols themselves ("" when fixed).
+#[derive(Clone, Debug, PartialEq)]
+pub struct TensorInfo {
+    pub name: String,
+    /// "tensor", or the ONNX kind of a non-tensor value ("sequence", "map", "optional").
+    pub kind: String,
+    /// Element type name from `tensor::ElementType::name` ("float32", ...), or a description for non-tensors.
+    pub element_type: String,
+    pub shape: Vec<i64>,
+    pub dim_names: Vec<String>,
+}
+
+#[derive(Clone, Debug, PartialEq)]
+pub struct Signature {
+    pub inputs: Vec<TensorInfo>,
+    pub outputs: Vec<TensorInfo>,
+}
+
+impl TensorInfo {
+    fn to_json(&self) -> Value {
+        json!({
+            "name": self.name,
+            "kind": self.kind,
+            "type": self.element_type,
+            "shape": self.shape,
+            "dims": self.dim_names,
+        })
+    }
+}
+
+impl Signature {
+    pub fn to_json(&self) -> String {
+        let list = |infos: &[TensorInfo]| infos.iter().map(TensorInfo::to_json).collect::<Vec<_>>();
+        json!({ "inputs": list(&self.inputs), "outputs": list(&self.outputs) }).to_string()
+    }
+
+    pub fn input(&self, name: &str) -> Option<&TensorInfo> {
+        self.inputs.iter().find(|i| i.name == name)
+    }
+
+    pub fn input_names(&self) -> String {
+        self.inputs.iter().map(|i| i.name.as_str()).collect::<Vec<_>>().join(", ")
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn info(name: &str, shape: Vec<i64>, dims: &[&str]) -> TensorInfo {
+        TensorInfo {
+            name: name.into(),
+            kind: "tensor".into(),
+            element_type: "float32".into(),
+            shape,
+            dim_names: dims.iter().map(|d| d.to_string()).collect(),
+        }
+    }
+
+    #[test]
+    fn json_keeps_symbolic_dimensions_and_order() {
+        let signature = Signature {
+            inputs: vec![info("features", vec![-1, 64], &["N", ""])],
+            outputs: vec![info("probabilities", vec![-1, 10], &["N", ""]), info("label", vec![-1], &["N"])],
+        };
+        let parsed: Value = serde_json::from_str(&signature.to_json()).expect("valid JSON");
+        assert_eq!(parsed["inputs"][0]["name"], "features");
+        assert_eq!(parsed["inputs"][0]["shape"], json!([-1, 64]));
+        assert_eq!(parsed["inputs"][0]["dims"], json!(["N", ""]));
+        assert_eq!(parsed["outputs"][1]["name"], "label");
+        assert_eq!(parsed["outputs"].as_array().map(Vec::len), Some(2));
+    }
+
+    #[test]
+    fn finds_inputs_by_name() {
+        let signature =
+            Signature { inputs: vec![info("a", vec![-1], &["N"]), info("b", vec![-1], &["N"])], outputs: vec![] };
+        assert_eq!(signature.input("b").map(|i| i.name.as_str()), Some("b"));
+        assert!(signature.input("c").is_none());
+        assert_eq!(signature.input_names(), "a, b");
+    }
+}
