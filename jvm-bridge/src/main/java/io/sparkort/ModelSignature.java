@@ -1,0 +1,121 @@
+package io.sparkort;
+
+import com.fasterxml.jackson.databind.JsonNode;
+import com.fasterxml.jackson.databind.ObjectMapper;
+import java.io.IOException;
+import java.io.Serializable;
+import java.util.ArrayList;
+import java.util.Collections;
+import java.util.List;
+
+/** A model's inputs and outputs, as the native library reads them from the model. */
+public final class ModelSignature implements Serializable {
+  private static final long serialVersionUID = 1L;
+
+  /** One input or output. Shapes hold -1 for symbolic dimensions, named in {@code dimNames}. */
+  public static final class Tensor implements Serializable {
+    private static final long serialVersionUID = 1L;
+    public final String name;
+    /** "tensor", or "sequence", "map", "optional". */
+    public final String kind;
+    /** Element type name ("float32", ...), or a description of a non-tensor value. */
+    public final String elementType;
+    public final long[] shape;
+    public final String[] dimNames;
+
+    Tensor(String name, String kind, String elementType, long[] shape, String[] dimNames) {
+      this.name = name;
+      this.kind = kind;
+      this.elementType = elementType;
+      this.shape = shape;
+      this.dimNames = dimNames;
+    }
+
+    boolean isTensor() {
+      return "tensor".equals(kind);
+    }
+
+    /** The shape as a reader expects to see it: {@code [N, 64]}, symbolic dims by name. */
+    public String describeShape() {
+      StringBuilder s = new StringBuilder("[");
+      for (int i = 0; i < shape.length; i++) {
+        if (i > 0) {
+          s.append(", ");
+        }
+        boolean named = i < dimNames.length && !dimNames[i].isEmpty();
+        s.append(shape[i] >= 0 ? Long.toString(shape[i]) : named ? dimNames[i] : "?");
+      }
+      return s.append(']').toString();
+    }
+
+    @Override
+    public String toString() {
+      return name + ": " + (isTensor() ? elementType + " " + describeShape() : elementType);
+    }
+  }
+
+  public final List<Tensor> inputs;
+  public final List<Tensor> outputs;
+
+  private ModelSignature(List<Tensor> inputs, List<Tensor> outputs) {
+    this.inputs = Collections.unmodifiableList(inputs);
+    this.outputs = Collections.unmodifiableList(outputs);
+  }
+
+  static ModelSignature fromJson(String json) {
+    try {
+      JsonNode root = new ObjectMapper().readTree(json);
+      return new ModelSignature(tensors(root.get("inputs")), tensors(root.get("outputs")));
+    } catch (IOException e) {
+      throw new SparkOrtException("native library returned an unreadable signature: " + json, e);
+    }
+  }
+
+  private static List<Tensor> tensors(JsonNode list) {
+    List<Tensor> out = new ArrayList<>();
+    for (JsonNode t : list) {
+      JsonNode shapeNode = t.get("shape");
+      long[] shape = new long[shapeNode.size()];
+      for (int i = 0; i < shape.length; i++) {
+        shape[i] = shapeNode.get(i).asLong();
+      }
+      JsonNode dimsNode = t.get("dims");
+      String[] dims = new String[dimsNode.size()];
+      for (int i = 0; i < dims.length; i++) {
+        dims[i] = dimsNode.get(i).asText();
+      }
+      out.add(new Tensor(t.get("name").asText(), t.get("kind").asText(), t.get("type").asText(), shape, dims));
+    }
+    return out;
+  }
+
+  public Tensor input(String name) {
+    return find(inputs, name);
+  }
+
+  public Tensor output(String name) {
+    return find(outputs, name);
+  }
+
+  private static Tensor find(List<Tensor> tensors, String name) {
+    for (Tensor t : tensors) {
+      if (t.name.equals(name)) {
+        return t;
+      }
+    }
+    return null;
+  }
+
+  static String names(List<Tensor> tensors) {
+    StringBuilder s = new StringBuilder();
+    for (Tensor t : tensors) {
+      s.append(s.length() == 0 ? "" : ", ").append(t);
+    }
+    return s.toString();
+  }
+
+  @Override
+  public String toString() {
+    return "inputs: " + names(inputs) + "; outputs: " + names(outputs);
+  }
+}

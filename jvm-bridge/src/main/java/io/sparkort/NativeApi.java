@@ -1,0 +1,70 @@
+package io.sparkort;
+
+/**
+ * Declarations of the native library's functions (native/src/jni_api.rs), and nothing else.
+ * Call {@link NativeLoader#load()} before any of them. Every failure arrives as a
+ * {@link SparkOrtException} subclass.
+ */
+final class NativeApi {
+  private NativeApi() {}
+
+  /**
+   * Loads ONNX Runtime and creates the process-wide environment; later calls do nothing.
+   *
+   * @param libraryPath absolute path of the ONNX Runtime shared library to load
+   */
+  static native void initRuntime(String libraryPath);
+
+  /**
+   * Opens a model, or finds the one this process already has open with the same content and options.
+   *
+   * @param path local file path of the .onnx model
+   * @param maxSessions most sessions (concurrent runs) kept for this model in this process
+   * @param intraThreads ONNX Runtime intra-op threads per session
+   * @return a handle to pass to {@link #closeModel(long)} exactly once
+   */
+  static native long openModel(String path, int maxSessions, int intraThreads);
+
+  /**
+   * @param model handle from {@link #openModel}
+   * @return the model's inputs and outputs as JSON (see {@link ModelSignature})
+   */
+  static native String modelSignature(long model);
+
+  /** @param model handle from {@link #openModel}; invalid afterwards */
+  static native void closeModel(long model);
+
+  /** @return how many distinct models (content and options) this process holds open */
+  static native int openModelCount();
+
+  /**
+   * Runs one batch. Input {@code i} is {@code inputNames[i]} fed from {@code columns[i]} (named in
+   * errors), of ONNX element type {@code elementTypes[i]}, with shape {@code ranks[i]} consecutive
+   * values of {@code shapes} (batch first), and memory {@code buffers[3i]} (data address),
+   * {@code buffers[3i+1]} (data bytes), {@code buffers[3i+2]} (validity bitmap address or 0). The
+   * buffers must stay allocated and unchanged until this call returns.
+   *
+   * @param model handle from {@link #openModel}
+   * @param fetch names of the model outputs to return, in order
+   * @return a result handle for {@link #describeResult} and {@link #closeResult}
+   */
+  static native long run(
+      long model,
+      String[] inputNames,
+      String[] columns,
+      int[] elementTypes,
+      long[] shapes,
+      int[] ranks,
+      long[] buffers,
+      String[] fetch);
+
+  /**
+   * @param result handle from {@link #run}
+   * @return per fetched output: element type code, data address, data bytes, rank, then the dims;
+   *     addresses stay valid until {@link #closeResult}
+   */
+  static native long[] describeResult(long result);
+
+  /** @param result handle from {@link #run}; its addresses are invalid afterwards */
+  static native void closeResult(long result);
+}

@@ -1,0 +1,149 @@
+package io.sparkort;
+
+import java.util.Collections;
+import java.util.LinkedHashMap;
+import java.util.Map;
+import org.apache.hadoop.conf.Configuration;
+import org.apache.spark.api.java.JavaRDD;
+import org.apache.spark.ml.Transformer;
+import org.apache.spark.ml.param.IntParam;
+import org.apache.spark.ml.param.Param;
+import org.apache.spark.ml.param.ParamMap;
+import org.apache.spark.ml.param.ParamValidators;
+import org.apache.spark.ml.util.Identifiable$;
+import org.apache.spark.sql.Dataset;
+import org.apache.spark.sql.Row;
+import org.apache.spark.sql.SparkSession;
+import org.apache.spark.sql.catalyst.InternalRow;
+import org.apache.spark.sql.types.StructType;
+import scala.Option;
+
+/**
+ * Scores a DataFrame with an ONNX model inside the executors. {@code transform} returns every input
+ * column plus one column per fetched model output.
+ *
+ * <pre>{@code
+ * Dataset<Row> scored = new OnnxModel()
+ *     .setModelLocation("/models/mlp.onnx")
+ *     .setFeedDict(Collections.singletonMap("features", "features"))
+ *     .setFetchDict(Collections.singletonMap("probabilities", "probabilities"))
+ *     .transform(df);
+ * }</pre>
+ */
+public class OnnxModel extends Transformer {
+  private static final long serialVersionUID = 1L;
+
+  private final String uid;
+
+  /** Local path or any Hadoop-FS URI of the .onnx file. */
+  public final Param<String> modelLocation;
+  /** ONNX input name -> DataFrame column feeding it. */
+  public final StringMapParam feedDict;
+  /** Output column name -> ONNX output name; empty means every model output under its own name. */
+  public final StringMapParam fetchDict;
+  /** Rows per native call. */
+  public final IntParam batchSize;
+
+  public OnnxModel() {
+    this(Identifiable$.MODULE$.randomUID("OnnxModel"));
+  }
+
+  public OnnxModel(String uid) {
+    this.uid = uid;
+    modelLocation = new Param<>(this, "modelLocation", "local path or Hadoop-FS URI of the ONNX model");
+    feedDict = new StringMapParam(this, "feedDict", "ONNX input name -> column name");
+    fetchDict = new StringMapParam(this, "fetchDict",
+        "output column name -> ONNX output name; empty = every output under its own name");
+    batchSize = new IntParam(this, "batchSize", "rows per native call", ParamValidators.gt(0));
+    setDefault(feedDict, Collections.<String, String>emptyMap());
+    setDefault(fetchDict, Collections.<String, String>emptyMap());
+    setDefault(batchSize, 1024);
+  }
+
+  @Override
+  public String uid() {
+    return uid;
+  }
+
+  public OnnxModel setModelLocation(String value) {
+    set(modelLocation, value);
+    return this;
+  }
+
+  public String getModelLocation() {
+    return getOrDefault(modelLocation);
+  }
+
+  public OnnxModel setFeedDict(Map<String, String> value) {
+    set(feedDict, new LinkedHashMap<>(value));
+    return this;
+  }
+
+  public Map<String, String> getFeedDict() {
+    return getOrDefault(feedDict);
+  }
+
+  public OnnxModel setFetchDict(Map<String, String> value) {
+    set(fetchDict, new LinkedHashMap<>(value));
+    return this;
+  }
+
+  public Map<String, String> getFetchDict() {
+    return getOrDefault(fetchDict);
+  }
+
+  public OnnxModel setBatchSize(int value) {
+    set(batchSize, value);
+    return this;
+  }
+
+  public int getBatchSize() {
+    return (Integer) getOrDefault(batchSize);
+  }
+
+  /** The model's inputs and outputs, read on the driver. */
+  public ModelSignature signature() {
+    return signature(resolveModel(hadoopConfiguration()));
+  }
+
+  @Override
+  public StructType transformSchema(StructType schema) {
+    return plan(schema, resolveModel(hadoopConfiguration())).outputSchema;
+  }
+
+  @Override
+  public Dataset<Row> transform(Dataset<?> dataset) {
+    SparkSession session = dataset.sparkSession();
+    ModelSource source = resolveModel(session.sparkContext().hadoopConfiguration());
+    ScoringPlan plan = plan(dataset.schema(), source);
+    source.shipTo(session.sparkContext());
+    JavaRDD<InternalRow> scored =
+        SparkShim.internalRows(dataset).toJavaRDD().mapPartitions(new PartitionScorer(plan, source, getBatchSize()));
+    return SparkShim.createDataFrame(session, scored.rdd(), plan.outputSchema);
+  }
+
+  @Override
+  public OnnxModel copy(ParamMap extra) {
+    return (OnnxModel) defaultCopy(extra);
+  }
+
+  private ScoringPlan plan(StructType schema, ModelSource source) {
+    return ScoringPlan.create(schema, signature(source), getFeedDict(), getFetchDict());
+  }
+
+  private static ModelSignature signature(ModelSource source) {
+    return ModelNode.forModel(source.localCopy().getPath(), ThreadBudget.forThisExecutor()).signature();
+  }
+
+  private ModelSource resolveModel(Configuration hadoopConf) {
+    if (!isDefined(modelLocation)) {
+      throw new ModelLoadException("modelLocation is not set");
+    }
+    return ModelSource.resolve(getModelLocation(), hadoopConf);
+  }
+
+  private static Configuration hadoopConfiguration() {
+    Option<SparkSession> active = SparkSession.getActiveSession();
+    return active.isDefined() ? active.get().sparkContext().hadoopConfiguration() : new Configuration();
+  }
+}

@@ -1,0 +1,109 @@
+package io.sparkort;
+
+import java.util.Iterator;
+import java.util.NoSuchElementException;
+import org.apache.spark.TaskContext;
+import org.apache.spark.api.java.function.FlatMapFunction;
+import org.apache.spark.sql.catalyst.InternalRow;
+import org.apache.spark.sql.catalyst.expressions.GenericInternalRow;
+import org.apache.spark.sql.catalyst.expressions.JoinedRow;
+import org.apache.spark.util.TaskCompletionListener;
+
+/**
+ * The body of the one scoring path: scores a partition in batches of {@code batchSize} rows and
+ * yields each input row joined with its predictions. Every surface (Java, Python) ends here.
+ */
+final class PartitionScorer implements FlatMapFunction<Iterator<InternalRow>, InternalRow> {
+  private static final long serialVersionUID = 1L;
+
+  private final ScoringPlan plan;
+  private final ModelSource source;
+  private final int batchSize;
+
+  PartitionScorer(ScoringPlan plan, ModelSource source, int batchSize) {
+    this.plan = plan;
+    this.source = source;
+    this.batchSize = batchSize;
+  }
+
+  @Override
+  public Iterator<InternalRow> call(Iterator<InternalRow> rows) {
+    return new ScoredRows(rows);
+  }
+
+  private final class ScoredRows implements Iterator<InternalRow> {
+    private final Iterator<InternalRow> input;
+    private final InternalRow[] batch = new InternalRow[batchSize];
+    private final Object[][] predictions = new Object[batchSize][];
+    private final String[] fetch = plan.fetchNames();
+    private ModelNode node;
+    private BatchWriter writer;
+    private int size;
+    private int next;
+    private long rowIndex;
+
+    ScoredRows(Iterator<InternalRow> input) {
+      this.input = input;
+    }
+
+    @Override
+    public boolean hasNext() {
+      while (next >= size) {
+        if (!input.hasNext()) {
+          return false;
+        }
+        scoreNextBatch();
+      }
+      return true;
+    }
+
+    @Override
+    public InternalRow next() {
+      if (!hasNext()) {
+        throw new NoSuchElementException();
+      }
+      InternalRow out = new JoinedRow(batch[next], new GenericInternalRow(predictions[next]));
+      batch[next] = null;
+      next++;
+      return out;
+    }
+
+    private void scoreNextBatch() {
+      if (writer == null) {
+        open();
+      }
+      size = 0;
+      next = 0;
+      while (size < batchSize && input.hasNext()) {
+        // Spark reuses the row object it hands out; the batch must keep its own copy until scored.
+        InternalRow row = input.next().copy();
+        writer.write(size, row, rowIndex++);
+        batch[size] = row;
+        predictions[size] = new Object[fetch.length];
+        size++;
+      }
+      long result = node.run(writer.nativeArguments(size), fetch);
+      try {
+        BatchReader.read(NativeApi.describeResult(result), plan.fetches, size, predictions, 0);
+      } finally {
+        NativeApi.closeResult(result);
+      }
+    }
+
+    /** Model and buffers are taken on the first row, so an empty partition costs nothing. */
+    private void open() {
+      TaskContext task = TaskContext.get();
+      node = ModelNode.forModel(source.executorPath(), ThreadBudget.forThisExecutor());
+      final BatchWriter opened =
+          new BatchWriter(plan.feeds, batchSize, "task " + task.taskAttemptId(), "partition " + task.partitionId());
+      writer = opened;
+      task.addTaskCompletionListener(
+          new TaskCompletionListener() {
+            @Override
+            public void onTaskCompletion(TaskContext context) {
+              opened.close();
+            }
+          });
+    }
+  }
+}
