@@ -1,6 +1,8 @@
 //! The native library against the real ONNX Runtime: models and expected outputs come from
 //! ci/models.py (ONNX Runtime's Python API). `ci/test` sets SPARKORT_ORT_LIBRARY and SPARKORT_TEST_MODELS.
 
+#![allow(clippy::expect_used, clippy::unwrap_used)] // a test crate: a failed expectation is a failed test
+
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
@@ -78,7 +80,8 @@ fn assert_scores_like_onnxruntime_python(model: &Model, json: &Value, tolerance:
         .collect();
     let buffers: Vec<InputBuffers> = inputs.iter().map(|(n, ty, c)| c.buffers(n, rows, *ty)).collect();
     // SAFETY: `inputs` owns the memory and outlives `imported`.
-    let imported: Vec<ImportedInput> = buffers.iter().map(|b| unsafe { exchange::import(b) }.expect("import")).collect();
+    let imported: Vec<ImportedInput> =
+        buffers.iter().map(|b| unsafe { exchange::import(b) }.expect("import")).collect();
     let expected = json["expected"].as_object().expect("expected");
     let fetch: Vec<String> = expected.keys().cloned().collect();
     let outputs = model.run(&imported, &fetch).expect("run");
@@ -103,7 +106,10 @@ fn assert_scores_like_onnxruntime_python(model: &Model, json: &Value, tolerance:
         assert_eq!(output.shape[0], rows as i64, "output {name} has one row per input row");
         assert_eq!(got.len(), want.len(), "output {name} length");
         for (i, (g, w)) in got.iter().zip(&want).enumerate() {
-            assert!((g - w).abs() <= tolerance * (1.0 + w.abs()), "output {name}[{i}]: got {g}, ONNX Runtime Python {w}");
+            assert!(
+                (g - w).abs() <= tolerance * (1.0 + w.abs()),
+                "output {name}[{i}]: got {g}, ONNX Runtime Python {w}"
+            );
         }
     }
 }

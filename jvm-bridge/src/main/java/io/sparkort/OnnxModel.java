@@ -35,14 +35,12 @@ public class OnnxModel extends Transformer {
 
   private final String uid;
 
-  /** Local path or any Hadoop-FS URI of the .onnx file. */
-  public final Param<String> modelLocation;
-  /** ONNX input name -> DataFrame column feeding it. */
-  public final StringMapParam feedDict;
-  /** Output column name -> ONNX output name; empty means every model output under its own name. */
-  public final StringMapParam fetchDict;
-  /** Rows per native call. */
-  public final IntParam batchSize;
+  // Spark ML finds params through public no-argument methods returning Param (Scala's accessors),
+  // so each field has a method of the same name.
+  private final Param<String> modelLocation;
+  private final StringMapParam feedDict;
+  private final StringMapParam fetchDict;
+  private final IntParam batchSize;
 
   public OnnxModel() {
     this(Identifiable$.MODULE$.randomUID("OnnxModel"));
@@ -63,6 +61,26 @@ public class OnnxModel extends Transformer {
   @Override
   public String uid() {
     return uid;
+  }
+
+  /** Local path or any Hadoop-FS URI of the .onnx file. */
+  public Param<String> modelLocation() {
+    return modelLocation;
+  }
+
+  /** ONNX input name -> DataFrame column feeding it. */
+  public StringMapParam feedDict() {
+    return feedDict;
+  }
+
+  /** Output column name -> ONNX output name; empty means every model output under its own name. */
+  public StringMapParam fetchDict() {
+    return fetchDict;
+  }
+
+  /** Rows per native call. */
+  public IntParam batchSize() {
+    return batchSize;
   }
 
   public OnnxModel setModelLocation(String value) {

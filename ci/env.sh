@@ -1,0 +1,17 @@
+# Sourced by the ci/ scripts: paths every step agrees on. Needs ci/setup to have run.
+set -euo pipefail
+ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
+cd "$ROOT"
+. ci/versions.env
+PY="$ROOT/.venv/bin/python"
+PYSPARK_DIR="$("$PY" -c 'import os, pyspark; print(os.path.dirname(pyspark.__file__))')"
+SPARK_JARS="$PYSPARK_DIR/jars"
+ORT_LIBRARY="$(ls "$("$PY" -c 'import os, onnxruntime; print(os.path.dirname(onnxruntime.__file__))')"/capi/libonnxruntime.so.*)"
+JAR="$ROOT/dist/sparkort-$SPARKORT_VERSION.jar"
+PLATFORM=linux-x86_64
+# Arrow Java on JDK 17 needs java.nio opened (spark-submit adds this itself; plain java does not).
+JAVA_OPENS="--add-opens=java.base/java.nio=ALL-UNNAMED --add-opens=java.base/sun.nio.ch=ALL-UNNAMED --add-opens=java.base/java.lang=ALL-UNNAMED --add-opens=java.base/java.util=ALL-UNNAMED --add-opens=java.base/java.lang.invoke=ALL-UNNAMED"
+# Spark's launcher (local-cluster executors, spark-submit) reads the Scala version from here when
+# it is not started by Spark's own shell scripts.
+SPARK_SCALA_VERSION="$(basename "$SPARK_JARS"/scala-library-*.jar | sed -E 's/scala-library-([0-9]+[.][0-9]+).*/\1/')"
+export SPARK_HOME="$PYSPARK_DIR" PYSPARK_PYTHON="$PY" SPARK_SCALA_VERSION

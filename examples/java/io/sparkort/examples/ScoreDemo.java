@@ -1,0 +1,48 @@
+package io.sparkort.examples;
+
+import static org.apache.spark.sql.functions.col;
+
+import io.sparkort.OnnxModel;
+import java.util.Collections;
+import org.apache.spark.sql.Dataset;
+import org.apache.spark.sql.Row;
+import org.apache.spark.sql.SparkSession;
+
+/**
+ * Scores a DataFrame of 64-feature rows with an ONNX model, as a spark-submit job:
+ *
+ * <pre>
+ * spark-submit --jars sparkort-0.1.0.jar --class io.sparkort.examples.ScoreDemo sparkort-examples.jar \
+ *     mlp.onnx 500000
+ * </pre>
+ */
+public final class ScoreDemo {
+  private ScoreDemo() {}
+
+  public static void main(String[] args) {
+    String modelPath = args[0];
+    long rows = args.length > 1 ? Long.parseLong(args[1]) : 500_000L;
+    SparkSession spark = SparkSession.builder().appName("sparkort-demo").getOrCreate();
+
+    // 64 float features per row, materialised in memory so the timing below is scoring alone.
+    Dataset<Row> features = spark.range(rows)
+        .selectExpr("id", "transform(sequence(0, 63), i -> cast(sin(id * 0.001 + i) as float)) AS features")
+        .cache();
+    features.count();
+
+    OnnxModel model = new OnnxModel()
+        .setModelLocation(modelPath)
+        .setFeedDict(Collections.singletonMap("features", "features"))
+        .setFetchDict(Collections.singletonMap("probabilities", "probabilities"));
+    Dataset<Row> scored = model.transform(features);
+    System.out.println("model: " + model.signature());
+    scored.select(col("id"), col("probabilities")).show(5, false);
+
+    long start = System.nanoTime();
+    scored.write().format("noop").mode("overwrite").save();
+    double seconds = (System.nanoTime() - start) / 1e9;
+    System.out.printf("sparkort scored %d rows on %s in %.2f s: %.0f rows/s%n",
+        rows, spark.sparkContext().master(), seconds, rows / seconds);
+    spark.stop();
+  }
+}
