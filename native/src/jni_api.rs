@@ -4,6 +4,7 @@
 
 use std::any::Any;
 use std::path::Path;
+use std::sync::atomic::{AtomicI64, Ordering};
 use std::sync::Arc;
 
 use jni::errors::ErrorPolicy;
@@ -16,6 +17,9 @@ use crate::exchange::{self, InputBuffers};
 use crate::model_node::{self, Model, ModelOptions};
 use crate::tensor::{ElementType, OutputTensor};
 use crate::{runtime, Error, Result};
+
+// Run results handed to the JVM and not yet closed: a leak check for tests and diagnostics.
+static OPEN_RESULTS: AtomicI64 = AtomicI64::new(0);
 
 /// Throws the Java class of our error (or `SparkOrtException` for a panic), unless a Java
 /// exception is already pending: that one is the real cause and must not be overwritten.
@@ -166,6 +170,16 @@ pub extern "system" fn Java_io_sparkort_NativeApi_openModelCount<'local>(
         .resolve::<ThrowSparkOrtException>()
 }
 
+#[unsafe(no_mangle)]
+pub extern "system" fn Java_io_sparkort_NativeApi_openResultCount<'local>(
+    mut unowned_env: EnvUnowned<'local>,
+    _class: JClass<'local>,
+) -> jlong {
+    unowned_env
+        .with_env(|_env| -> Result<jlong> { Ok(OPEN_RESULTS.load(Ordering::Relaxed)) })
+        .resolve::<ThrowSparkOrtException>()
+}
+
 /// Runs one batch. Input `i` is described by `inputNames[i]`, `columns[i]`, `elementTypes[i]`,
 /// `ranks[i]` consecutive dims of `shapes`, and `buffers[3i..3i+3]` = data address, data length,
 /// validity address. Returns a result handle for `describeResult` / `closeResult`.
@@ -199,6 +213,7 @@ pub extern "system" fn Java_io_sparkort_NativeApi_run<'local>(
             let imported = inputs.iter().map(|b| unsafe { exchange::import(b) }).collect::<Result<Vec<_>>>()?;
             // SAFETY: the Java owner passes only handles it holds open.
             let outputs = unsafe { model(handle) }?.run(&imported, &fetch)?;
+            OPEN_RESULTS.fetch_add(1, Ordering::Relaxed);
             Ok(Box::into_raw(Box::new(outputs)) as jlong)
         })
         .resolve::<ThrowSparkOrtException>()
@@ -279,6 +294,7 @@ pub extern "system" fn Java_io_sparkort_NativeApi_closeResult<'local>(
             }
             // SAFETY: the handle came from `Box::into_raw` in `run` and the Java owner closes it once.
             drop(unsafe { Box::from_raw(result as *mut Vec<OutputTensor>) });
+            OPEN_RESULTS.fetch_sub(1, Ordering::Relaxed);
             Ok(())
         })
         .resolve::<ThrowSparkOrtException>()

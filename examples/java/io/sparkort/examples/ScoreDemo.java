@@ -3,6 +3,7 @@ package io.sparkort.examples;
 import static org.apache.spark.sql.functions.col;
 
 import io.sparkort.OnnxModel;
+import java.util.Arrays;
 import java.util.Collections;
 import org.apache.spark.sql.Dataset;
 import org.apache.spark.sql.Row;
@@ -13,7 +14,7 @@ import org.apache.spark.sql.SparkSession;
  *
  * <pre>
  * spark-submit --jars sparkort-0.1.0.jar --class io.sparkort.examples.ScoreDemo sparkort-examples.jar \
- *     mlp.onnx 500000
+ *     mlp.onnx 1000000
  * </pre>
  */
 public final class ScoreDemo {
@@ -21,7 +22,7 @@ public final class ScoreDemo {
 
   public static void main(String[] args) {
     String modelPath = args[0];
-    long rows = args.length > 1 ? Long.parseLong(args[1]) : 500_000L;
+    long rows = args.length > 1 ? Long.parseLong(args[1]) : 1_000_000L;
     SparkSession spark = SparkSession.builder().appName("sparkort-demo").getOrCreate();
 
     // 64 float features per row, materialised in memory so the timing below is scoring alone.
@@ -38,11 +39,18 @@ public final class ScoreDemo {
     System.out.println("model: " + model.signature());
     scored.select(col("id"), col("probabilities")).show(5, false);
 
-    long start = System.nanoTime();
-    scored.write().format("noop").mode("overwrite").save();
-    double seconds = (System.nanoTime() - start) / 1e9;
-    System.out.printf("sparkort scored %d rows on %s in %.2f s: %.0f rows/s%n",
-        rows, spark.sparkContext().master(), seconds, rows / seconds);
+    // One pass warms the JIT and loads the model on every executor; the median of three is reported.
+    double[] seconds = new double[4];
+    for (int pass = 0; pass < seconds.length; pass++) {
+      long start = System.nanoTime();
+      scored.write().format("noop").mode("overwrite").save();
+      seconds[pass] = (System.nanoTime() - start) / 1e9;
+    }
+    double[] timed = Arrays.copyOfRange(seconds, 1, seconds.length);
+    Arrays.sort(timed);
+    double median = timed[timed.length / 2];
+    System.out.printf("sparkort scored %d rows on %s: median of 3 passes %.2f s = %.0f rows/s (first pass %.2f s)%n",
+        rows, spark.sparkContext().master(), median, rows / median, seconds[0]);
     spark.stop();
   }
 }

@@ -21,6 +21,11 @@ import org.apache.spark.unsafe.Platform;
 final class BatchWriter implements AutoCloseable {
   private static final RootAllocator ROOT = new RootAllocator(Long.MAX_VALUE);
 
+  /** Bytes of Arrow memory held by every writer in this JVM: 0 whenever no task is scoring. */
+  static long allocatedBytes() {
+    return ROOT.getAllocatedMemory();
+  }
+
   /** A batch as {@link NativeApi#run} takes it. */
   static final class NativeArguments {
     final String[] inputNames;

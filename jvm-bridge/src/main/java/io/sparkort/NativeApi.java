@@ -37,6 +37,9 @@ final class NativeApi {
   /** @return how many distinct models (content and options) this process holds open */
   static native int openModelCount();
 
+  /** @return run results not yet passed to {@link #closeResult}: 0 whenever no batch is in flight */
+  static native long openResultCount();
+
   /**
    * Runs one batch. Input {@code i} is {@code inputNames[i]} fed from {@code columns[i]} (named in
    * errors), of ONNX element type {@code elementTypes[i]}, with shape {@code ranks[i]} consecutive

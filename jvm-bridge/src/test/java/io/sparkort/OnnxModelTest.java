@@ -142,6 +142,24 @@ class OnnxModelTest {
   }
 
   @Test
+  void arrowBuffersAndNativeResultsAreReleasedWhenTasksEnd() {
+    TestCase c = TestCase.load("mlp");
+    Dataset<Row> input = c.dataFrame(spark, 3).cache();
+    for (int i = 0; i < 5; i++) {
+      c.assertMatchesOnnxRuntime(c.onnxModel().setBatchSize(8).transform(input).collectAsList());
+      assertEquals(0, BatchWriter.allocatedBytes(), "Arrow memory held after job " + i);
+      assertEquals(0, NativeApi.openResultCount(), "native results open after job " + i);
+    }
+    Dataset<Row> bad = spark.createDataFrame(Arrays.asList(row(64, 0.1f), row(65, 0.1f)),
+        DataTypes.createStructType(Collections.singletonList(
+            DataTypes.createStructField("col_features", DataTypes.createArrayType(DataTypes.FloatType, false), true))));
+    assertThrows(SparkException.class, () -> c.onnxModel().transform(bad).collectAsList());
+    assertEquals(0, BatchWriter.allocatedBytes(), "Arrow memory held after a failed task");
+    assertEquals(0, NativeApi.openResultCount(), "native results open after a failed task");
+    input.unpersist();
+  }
+
+  @Test
   void paramsHaveDefaultsAndSettersChain() {
     OnnxModel model = new OnnxModel();
     assertEquals(1024, model.getBatchSize());
