@@ -94,6 +94,19 @@ unsafe fn model<'a>(handle: jlong) -> Result<&'a Arc<Model>> {
     unsafe { (handle as *const Arc<Model>).as_ref() }.ok_or_else(|| Error::InvalidArgument("model handle is 0".into()))
 }
 
+/// Frees the native state behind a handle.
+///
+/// # Safety
+/// `handle` must be 0 or come from `Box::into_raw(Box<T>)`, and must not have been released before.
+unsafe fn release<T>(handle: jlong, what: &str) -> Result<()> {
+    if handle == 0 {
+        return Err(Error::InvalidArgument(format!("{what} handle is 0")));
+    }
+    // SAFETY: per this function's contract the handle is a live `Box<T>` released only now.
+    drop(unsafe { Box::from_raw(handle as *mut T) });
+    Ok(())
+}
+
 /// Loads ONNX Runtime from `libraryPath` and creates the process environment; later calls do nothing.
 #[unsafe(no_mangle)]
 pub extern "system" fn Java_io_sparkort_NativeApi_initRuntime<'local>(
@@ -150,12 +163,8 @@ pub extern "system" fn Java_io_sparkort_NativeApi_closeModel<'local>(
 ) {
     unowned_env
         .with_env(|_env| -> Result<()> {
-            if handle == 0 {
-                return Err(Error::InvalidArgument("model handle is 0".into()));
-            }
             // SAFETY: the handle came from `Box::into_raw` in openModel and the Java owner closes it once.
-            drop(unsafe { Box::from_raw(handle as *mut Arc<Model>) });
-            Ok(())
+            unsafe { release::<Arc<Model>>(handle, "model") }
         })
         .resolve::<ThrowSparkOrtException>()
 }
@@ -289,11 +298,8 @@ pub extern "system" fn Java_io_sparkort_NativeApi_closeResult<'local>(
 ) {
     unowned_env
         .with_env(|_env| -> Result<()> {
-            if result == 0 {
-                return Err(Error::InvalidArgument("result handle is 0".into()));
-            }
             // SAFETY: the handle came from `Box::into_raw` in `run` and the Java owner closes it once.
-            drop(unsafe { Box::from_raw(result as *mut Vec<OutputTensor>) });
+            unsafe { release::<Vec<OutputTensor>>(result, "result") }?;
             OPEN_RESULTS.fetch_sub(1, Ordering::Relaxed);
             Ok(())
         })
