@@ -14,7 +14,7 @@ import org.apache.spark.sql.SparkSession;
  *
  * <pre>
  * spark-submit --jars sparkort-0.1.0.jar --class io.sparkort.examples.ScoreDemo sparkort-examples.jar \
- *     mlp.onnx 1000000
+ *     mlp.onnx 2000000
  * </pre>
  */
 public final class ScoreDemo {
@@ -22,12 +22,12 @@ public final class ScoreDemo {
 
   public static void main(String[] args) {
     String modelPath = args[0];
-    long rows = args.length > 1 ? Long.parseLong(args[1]) : 1_000_000L;
+    long rows = args.length > 1 ? Long.parseLong(args[1]) : 2_000_000L;
     SparkSession spark = SparkSession.builder().appName("sparkort-demo").getOrCreate();
 
     // 64 float features per row, materialised in memory so the timing below is scoring alone.
     Dataset<Row> features = spark.range(rows)
-        .selectExpr("id", "transform(sequence(0, 63), i -> cast(sin(id * 0.001 + i) as float)) AS features")
+        .selectExpr("id", "transform(sequence(0, 63), i -> cast(sin(id * 0.001D + i) as float)) AS features")
         .cache();
     features.count();
 

@@ -34,7 +34,12 @@ final class PartitionScorer implements FlatMapFunction<Iterator<InternalRow>, In
   private final class ScoredRows implements Iterator<InternalRow> {
     private final Iterator<InternalRow> input;
     private final InternalRow[] batch = new InternalRow[batchSize];
+    // Spark's row iterators may hand out the same row object again and again (a consumer that
+    // keeps a row copies it), so the rows out are allocated once per task: one joined row,
+    // re-pointed for each result, and one prediction row per batch slot, overwritten each batch.
     private final Object[][] predictions = new Object[batchSize][];
+    private final GenericInternalRow[] predictionRows = new GenericInternalRow[batchSize];
+    private final JoinedRow out = new JoinedRow();
     private final String[] fetch = plan.fetchNames();
     private ModelNode node;
     private BatchWriter writer;
@@ -44,6 +49,10 @@ final class PartitionScorer implements FlatMapFunction<Iterator<InternalRow>, In
 
     ScoredRows(Iterator<InternalRow> input) {
       this.input = input;
+      for (int slot = 0; slot < batchSize; slot++) {
+        predictions[slot] = new Object[fetch.length];
+        predictionRows[slot] = new GenericInternalRow(predictions[slot]);
+      }
     }
 
     @Override
@@ -62,7 +71,7 @@ final class PartitionScorer implements FlatMapFunction<Iterator<InternalRow>, In
       if (!hasNext()) {
         throw new NoSuchElementException();
       }
-      InternalRow out = new JoinedRow(batch[next], new GenericInternalRow(predictions[next]));
+      out.apply(batch[next], predictionRows[next]);
       batch[next] = null;
       next++;
       return out;
@@ -79,7 +88,6 @@ final class PartitionScorer implements FlatMapFunction<Iterator<InternalRow>, In
         InternalRow row = input.next().copy();
         writer.write(size, row, rowIndex++);
         batch[size] = row;
-        predictions[size] = new Object[fetch.length];
         size++;
       }
       long result = node.run(writer.nativeArguments(size), fetch);
