@@ -10,6 +10,8 @@ import java.nio.file.attribute.PosixFilePermissions;
 import java.security.MessageDigest;
 import java.util.Locale;
 import java.util.Properties;
+import org.apache.spark.SparkConf;
+import org.apache.spark.SparkEnv;
 
 /**
  * Loads sparkort's native library and ONNX Runtime once per JVM. Both live in the jar under
@@ -18,16 +20,15 @@ import java.util.Properties;
  * other's files, and checks the digests before loading anything.
  *
  * <p>A user may load another ONNX Runtime build (a GPU one, say) by naming its shared library in the
- * system property {@code sparkort.onnxruntime.library} or the environment variable
- * {@code SPARKORT_ONNXRUNTIME_LIBRARY}.
+ * Spark conf {@code spark.sparkort.onnxruntime.library} (or a JVM system property of that name).
  */
 public final class NativeLoader {
-  static final String ORT_LIBRARY_PROPERTY = "sparkort.onnxruntime.library";
-  static final String ORT_LIBRARY_ENV = "SPARKORT_ONNXRUNTIME_LIBRARY";
+  public static final String ORT_LIBRARY_CONF = "spark.sparkort.onnxruntime.library";
 
   private static volatile boolean loaded;
   private static NativeLibraryException failure;
   private static File extractedDirectory;
+  private static File onnxRuntimeLibrary;
 
   private NativeLoader() {}
 
@@ -56,9 +57,11 @@ public final class NativeLoader {
         File directory = privateDirectory();
         File sparkort = extract(folder, natives.getProperty("sparkort"), natives, directory);
         File bundledOrt = extract(folder, natives.getProperty("onnxruntime"), natives, directory);
+        File ort = chooseOnnxRuntime(bundledOrt);
         System.load(sparkort.getAbsolutePath());
-        NativeApi.initRuntime(onnxRuntimeLibrary(bundledOrt).getAbsolutePath());
+        NativeApi.initRuntime(ort.getAbsolutePath());
         extractedDirectory = directory;
+        onnxRuntimeLibrary = ort;
         loaded = true;
       } catch (NativeLibraryException e) {
         failure = e;
@@ -75,6 +78,11 @@ public final class NativeLoader {
     return extractedDirectory;
   }
 
+  /** The ONNX Runtime library this JVM loaded, or null before {@link #load()}. */
+  public static synchronized File onnxRuntimeLibrary() {
+    return onnxRuntimeLibrary;
+  }
+
   static String platform() {
     String os = System.getProperty("os.name", "").toLowerCase(Locale.ROOT);
     String arch = System.getProperty("os.arch", "").toLowerCase(Locale.ROOT);
@@ -86,16 +94,18 @@ public final class NativeLoader {
     return osName + "-" + archName;
   }
 
-  private static File onnxRuntimeLibrary(File bundled) {
-    String override = System.getProperty(ORT_LIBRARY_PROPERTY, System.getenv(ORT_LIBRARY_ENV));
-    if (override == null || override.isEmpty()) {
+  private static File chooseOnnxRuntime(File bundled) {
+    // SparkConf also reads spark.* JVM system properties, so -D works where there is no SparkEnv.
+    SparkEnv env = SparkEnv.get();
+    SparkConf conf = env != null ? env.conf() : new SparkConf();
+    String override = conf.get(ORT_LIBRARY_CONF, "");
+    if (override.isEmpty()) {
       return bundled;
     }
     File file = new File(override);
     if (!file.isFile()) {
       throw new NativeLibraryException(
-          "ONNX Runtime library " + override + " (from " + ORT_LIBRARY_PROPERTY + " or "
-              + ORT_LIBRARY_ENV + ") does not exist");
+          "ONNX Runtime library " + override + " (from " + ORT_LIBRARY_CONF + ") does not exist");
     }
     return file;
   }

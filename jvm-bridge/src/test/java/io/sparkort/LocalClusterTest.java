@@ -3,7 +3,6 @@ package io.sparkort;
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
-import java.io.File;
 import java.lang.management.ManagementFactory;
 import java.util.ArrayList;
 import java.util.Collections;
@@ -23,6 +22,8 @@ import org.junit.jupiter.api.Timeout;
 /**
  * Two executor JVMs on one host ({@code local-cluster[2,1,1024]}): each extracts the natives from
  * the jar into its own directory, loads them and scores, and together they return every row right.
+ * The executors are told to load ONNX Runtime from the test's own copy (the Python wheel's) through
+ * {@code spark.sparkort.onnxruntime.library}, the way a user points them at a GPU build.
  */
 class LocalClusterTest {
   @Test
@@ -33,6 +34,7 @@ class LocalClusterTest {
     SparkSession spark = SparkSession.builder().master("local-cluster[2,1,1024]").appName("sparkort-cluster-test")
         .config("spark.ui.enabled", "false")
         .config("spark.jars", System.getProperty("sparkort.test.jars"))
+        .config(NativeLoader.ORT_LIBRARY_CONF, System.getProperty("sparkort.test.ort"))
         .config("spark.executor.extraJavaOptions", opens)
         .getOrCreate();
     try {
@@ -46,6 +48,7 @@ class LocalClusterTest {
       Set<String> executors = new HashSet<>();
       Set<String> pids = new HashSet<>();
       Set<String> directories = new HashSet<>();
+      Set<String> runtimes = new HashSet<>();
       long rows = 0;
       for (String report : reports) {
         String[] parts = report.split("\\|");
@@ -55,6 +58,7 @@ class LocalClusterTest {
         executors.add(parts[0]);
         pids.add(parts[1]);
         directories.add(parts[2]);
+        runtimes.add(parts[4]);
         rows += Long.parseLong(parts[3]);
       }
       assertEquals(c.rows, rows);
@@ -62,6 +66,8 @@ class LocalClusterTest {
       assertEquals(2, pids.size(), "in two JVMs: " + reports);
       assertEquals(2, directories.size(), "each extracted the natives into its own directory: " + reports);
       assertTrue(!executors.contains("driver"), reports.toString());
+      assertEquals(Collections.singleton(System.getProperty("sparkort.test.ort")), runtimes,
+          "the executors loaded the ONNX Runtime the conf names");
     } finally {
       spark.stop();
     }
@@ -76,7 +82,7 @@ class LocalClusterTest {
     }
   }
 
-  /** Consumes a partition of scored rows and says where it ran: executor|pid|natives dir|rows. */
+  /** Consumes a partition of scored rows and says where it ran: executor|pid|natives dir|rows|ORT library. */
   static final class WhoScored implements MapPartitionsFunction<Row, String> {
     private static final long serialVersionUID = 1L;
 
@@ -87,9 +93,9 @@ class LocalClusterTest {
         rows.next();
         n++;
       }
-      File natives = NativeLoader.extractedDirectory();
       String report = SparkEnv.get().executorId() + "|" + ManagementFactory.getRuntimeMXBean().getName() + "|"
-          + (n == 0 ? "-" : natives.getPath()) + "|" + n;
+          + (n == 0 ? "-" : NativeLoader.extractedDirectory().getPath()) + "|" + n + "|"
+          + (n == 0 ? "-" : NativeLoader.onnxRuntimeLibrary().getPath());
       List<String> out = new ArrayList<>(Collections.singletonList(report));
       return out.iterator();
     }
