@@ -7,8 +7,6 @@ import org.apache.arrow.memory.RootAllocator;
 import org.apache.spark.sql.catalyst.InternalRow;
 import org.apache.spark.sql.catalyst.util.ArrayData;
 import org.apache.spark.sql.catalyst.expressions.UnsafeArrayData;
-import org.apache.spark.sql.types.DataType;
-import org.apache.spark.sql.types.DataTypes;
 import org.apache.spark.unsafe.Platform;
 
 /**
@@ -86,14 +84,14 @@ final class BatchWriter implements AutoCloseable {
 
   private void writeArray(int f, ScoringPlan.Feed feed, int slot, ArrayData array, long rowIndex) {
     int n = array.numElements();
-    long expected = feed.fixedRowElements();
+    long expected = feed.fixedRowElements;
     if (expected < 0 && slot > 0) {
       expected = rowElements[f];
     }
     if (expected >= 0 && n != expected) {
       throw new InvalidInputException(feed.describe() + ": row " + rowIndex + " of " + partition + " has "
           + n + " elements, expected " + expected
-          + (feed.fixedRowElements() < 0 ? " (the length of this batch's first row)" : ""));
+          + (feed.fixedRowElements < 0 ? " (the length of this batch's first row)" : ""));
     }
     if (expected < 0 && !fitsSymbolicShape(feed.rowShape, n)) {
       throw new InvalidInputException(feed.describe() + ": row " + rowIndex + " of " + partition + " has "
@@ -101,7 +99,7 @@ final class BatchWriter implements AutoCloseable {
     }
     long address = reserve(f, slot, n);
     int size = feed.elementType.byteSize;
-    if (array instanceof UnsafeArrayData && sameType(feed.columnType, feed.elementType)) {
+    if (feed.bulkCopy && array instanceof UnsafeArrayData) {
       UnsafeArrayData unsafe = (UnsafeArrayData) array;
       // The header is the element count, then the null bits: any set bit is a null element.
       long header = UnsafeArrayData.calculateHeaderPortionInBytes(n);
@@ -113,7 +111,7 @@ final class BatchWriter implements AutoCloseable {
       Platform.copyMemory(unsafe.getBaseObject(), unsafe.getBaseOffset() + header, null, address, (long) n * size);
       return;
     }
-    boolean isFloat = feed.columnType.equals(DataTypes.FloatType);
+    boolean isFloat = feed.valueType == ScoringPlan.Numeric.FLOAT;
     for (int i = 0; i < n; i++) {
       if (array.isNullAt(i)) {
         throw nullElement(feed, array, rowIndex);
@@ -206,27 +204,24 @@ final class BatchWriter implements AutoCloseable {
     return known;
   }
 
-  private static boolean sameType(DataType columnType, ElementType elementType) {
-    return columnType.equals(elementType.sparkType);
-  }
-
   private static double scalar(InternalRow row, ScoringPlan.Feed feed) {
-    DataType t = feed.columnType;
     int i = feed.ordinal;
-    if (t.equals(DataTypes.DoubleType)) {
-      return row.getDouble(i);
-    } else if (t.equals(DataTypes.FloatType)) {
-      return row.getFloat(i);
-    } else if (t.equals(DataTypes.LongType)) {
-      return row.getLong(i);
-    } else if (t.equals(DataTypes.IntegerType)) {
-      return row.getInt(i);
-    } else if (t.equals(DataTypes.ShortType)) {
-      return row.getShort(i);
-    } else if (t.equals(DataTypes.ByteType)) {
-      return row.getByte(i);
+    switch (feed.valueType) {
+      case DOUBLE:
+        return row.getDouble(i);
+      case FLOAT:
+        return row.getFloat(i);
+      case LONG:
+        return row.getLong(i);
+      case INT:
+        return row.getInt(i);
+      case SHORT:
+        return row.getShort(i);
+      case BYTE:
+        return row.getByte(i);
+      default:
+        throw new IllegalStateException("no reader for " + feed.valueType);
     }
-    throw new IllegalStateException("ScoringPlan admitted column type " + t);
   }
 
   private static void put(ElementType type, long address, double value) {

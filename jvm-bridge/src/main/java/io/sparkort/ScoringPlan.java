@@ -33,41 +33,66 @@ final class ScoringPlan implements Serializable {
     SCALAR
   }
 
+  /** The Spark numeric types a column (or its array's elements) may hold. */
+  enum Numeric {
+    BYTE(DataTypes.ByteType),
+    SHORT(DataTypes.ShortType),
+    INT(DataTypes.IntegerType),
+    LONG(DataTypes.LongType),
+    FLOAT(DataTypes.FloatType),
+    DOUBLE(DataTypes.DoubleType);
+
+    final DataType sparkType;
+
+    Numeric(DataType sparkType) {
+      this.sparkType = sparkType;
+    }
+
+    /** The kind of {@code type}, or null when it is not numeric. */
+    static Numeric of(DataType type) {
+      for (Numeric n : values()) {
+        if (n.sparkType.equals(type)) {
+          return n;
+        }
+      }
+      return null;
+    }
+  }
+
+  /** One model input and the column feeding it, with everything the per-row writer needs precomputed. */
   static final class Feed implements Serializable {
     private static final long serialVersionUID = 1L;
     final String input;
     final String column;
     final int ordinal;
     final ColumnKind kind;
-    /** The column's type, or its array's element type. */
-    final DataType columnType;
+    /** What the column holds: its type, or its array's element type. */
+    final Numeric valueType;
     final ElementType elementType;
     /** The model's per-row shape (batch dimension dropped), -1 where symbolic. */
     final long[] rowShape;
+    /** Elements per row when the per-row shape is fixed, else -1 (set by each batch's first row). */
+    final long fixedRowElements;
+    /** The values already are the model's element type, so arrays copy in bulk. */
+    final boolean bulkCopy;
     final String modelShape;
 
-    Feed(String input, String column, int ordinal, ColumnKind kind, DataType columnType,
+    Feed(String input, String column, int ordinal, ColumnKind kind, Numeric valueType,
         ElementType elementType, long[] rowShape, String modelShape) {
       this.input = input;
       this.column = column;
       this.ordinal = ordinal;
       this.kind = kind;
-      this.columnType = columnType;
+      this.valueType = valueType;
       this.elementType = elementType;
       this.rowShape = rowShape;
       this.modelShape = modelShape;
-    }
-
-    /** Elements per row when the per-row shape is fixed, else -1 (taken from each batch's rows). */
-    long fixedRowElements() {
+      this.bulkCopy = valueType.sparkType.equals(elementType.sparkType);
       long n = 1;
       for (long d : rowShape) {
-        if (d < 0) {
-          return -1;
-        }
-        n *= d;
+        n = d < 0 || n < 0 ? -1 : n * d;
       }
-      return n;
+      this.fixedRowElements = n;
     }
 
     String describe() {
@@ -194,9 +219,11 @@ final class ScoringPlan implements Serializable {
         if (symbolicDims(rowShape) > 1) {
           throw new InvalidInputException(expected + ": a flat array cannot fill more than one symbolic per-row dimension");
         }
-        return new Feed(inputName, columnName, ordinal, ColumnKind.ARRAY, element, elementType, rowShape, input.describeShape());
+        return new Feed(inputName, columnName, ordinal, ColumnKind.ARRAY, Numeric.of(element), elementType, rowShape,
+            input.describeShape());
       }
-      if (isNumeric(columnType)) {
+      Numeric numeric = Numeric.of(columnType);
+      if (numeric != null) {
         long fixed = 1;
         for (long d : rowShape) {
           fixed *= Math.abs(d);
@@ -207,7 +234,7 @@ final class ScoringPlan implements Serializable {
         }
         long[] one = new long[rowShape.length];
         Arrays.fill(one, 1);
-        return new Feed(inputName, columnName, ordinal, ColumnKind.SCALAR, columnType, elementType, one, input.describeShape());
+        return new Feed(inputName, columnName, ordinal, ColumnKind.SCALAR, numeric, elementType, one, input.describeShape());
       }
       throw new InvalidInputException(expected + " but holds " + columnType.simpleString()
           + "; expected array<float>, array<double> or a numeric column");
@@ -252,10 +279,5 @@ final class ScoringPlan implements Serializable {
       n += d < 0 ? 1 : 0;
     }
     return n;
-  }
-
-  private static boolean isNumeric(DataType t) {
-    return t.equals(DataTypes.ByteType) || t.equals(DataTypes.ShortType) || t.equals(DataTypes.IntegerType)
-        || t.equals(DataTypes.LongType) || t.equals(DataTypes.FloatType) || t.equals(DataTypes.DoubleType);
   }
 }
