@@ -2,14 +2,15 @@ use std::ptr::NonNull;
 use std::sync::Arc;
 
 use arrow_array::{make_array, ArrayRef};
-use arrow_buffer::{BooleanBuffer, Buffer, NullBuffer};
+use arrow_buffer::Buffer;
 use arrow_data::ArrayData;
 
 use crate::tensor::ElementType;
 use crate::{Error, Result};
 
-/// One model input as the JVM hands it over: the addresses of Arrow Java buffers it filled
-/// (row-major values, optional validity bitmap), the batch's shape, and the names errors must carry.
+/// One model input as the JVM hands it over: the address of the Arrow Java buffer it filled with the
+/// batch's values (row-major), the batch's shape, and the names errors must carry. The JVM has
+/// already rejected null rows and elements, naming their position in the partition.
 #[derive(Clone, Debug)]
 pub struct InputBuffers {
     /// The ONNX input name.
@@ -21,8 +22,6 @@ pub struct InputBuffers {
     pub shape: Vec<i64>,
     pub data_address: i64,
     pub data_length: i64,
-    /// Arrow validity bitmap, one bit per row; 0 when every row is valid.
-    pub validity_address: i64,
 }
 
 /// An input after validation: an Arrow array over the JVM's memory, and the shape to view it with.
@@ -37,26 +36,22 @@ pub struct ImportedInput {
 /// Marks Arrow buffers whose memory belongs to the JVM: dropping the last reference frees nothing.
 struct JvmOwned;
 
-/// Wraps the JVM's buffers as an Arrow array without copying, after checking everything that could
-/// make the wrap unsound or the result wrong: null or misaligned addresses, a byte length that does
-/// not match the shape, and null rows.
+/// Wraps the JVM's buffer as an Arrow array without copying, after checking everything that could
+/// make the wrap unsound or the result wrong: a null or misaligned address, or a byte length that
+/// does not match the shape.
 ///
 /// # Safety
-/// `data_address` must point to `data_length` readable bytes, and a non-zero `validity_address` to
-/// `ceil(rows / 8)` readable bytes; both must stay valid and unchanged until the returned array and
-/// every clone of it are dropped (the JNI call that hands them over must outlive them).
+/// `data_address` must point to `data_length` readable bytes that stay valid and unchanged until the
+/// returned array and every clone of it are dropped (the JNI call that hands them over must outlive them).
 pub unsafe fn import(buffers: &InputBuffers) -> Result<ImportedInput> {
     let described = || format!("column '{}' (model input '{}')", buffers.column, buffers.input);
-    let rows = match buffers.shape.first() {
-        Some(&rows) if buffers.shape.iter().all(|&d| d >= 0) => rows as usize,
-        _ => {
-            return Err(Error::InvalidArgument(format!(
-                "{}: batch shape {:?} must be non-empty with no negative dimension",
-                described(),
-                buffers.shape
-            )))
-        }
-    };
+    if buffers.shape.is_empty() || buffers.shape.iter().any(|&d| d < 0) {
+        return Err(Error::InvalidArgument(format!(
+            "{}: batch shape {:?} must be non-empty with no negative dimension",
+            described(),
+            buffers.shape
+        )));
+    }
     let elements = buffers
         .shape
         .iter()
@@ -91,26 +86,6 @@ pub unsafe fn import(buffers: &InputBuffers) -> Result<ImportedInput> {
         // array's lifetime; `JvmOwned` makes the buffer free nothing when dropped.
         unsafe { Buffer::from_custom_allocation(ptr, expected_bytes, Arc::new(JvmOwned)) }
     };
-    let nulls = if buffers.validity_address == 0 || rows == 0 {
-        None
-    } else {
-        let ptr = NonNull::new(buffers.validity_address as *mut u8)
-            .ok_or_else(|| Error::InvalidArgument(format!("{}: null validity address", described())))?;
-        // SAFETY: the caller guarantees ceil(rows / 8) readable bytes at the validity address, kept alive
-        // for the array's lifetime; `JvmOwned` frees nothing.
-        let bitmap = unsafe { Buffer::from_custom_allocation(ptr, rows.div_ceil(8), Arc::new(JvmOwned)) };
-        Some(NullBuffer::new(BooleanBuffer::new(bitmap, 0, rows)))
-    };
-    if let Some(nulls) = &nulls {
-        if let Some(row) = (0..rows).find(|&r| nulls.is_null(r)) {
-            return Err(Error::InvalidInput(format!(
-                "{}: row {row} of the batch is null; a null row cannot be scored",
-                described()
-            )));
-        }
-    }
-    // The validity bitmap is per row while the values are per element, so it is checked above and
-    // the element array carries none.
     let values = ArrayData::builder(buffers.element_type.arrow_type())
         .len(elements)
         .add_buffer(data)
@@ -131,7 +106,7 @@ mod tests {
     use arrow_array::cast::AsArray;
     use arrow_array::types::Float32Type;
 
-    fn buffers(values: &[f32], shape: Vec<i64>, validity: Option<&[u8]>) -> InputBuffers {
+    fn buffers(values: &[f32], shape: Vec<i64>) -> InputBuffers {
         InputBuffers {
             input: "features".into(),
             column: "feats".into(),
@@ -139,7 +114,6 @@ mod tests {
             shape,
             data_address: values.as_ptr() as i64,
             data_length: std::mem::size_of_val(values) as i64,
-            validity_address: validity.map_or(0, |v| v.as_ptr() as i64),
         }
     }
 
@@ -147,7 +121,7 @@ mod tests {
     fn wraps_without_copying() {
         let values = [1.0f32, 2.0, 3.0, 4.0, 5.0, 6.0];
         // SAFETY: `values` outlives `imported`.
-        let imported = unsafe { import(&buffers(&values, vec![2, 3], None)) }.expect("valid input");
+        let imported = unsafe { import(&buffers(&values, vec![2, 3])) }.expect("valid input");
         let array = imported.values.as_primitive::<Float32Type>();
         assert_eq!(array.values().as_ref(), &values);
         assert_eq!(array.values().as_ptr(), values.as_ptr(), "no copy was made");
@@ -158,19 +132,19 @@ mod tests {
     fn rejects_length_that_does_not_match_shape() {
         let values = [1.0f32; 5];
         // SAFETY: `values` outlives the call.
-        let err = unsafe { import(&buffers(&values, vec![2, 3], None)) }.err().expect("must fail");
+        let err = unsafe { import(&buffers(&values, vec![2, 3])) }.err().expect("must fail");
         assert!(err.to_string().contains("column 'feats' (model input 'features')"), "{err}");
         assert!(err.to_string().contains("needs 24"), "{err}");
     }
 
     #[test]
     fn rejects_null_and_misaligned_addresses() {
-        let mut b = buffers(&[1.0f32; 2], vec![2, 1], None);
+        let mut b = buffers(&[1.0f32; 2], vec![2, 1]);
         b.data_address = 0;
         // SAFETY: a null address is rejected before any read.
         assert!(unsafe { import(&b) }.is_err());
         let bytes = [0u8; 16];
-        let mut b = buffers(&[1.0f32; 2], vec![2, 1], None);
+        let mut b = buffers(&[1.0f32; 2], vec![2, 1]);
         b.data_address = bytes.as_ptr() as i64 + 1 + (bytes.as_ptr() as i64 % 4 == 3) as i64;
         // SAFETY: a misaligned address is rejected before any read.
         let err = unsafe { import(&b) }.err().expect("must fail");
@@ -178,19 +152,9 @@ mod tests {
     }
 
     #[test]
-    fn null_row_is_an_error_naming_the_row() {
-        let values = [1.0f32; 6];
-        let validity = [0b0000_0101u8]; // rows 0 and 2 valid, row 1 null
-                                        // SAFETY: `values` and `validity` outlive the call.
-        let err = unsafe { import(&buffers(&values, vec![3, 2], Some(&validity))) }.err().expect("must fail");
-        assert!(matches!(err, Error::InvalidInput(_)));
-        assert!(err.to_string().contains("row 1"), "{err}");
-    }
-
-    #[test]
     fn negative_dimension_is_rejected() {
         let values = [1.0f32; 2];
         // SAFETY: rejected before any read.
-        assert!(unsafe { import(&buffers(&values, vec![-1, 2], None)) }.is_err());
+        assert!(unsafe { import(&buffers(&values, vec![-1, 2])) }.is_err());
     }
 }

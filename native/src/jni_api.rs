@@ -170,16 +170,6 @@ pub extern "system" fn Java_io_sparkort_NativeApi_closeModel<'local>(
 }
 
 #[unsafe(no_mangle)]
-pub extern "system" fn Java_io_sparkort_NativeApi_openModelCount<'local>(
-    mut unowned_env: EnvUnowned<'local>,
-    _class: JClass<'local>,
-) -> jint {
-    unowned_env
-        .with_env(|_env| -> Result<jint> { Ok(model_node::open_model_count() as jint) })
-        .resolve::<ThrowSparkOrtException>()
-}
-
-#[unsafe(no_mangle)]
 pub extern "system" fn Java_io_sparkort_NativeApi_openResultCount<'local>(
     mut unowned_env: EnvUnowned<'local>,
     _class: JClass<'local>,
@@ -190,8 +180,8 @@ pub extern "system" fn Java_io_sparkort_NativeApi_openResultCount<'local>(
 }
 
 /// Runs one batch. Input `i` is described by `inputNames[i]`, `columns[i]`, `elementTypes[i]`,
-/// `ranks[i]` consecutive dims of `shapes`, and `buffers[3i..3i+3]` = data address, data length,
-/// validity address. Returns a result handle for `describeResult` / `closeResult`.
+/// `ranks[i]` consecutive dims of `shapes`, and `buffers[2i..2i+2]` = data address, data length.
+/// Returns a result handle for `describeResult` / `closeResult`.
 #[unsafe(no_mangle)]
 #[allow(clippy::too_many_arguments)]
 pub extern "system" fn Java_io_sparkort_NativeApi_run<'local>(
@@ -237,7 +227,7 @@ fn input_buffers(
     buffers: Vec<i64>,
 ) -> Result<Vec<InputBuffers>> {
     let n = names.len();
-    if columns.len() != n || element_types.len() != n || ranks.len() != n || buffers.len() != 3 * n {
+    if columns.len() != n || element_types.len() != n || ranks.len() != n || buffers.len() != 2 * n {
         return Err(Error::InvalidArgument("run: argument arrays disagree on the number of inputs".into()));
     }
     let mut dims = shapes.into_iter();
@@ -255,9 +245,8 @@ fn input_buffers(
             column,
             element_type,
             shape,
-            data_address: buffers[3 * i],
-            data_length: buffers[3 * i + 1],
-            validity_address: buffers[3 * i + 2],
+            data_address: buffers[2 * i],
+            data_length: buffers[2 * i + 1],
         });
     }
     Ok(out)
@@ -318,21 +307,21 @@ mod tests {
             vec![1, 11],
             vec![4, 3, 4],
             vec![2, 1],
-            vec![100, 48, 0, 200, 32, 300],
+            vec![100, 48, 200, 32],
         )
         .expect("consistent arguments");
         assert_eq!(inputs[0].shape, vec![4, 3]);
         assert_eq!(inputs[1].shape, vec![4]);
         assert_eq!(inputs[1].element_type, ElementType::Float64);
-        assert_eq!((inputs[1].data_address, inputs[1].data_length, inputs[1].validity_address), (200, 32, 300));
+        assert_eq!((inputs[1].data_address, inputs[1].data_length), (200, 32));
         assert_eq!(inputs[1].column, "col_b");
     }
 
     #[test]
     fn inconsistent_argument_arrays_are_rejected() {
-        let err = input_buffers(vec!["a".into()], vec![], vec![1], vec![1], vec![1], vec![0, 0, 0]);
+        let err = input_buffers(vec!["a".into()], vec![], vec![1], vec![1], vec![1], vec![0, 0]);
         assert!(matches!(err, Err(Error::InvalidArgument(_))));
-        let err = input_buffers(vec!["a".into()], vec!["c".into()], vec![8], vec![1], vec![1], vec![0, 0, 0]);
+        let err = input_buffers(vec!["a".into()], vec!["c".into()], vec![8], vec![1], vec![1], vec![0, 0]);
         assert!(err.is_err(), "string tensors are not exchanged as fixed-width buffers");
     }
 }

@@ -81,11 +81,6 @@ pub fn open(path: &str, options: ModelOptions) -> Result<Arc<Model>> {
     Ok(model)
 }
 
-/// How many distinct models (by content and options) this process holds open.
-pub fn open_model_count() -> usize {
-    lock(&MODELS).values().filter(|m| m.strong_count() > 0).count()
-}
-
 fn new_session(path: &str, bytes: &[u8], options: ModelOptions) -> Result<Session> {
     runtime::session_builder(options.intra_threads)?
         .commit_from_memory(bytes)

@@ -21,10 +21,6 @@ pub fn init(library_path: &Path) -> Result<()> {
     Ok(())
 }
 
-pub fn is_initialised() -> bool {
-    ENVIRONMENT.get().is_some()
-}
-
 /// A session builder on the process environment with a fixed thread budget. With one intra-op thread
 /// ONNX Runtime runs on the calling (Spark task) thread and starts no pool of its own.
 pub fn session_builder(intra_threads: usize) -> Result<SessionBuilder> {

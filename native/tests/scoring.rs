@@ -56,7 +56,6 @@ impl Column {
             shape: vec![rows as i64, (count / rows) as i64],
             data_address: address,
             data_length: bytes as i64,
-            validity_address: 0,
         }
     }
 }

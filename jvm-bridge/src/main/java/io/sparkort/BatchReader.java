@@ -13,9 +13,9 @@ final class BatchReader {
 
   /**
    * @param described {@link NativeApi#describeResult} of a run that fetched {@code fetches} in order
-   * @param values filled as {@code values[row][fetchColumn + f]}
+   * @param values filled as {@code values[row][f]}
    */
-  static void read(long[] described, List<ScoringPlan.Fetch> fetches, int rows, Object[][] values, int fetchColumn) {
+  static void read(long[] described, List<ScoringPlan.Fetch> fetches, int rows, Object[][] values) {
     int at = 0;
     for (int f = 0; f < fetches.size(); f++) {
       ScoringPlan.Fetch fetch = fetches.get(f);
@@ -40,13 +40,13 @@ final class BatchReader {
       for (int r = 0; r < rows; r++) {
         long source = address + r * rowBytes;
         if (fetch.scalar) {
-          values[r][fetchColumn + f] =
+          values[r][f] =
               type == ElementType.FLOAT32 ? (Object) Platform.getFloat(null, source) : (Object) Platform.getDouble(null, source);
         } else {
           UnsafeArrayData array = UnsafeArrayData.createFreshArray((int) rowElements, size);
           long header = UnsafeArrayData.calculateHeaderPortionInBytes((int) rowElements);
           Platform.copyMemory(null, source, array.getBaseObject(), array.getBaseOffset() + header, rowBytes);
-          values[r][fetchColumn + f] = array;
+          values[r][f] = array;
         }
       }
     }

@@ -51,6 +51,14 @@ final class BatchWriter implements AutoCloseable {
   private final ArrowBuf[] buffers;
   /** Elements per row of each input in the current batch (fixed, or set by the batch's first row). */
   private final long[] rowElements;
+  // The native call's arguments: names, types and ranks are the task's; shapes and addresses are
+  // rewritten for each batch.
+  private final String[] inputNames;
+  private final String[] columns;
+  private final int[] elementTypes;
+  private final int[] ranks;
+  private final long[] shapes;
+  private final long[] addresses;
 
   BatchWriter(List<ScoringPlan.Feed> feeds, int batchSize, String taskName, String partition) {
     this.feeds = feeds;
@@ -59,6 +67,22 @@ final class BatchWriter implements AutoCloseable {
     this.allocator = ROOT.newChildAllocator("sparkort " + taskName, 0, Long.MAX_VALUE);
     this.buffers = new ArrowBuf[feeds.size()];
     this.rowElements = new long[feeds.size()];
+    int n = feeds.size();
+    inputNames = new String[n];
+    columns = new String[n];
+    elementTypes = new int[n];
+    ranks = new int[n];
+    int totalRank = 0;
+    for (int f = 0; f < n; f++) {
+      ScoringPlan.Feed feed = feeds.get(f);
+      inputNames[f] = feed.input;
+      columns[f] = feed.column;
+      elementTypes[f] = feed.elementType.onnxCode;
+      ranks[f] = 1 + feed.rowShape.length;
+      totalRank += ranks[f];
+    }
+    shapes = new long[totalRank];
+    addresses = new long[2 * n];
   }
 
   /**
@@ -70,7 +94,7 @@ final class BatchWriter implements AutoCloseable {
     for (int f = 0; f < feeds.size(); f++) {
       ScoringPlan.Feed feed = feeds.get(f);
       if (row.isNullAt(feed.ordinal)) {
-        throw new InvalidInputException(feed.describe() + ": row " + rowIndex + " of " + partition
+        throw new InvalidInputException(at(feed, rowIndex)
             + " is null; a null row cannot be scored");
       }
       if (feed.kind == ScoringPlan.ColumnKind.SCALAR) {
@@ -89,12 +113,12 @@ final class BatchWriter implements AutoCloseable {
       expected = rowElements[f];
     }
     if (expected >= 0 && n != expected) {
-      throw new InvalidInputException(feed.describe() + ": row " + rowIndex + " of " + partition + " has "
+      throw new InvalidInputException(at(feed, rowIndex) + " has "
           + n + " elements, expected " + expected
           + (feed.fixedRowElements < 0 ? " (the length of this batch's first row)" : ""));
     }
     if (expected < 0 && !fitsSymbolicShape(feed.rowShape, n)) {
-      throw new InvalidInputException(feed.describe() + ": row " + rowIndex + " of " + partition + " has "
+      throw new InvalidInputException(at(feed, rowIndex) + " has "
           + n + " elements, which the model's per-row shape cannot hold");
     }
     long address = reserve(f, slot, n);
@@ -120,12 +144,17 @@ final class BatchWriter implements AutoCloseable {
     }
   }
 
+  /** Where a bad value is, for error messages: the column, the model input and the row. */
+  private String at(ScoringPlan.Feed feed, long rowIndex) {
+    return feed.describe() + ": row " + rowIndex + " of " + partition;
+  }
+
   private InvalidInputException nullElement(ScoringPlan.Feed feed, ArrayData array, long rowIndex) {
     int index = 0;
     while (index < array.numElements() && !array.isNullAt(index)) {
       index++;
     }
-    return new InvalidInputException(feed.describe() + ": row " + rowIndex + " of " + partition
+    return new InvalidInputException(at(feed, rowIndex)
         + " has a null at element " + index + "; a null element cannot be scored");
   }
 
@@ -148,33 +177,17 @@ final class BatchWriter implements AutoCloseable {
     return buffers[f].memoryAddress() + (long) slot * elements * size;
   }
 
-  /** The batch of the first {@code rows} rows written, as the native call takes it. */
+  /** The batch of the first {@code rows} (at least one) rows written, as the native call takes it. */
   NativeArguments nativeArguments(int rows) {
-    int n = feeds.size();
-    String[] inputNames = new String[n];
-    String[] columns = new String[n];
-    int[] elementTypes = new int[n];
-    int[] ranks = new int[n];
-    long[] addresses = new long[3 * n];
-    int totalRank = 0;
-    for (ScoringPlan.Feed feed : feeds) {
-      totalRank += 1 + feed.rowShape.length;
-    }
-    long[] shapes = new long[totalRank];
     int at = 0;
-    for (int f = 0; f < n; f++) {
+    for (int f = 0; f < feeds.size(); f++) {
       ScoringPlan.Feed feed = feeds.get(f);
-      inputNames[f] = feed.input;
-      columns[f] = feed.column;
-      elementTypes[f] = feed.elementType.onnxCode;
-      ranks[f] = 1 + feed.rowShape.length;
       shapes[at++] = rows;
       for (long d : feed.rowShape) {
         shapes[at++] = d >= 0 ? d : rowElements[f] / knownElements(feed.rowShape);
       }
-      addresses[3 * f] = rows == 0 || buffers[f] == null ? 0 : buffers[f].memoryAddress();
-      addresses[3 * f + 1] = (long) rows * rowElements[f] * feed.elementType.byteSize;
-      addresses[3 * f + 2] = 0;
+      addresses[2 * f] = buffers[f].memoryAddress();
+      addresses[2 * f + 1] = (long) rows * rowElements[f] * feed.elementType.byteSize;
     }
     return new NativeArguments(inputNames, columns, elementTypes, shapes, ranks, addresses);
   }

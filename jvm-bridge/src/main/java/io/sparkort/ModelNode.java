@@ -26,12 +26,6 @@ public final class ModelNode {
         key -> new ModelNode(NativeApi.openModel(localPath, budget.sessions, budget.intraThreads)));
   }
 
-  /** How many distinct models this JVM's native library holds open. */
-  public static int openModelCount() {
-    NativeLoader.load();
-    return NativeApi.openModelCount();
-  }
-
   ModelSignature signature() {
     return signature;
   }

@@ -34,18 +34,15 @@ final class NativeApi {
   /** @param model handle from {@link #openModel}; invalid afterwards */
   static native void closeModel(long model);
 
-  /** @return how many distinct models (content and options) this process holds open */
-  static native int openModelCount();
-
   /** @return run results not yet passed to {@link #closeResult}: 0 whenever no batch is in flight */
   static native long openResultCount();
 
   /**
    * Runs one batch. Input {@code i} is {@code inputNames[i]} fed from {@code columns[i]} (named in
    * errors), of ONNX element type {@code elementTypes[i]}, with shape {@code ranks[i]} consecutive
-   * values of {@code shapes} (batch first), and memory {@code buffers[3i]} (data address),
-   * {@code buffers[3i+1]} (data bytes), {@code buffers[3i+2]} (validity bitmap address or 0). The
-   * buffers must stay allocated and unchanged until this call returns.
+   * values of {@code shapes} (batch first), and memory {@code buffers[2i]} (data address) and
+   * {@code buffers[2i+1]} (data bytes), row-major, with no null rows. The buffers must stay
+   * allocated and unchanged until this call returns.
    *
    * @param model handle from {@link #openModel}
    * @param fetch names of the model outputs to return, in order

@@ -92,7 +92,7 @@ final class PartitionScorer implements FlatMapFunction<Iterator<InternalRow>, In
       }
       long result = node.run(writer.nativeArguments(size), fetch);
       try {
-        BatchReader.read(NativeApi.describeResult(result), plan.fetches, size, predictions, 0);
+        BatchReader.read(NativeApi.describeResult(result), plan.fetches, size, predictions);
       } finally {
         NativeApi.closeResult(result);
       }

@@ -29,13 +29,11 @@ class LocalClusterTest {
   @Test
   @Timeout(300)
   void bothExecutorJvmsLoadTheNativesAndScore() throws Exception {
-    String opens = System.getProperty("sparkort.test.opens",
-        "--add-opens=java.base/java.nio=ALL-UNNAMED --add-opens=java.base/sun.nio.ch=ALL-UNNAMED");
     SparkSession spark = SparkSession.builder().master("local-cluster[2,1,1024]").appName("sparkort-cluster-test")
         .config("spark.ui.enabled", "false")
         .config("spark.jars", System.getProperty("sparkort.test.jars"))
         .config(NativeLoader.ORT_LIBRARY_CONF, System.getProperty("sparkort.test.ort"))
-        .config("spark.executor.extraJavaOptions", opens)
+        .config("spark.executor.extraJavaOptions", System.getProperty("sparkort.test.opens"))
         .getOrCreate();
     try {
       awaitExecutors(spark, 2);
@@ -65,7 +63,6 @@ class LocalClusterTest {
       assertEquals(2, executors.size(), "both executors scored: " + reports);
       assertEquals(2, pids.size(), "in two JVMs: " + reports);
       assertEquals(2, directories.size(), "each extracted the natives into its own directory: " + reports);
-      assertTrue(!executors.contains("driver"), reports.toString());
       assertEquals(Collections.singleton(System.getProperty("sparkort.test.ort")), runtimes,
           "the executors loaded the ONNX Runtime the conf names");
     } finally {
