@@ -1,5 +1,5 @@
-# `make demo` and `make test` do all set-up on a fresh machine (ci/setup), then build and run.
-.PHONY: setup build test demo clean
+# `make demo`, `make test` and `make bench` do all set-up on a fresh machine (ci/setup), then build and run.
+.PHONY: setup build test demo bench clean
 
 setup:
 	bash ci/setup
@@ -12,6 +12,10 @@ test: build
 
 demo: build
 	bash ci/demo
+
+# Not part of `make test`: minutes of timing. BENCH_QUICK=1 for a short development run.
+bench: build
+	bash ci/bench
 
 clean:
 	rm -rf build dist target

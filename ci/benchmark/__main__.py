@@ -1,0 +1,129 @@
+"""`make bench`: every path on every workload, side by side, then the table, the chart and BENCHMARKS.md.
+
+Run from the repository root with PYTHONPATH=ci (ci/bench does): `python -m benchmark [--quick]`.
+Each (workload, path) pair runs in a fresh process (benchmark.run_path) on the same model file, the
+same rows, the same batch size and the same number of threads; see SETTINGS below.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import shlex
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+from benchmark import paths, report, run_path, workloads
+
+ROOT = Path(__file__).resolve().parents[2]
+
+
+def parse_args(argv=None):
+    env = os.environ.get
+    p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    p.add_argument("--quick", action="store_true", default=env("BENCH_QUICK", "") not in ("", "0"),
+                   help="small row counts and 0.5 s runs, for development (or BENCH_QUICK=1); "
+                        "writes under build/bench only")
+    p.add_argument("--workloads", default=env("BENCH_WORKLOADS"), help="comma-separated subset of "
+                   + ", ".join(workloads.WORKLOADS) + " (or BENCH_WORKLOADS)")
+    p.add_argument("--paths", default=env("BENCH_PATHS"), help="comma-separated subset of "
+                   + ", ".join(paths.ALL_PATHS) + " (or BENCH_PATHS)")
+    p.add_argument("--threads", type=int, default=os.cpu_count(),
+                   help="total threads for every path: Spark's local[N] task slots, ORT-alone's sessions")
+    p.add_argument("--runs", type=int, default=3, help="timed runs per path after one warm-up pass; the median is reported")
+    p.add_argument("--min-seconds", type=float, help="each timed run lasts at least this long (default 5, quick 0.5)")
+    p.add_argument("--jar", default=env("SPARKORT_JAR", str(ROOT / "dist" / "sparkort-0.1.0.jar")))
+    p.add_argument("--out", default=str(ROOT / "build" / "bench"))
+    args = p.parse_args(argv)
+    if args.min_seconds is None:
+        args.min_seconds = 0.5 if args.quick else 5.0
+    return args
+
+
+def path_command(args, w: workloads.Workload, path: str, model: Path, data: Path, rows: int) -> list:
+    """The command that measures one path; every path of a workload gets the same model, rows,
+    batch size and threads."""
+    command = [
+        "python", "-m", "benchmark.run_path", "--workload", w.name, "--path", path,
+        "--model", _rel(model), "--data", _rel(data), "--rows", str(rows),
+        "--batch-size", str(w.batch_size), "--threads", str(args.threads),
+        "--runs", str(args.runs), "--min-seconds", str(args.min_seconds),
+    ]
+    if path != paths.LIMIT:
+        command += ["--jar", _rel(Path(args.jar))]
+    return command
+
+
+def _rel(path: Path) -> str:
+    path = Path(path).resolve()
+    return str(path.relative_to(ROOT)) if path.is_relative_to(ROOT) else str(path)
+
+
+def run_one(command: list, log: Path) -> dict:
+    env = dict(os.environ, PYTHONPATH=str(ROOT / "ci"), PYSPARK_PYTHON=sys.executable)
+    start = time.perf_counter()
+    with open(log, "w") as out:
+        done = subprocess.run([sys.executable] + command[1:], cwd=ROOT, env=env, stdout=subprocess.PIPE,
+                              stderr=out, text=True)
+    out_lines = done.stdout.splitlines()
+    results = [line[len(run_path.RESULT):] for line in out_lines if line.startswith(run_path.RESULT)]
+    if results:
+        result = json.loads(results[-1])
+    else:
+        result = {"error": f"exited {done.returncode} without a result; see {_rel(log)}"}
+    result["wall_seconds"] = round(time.perf_counter() - start, 1)
+    return result
+
+
+def main(argv=None) -> int:
+    args = parse_args(argv)
+    selected = workloads.selected(args.workloads)
+    path_names = args.paths.split(",") if args.paths else list(paths.ALL_PATHS)
+    for name in path_names:
+        if name not in paths.ALL_PATHS:
+            raise SystemExit(f"unknown path '{name}'; choose from {', '.join(paths.ALL_PATHS)}")
+    out = Path(args.out)
+    (out / "logs").mkdir(parents=True, exist_ok=True)
+    started = time.time()
+    machine = report.machine_facts()
+
+    results = []
+    for w in selected:
+        rows = w.quick_rows if args.quick else w.rows
+        model, data = w.prepare(out / "data", rows)
+        print(f"\n{w.name}: {w.description}; {rows:,} rows, batch size {w.batch_size}, "
+              f"{args.threads} threads, model {_rel(model)}", flush=True)
+        for path in path_names:
+            command = path_command(args, w, path, model, data, rows)
+            print(f"  {path:<18} {shlex.join(command)}", flush=True)
+            result = run_one(command, out / "logs" / f"{w.name}-{path}.log")
+            print(f"  {path:<18} -> {report.summary(result)}", flush=True)
+            results.append(dict(result, workload=w.name, path=path, rows=rows, batch_size=w.batch_size,
+                                threads=args.threads, model=_rel(model), data=_rel(data),
+                                command="PYTHONPATH=ci " + shlex.join(command)))
+
+    run = {
+        "quick": args.quick, "runs": args.runs, "min_seconds": args.min_seconds, "threads": args.threads,
+        "started": time.strftime("%Y-%m-%d %H:%M:%S %Z", time.localtime(started)),
+        "wall_seconds": round(time.time() - started, 1),
+        "load_before": machine.pop("load"), "load_after": report.load_average(),
+        "machine": machine, "versions": report.versions(args.jar),
+        "invocation": "python -m benchmark " + shlex.join(sys.argv[1:] if argv is None else argv),
+        "results": results,
+    }
+    (out / "results.json").write_text(json.dumps(run, indent=1))
+    print("\n" + report.table(run))
+    complete = not (args.quick or args.workloads or args.paths)
+    target = ROOT if complete else out
+    report.write(run, target / "BENCHMARKS.md", target / "benchmarks.png")
+    print(f"\nwrote {_rel(target / 'BENCHMARKS.md')} and {_rel(target / 'benchmarks.png')} "
+          f"({'a full run' if complete else 'a partial or quick run: the repository copy is left alone'}); "
+          f"{run['wall_seconds']:.0f} s in all")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,189 @@
+"""The four ways the benchmark scores a workload's rows.
+
+Every path opens the same model file with `make_session`'s options (one intra-op thread, sequential
+execution), scores batches of the workload's `batch_size` rows, and runs `threads` sessions at once:
+  sparkort           OnnxModel.transform on local[threads]: one session per task slot
+  predict_batch_udf  pyspark.ml.functions.predict_batch_udf, one session per Python worker
+  mapInArrow         DataFrame.mapInArrow, one session per Python worker
+  ort_alone          ONNX Runtime's Python API without Spark, one Python thread per session over
+                     its share of the rows in memory: the limit
+The three Spark paths return the same DataFrame: every input column plus the prediction column.
+"""
+
+from __future__ import annotations
+
+import inspect
+import sys
+import threading
+import uuid
+from typing import Callable, Dict, List
+
+import numpy as np
+
+from benchmark.workloads import Feed, Workload, column_to_numpy
+
+LIMIT = "ort_alone"
+SPARK_PATHS = ["sparkort", "predict_batch_udf", "mapInArrow"]
+ALL_PATHS = [LIMIT] + SPARK_PATHS
+ARROW_BATCH_CONF = "spark.sql.execution.arrow.maxRecordsPerBatch"
+
+
+def make_session(model_path: str, intra_threads: int = 1):
+    """The one set of ONNX Runtime session options every path uses (sparkort's native side sets the same)."""
+    import onnxruntime as ort
+
+    options = ort.SessionOptions()
+    options.intra_op_num_threads = intra_threads
+    options.inter_op_num_threads = 1
+    options.execution_mode = ort.ExecutionMode.ORT_SEQUENTIAL
+    return ort.InferenceSession(model_path, options, providers=["CPUExecutionProvider"])
+
+
+def _ship_by_value() -> None:
+    # The Python paths' functions run in Spark's Python workers, which cannot import this package:
+    # pickle its functions and classes by value instead of by reference.
+    from pyspark import cloudpickle
+
+    for name in ("benchmark.workloads", "benchmark.paths"):
+        try:
+            cloudpickle.register_pickle_by_value(sys.modules[name])
+        except ValueError:  # already registered
+            pass
+
+
+# --- sparkort ---------------------------------------------------------------------------------------
+
+def sparkort_scored(spark, df, w: Workload, model_path: str, batch_size: int):
+    from pyspark.sql import DataFrame
+
+    model = spark.sparkContext._jvm.io.sparkort.OnnxModel().setModelLocation(model_path)
+    model = model.setFeedDict({f.input: f.column for f in w.feeds})
+    model = model.setFetchDict({w.output_column: w.output}).setBatchSize(batch_size)
+    return DataFrame(model.transform(df._jdf), spark)
+
+
+# --- predict_batch_udf ------------------------------------------------------------------------------
+
+def _output_type(w: Workload):
+    from pyspark.sql.types import ArrayType, FloatType
+
+    return FloatType() if w.scalar_output else ArrayType(FloatType())
+
+
+def _as_model_input(values: np.ndarray, feed: Feed) -> np.ndarray:
+    """predict_batch_udf's numpy for one column as the model input: tensors come shaped, scalars 1-D."""
+    return values if feed.kind == "tensor" else values.reshape(-1, 1)
+
+
+def predict_batch_udf_scored(spark, df, w: Workload, model_path: str, batch_size: int):
+    """Spark's documented path: a pandas UDF that batches rows and calls a predict function."""
+    from pyspark.ml.functions import predict_batch_udf
+
+    _ship_by_value()
+    feeds, output = w.feeds, w.output
+
+    def make_predict_fn():
+        session = make_session(model_path)
+
+        def predict(*columns: np.ndarray) -> np.ndarray:
+            return session.run([output], {f.input: _as_model_input(c, f) for f, c in zip(feeds, columns)})[0]
+
+        # predict_batch_udf passes one numpy array per column and counts the predict function's parameters.
+        predict.__signature__ = inspect.Signature(  # type: ignore[attr-defined]
+            [inspect.Parameter(f.column, inspect.Parameter.POSITIONAL_OR_KEYWORD) for f in feeds])
+        return predict
+
+    shapes = [list(f.row_shape) if f.kind == "tensor" else None for f in feeds]
+    udf = predict_batch_udf(make_predict_fn, return_type=_output_type(w), batch_size=batch_size,
+                            input_tensor_shapes=shapes if any(shapes) else None)
+    spark.conf.set(ARROW_BATCH_CONF, str(batch_size))
+    return df.withColumn(w.output_column, udf(*[f.column for f in feeds]))
+
+
+# --- mapInArrow -------------------------------------------------------------------------------------
+
+def _arrow_output(values: np.ndarray, per_row: int):
+    import pyarrow as pa
+
+    flat = pa.array(values.reshape(-1))
+    if per_row == 1:
+        return flat
+    offsets = pa.array(np.arange(len(values) + 1, dtype=np.int32) * per_row)
+    return pa.ListArray.from_arrays(offsets, flat)
+
+
+def map_in_arrow_scored(spark, df, w: Workload, model_path: str, batch_size: int):
+    """The best hand-written PySpark path: Arrow batches straight to numpy, one session per worker."""
+    from pyspark.sql.types import StructField, StructType
+
+    _ship_by_value()
+    feeds, output, column, per_row = w.feeds, w.output, w.output_column, w.output_per_row
+    key = uuid.uuid4()
+
+    def score(batches):
+        from pyspark.ml.model_cache import ModelCache  # keeps the session across tasks in a reused worker
+
+        session = ModelCache.get(key)
+        if session is None:
+            session = make_session(model_path)
+            ModelCache.add(key, session)
+        for batch in batches:
+            inputs = {f.input: column_to_numpy(batch.column(f.column), f) for f in feeds}
+            yield batch.append_column(column, _arrow_output(session.run([output], inputs)[0], per_row))
+
+    spark.conf.set(ARROW_BATCH_CONF, str(batch_size))
+    schema = StructType(df.schema.fields + [StructField(column, _output_type(w), True)])
+    return df.mapInArrow(score, schema)
+
+
+SPARK_SCORERS: Dict[str, Callable] = {
+    "sparkort": sparkort_scored,
+    "predict_batch_udf": predict_batch_udf_scored,
+    "mapInArrow": map_in_arrow_scored,
+}
+
+
+# --- ONNX Runtime alone: the limit ------------------------------------------------------------------
+
+class OrtAlone:
+    """`threads` sessions, each scoring a contiguous share of the rows on its own Python thread.
+
+    ONNX Runtime releases the GIL inside run(), so the threads score in parallel; shares and batches
+    are numpy views, so nothing is copied on the way in.
+    """
+
+    def __init__(self, model_path: str, w: Workload, threads: int):
+        self.workload = w
+        self.sessions = [make_session(model_path) for _ in range(threads)]
+
+    def _shares(self, inputs: Dict[str, np.ndarray]) -> List[Dict[str, np.ndarray]]:
+        rows = len(next(iter(inputs.values())))
+        bounds = [rows * i // len(self.sessions) for i in range(len(self.sessions) + 1)]
+        return [{k: v[lo:hi] for k, v in inputs.items()} for lo, hi in zip(bounds, bounds[1:])]
+
+    def _score(self, session, share: Dict[str, np.ndarray], batch_size: int, keep: List[np.ndarray],
+               errors: List[BaseException]):
+        try:
+            rows = len(next(iter(share.values())))
+            for start in range(0, rows, batch_size):
+                batch = {k: v[start:start + batch_size] for k, v in share.items()}
+                out = session.run([self.workload.output], batch)[0]
+                if keep is not None:
+                    keep.append(out)
+        except BaseException as e:  # re-raised on the caller's thread
+            errors.append(e)
+
+    def run(self, inputs: Dict[str, np.ndarray], batch_size: int, keep: bool = False):
+        """Scores every row once; with keep, returns the outputs in row order."""
+        shares = self._shares(inputs)
+        kept: List[List[np.ndarray]] = [[] if keep else None for _ in shares]  # type: ignore[misc]
+        errors: List[BaseException] = []
+        threads = [threading.Thread(target=self._score, args=(s, share, batch_size, k, errors))
+                   for s, share, k in zip(self.sessions, shares, kept)]
+        for t in threads:
+            t.start()
+        for t in threads:
+            t.join()
+        if errors:
+            raise errors[0]
+        return np.concatenate([o for k in kept for o in k]) if keep else None

@@ -1,0 +1,216 @@
+"""One path on one workload, in a process of its own (so each path's memory is its own):
+loads the rows, warms up with one pass, then times `--runs` runs and prints one RESULT line of JSON.
+
+A run scores every row in whole passes until at least `--min-seconds` have gone by; its rate is
+rows x passes / seconds. The Spark paths score the DataFrame cached in memory (`.cache()` then
+`count()`) with a `noop` write, which materialises every output row and keeps nothing.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import statistics
+import sys
+import threading
+import time
+import traceback
+from pathlib import Path
+from typing import Callable, Dict, List
+
+from benchmark import paths, workloads
+
+RESULT = "RESULT "
+
+
+def parse_args(argv=None):
+    p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    p.add_argument("--workload", required=True, choices=list(workloads.WORKLOADS))
+    p.add_argument("--path", required=True, choices=paths.ALL_PATHS)
+    p.add_argument("--model", required=True)
+    p.add_argument("--data", required=True)
+    p.add_argument("--rows", type=int, required=True)
+    p.add_argument("--batch-size", type=int, required=True)
+    p.add_argument("--threads", type=int, required=True)
+    p.add_argument("--runs", type=int, default=3)
+    p.add_argument("--min-seconds", type=float, default=5.0)
+    p.add_argument("--jar", help="the sparkort jar (Spark paths)")
+    p.add_argument("--driver-memory", default="4g")
+    return p.parse_args(argv)
+
+
+class ProcessTree:
+    """A process and, with descendants, all its children (Spark's Python workers are children of
+    the JVM): their summed CPU time, and the peak of their summed resident memory, sampled every
+    `interval` s (a scan of /proc costs ~1.5 ms of the driver's CPU; a single process is read without one)."""
+
+    def __init__(self, pid: int, descendants: bool, interval: float = 0.25):
+        self.pid, self.descendants, self.interval, self.peak_rss = pid, descendants, interval, 0
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._sample, daemon=True)
+
+    def __enter__(self):
+        self._thread.start()
+        return self
+
+    def __exit__(self, *exc):
+        self._stop.set()
+        self._thread.join()
+
+    def _sample(self):
+        while True:
+            self.peak_rss = max(self.peak_rss, sum(_rss_bytes(p) for p in self._pids()))
+            if self._stop.wait(self.interval):
+                return
+
+    def cpu_seconds(self) -> float:
+        """User + system time of every process in the tree now (all threads; a worker that has
+        already exited is not counted)."""
+        return sum(_cpu_ticks(p) for p in self._pids()) / os.sysconf("SC_CLK_TCK")
+
+    def _pids(self) -> List[int]:
+        return _tree(self.pid) if self.descendants else [self.pid]
+
+
+def _stat_fields(pid: int) -> List[str]:
+    with open(f"/proc/{pid}/stat") as f:
+        return f.read().rsplit(")", 1)[1].split()
+
+
+def _tree(root: int) -> List[int]:
+    children: Dict[int, List[int]] = {}
+    for entry in os.listdir("/proc"):
+        if entry.isdigit():
+            try:
+                ppid = int(_stat_fields(int(entry))[1])
+            except (OSError, IndexError, ValueError):
+                continue
+            children.setdefault(ppid, []).append(int(entry))
+    tree, todo = [], [root]
+    while todo:
+        pid = todo.pop()
+        tree.append(pid)
+        todo += children.get(pid, [])
+    return tree
+
+
+def _cpu_ticks(pid: int) -> int:
+    try:
+        fields = _stat_fields(pid)
+        return int(fields[11]) + int(fields[12])  # utime, stime
+    except (OSError, IndexError, ValueError):
+        return 0
+
+
+def _rss_bytes(pid: int) -> int:
+    try:
+        with open(f"/proc/{pid}/statm") as f:
+            return int(f.read().split()[1]) * os.sysconf("SC_PAGE_SIZE")
+    except (OSError, IndexError, ValueError):
+        return 0
+
+
+def timed(job: Callable[[], None], rows: int, runs: int, min_seconds: float, tree: ProcessTree) -> dict:
+    """One warm-up pass, then `runs` runs of whole passes lasting at least min_seconds each. Besides
+    rows/s, each run records the CPU time the path's processes spent per row: on a shared machine
+    that figure holds steadier than the wall clock."""
+    start = time.perf_counter()
+    job()
+    warmup = time.perf_counter() - start
+    measured = []
+    for _ in range(runs):
+        passes, cpu, start = 0, tree.cpu_seconds(), time.perf_counter()
+        while True:
+            job()
+            passes += 1
+            seconds = time.perf_counter() - start
+            if seconds >= min_seconds:
+                break
+        cpu = tree.cpu_seconds() - cpu
+        measured.append({"passes": passes, "seconds": round(seconds, 3), "rows_per_s": rows * passes / seconds,
+                         "cpu_us_per_row": cpu * 1e6 / (rows * passes)})
+        print(f"  run {len(measured)}: {passes} pass(es) in {seconds:.2f} s = {measured[-1]['rows_per_s']:,.0f} rows/s, "
+              f"{measured[-1]['cpu_us_per_row']:.3f} CPU us/row", file=sys.stderr, flush=True)
+    return {"warmup_seconds": round(warmup, 3), "runs": measured,
+            "rows_per_s": statistics.median(r["rows_per_s"] for r in measured),
+            "cpu_us_per_row": statistics.median(r["cpu_us_per_row"] for r in measured)}
+
+
+def start_spark(threads: int, jar: str, driver_memory: str):
+    from pyspark.sql import SparkSession
+
+    os.environ.setdefault("PYSPARK_PYTHON", sys.executable)
+    builder = SparkSession.builder
+    # For profiling (e.g. -XX:StartFlightRecording=...): the local-mode JVM is the executor.
+    if os.environ.get("BENCH_JAVA_OPTIONS"):
+        builder = builder.config("spark.driver.extraJavaOptions", os.environ["BENCH_JAVA_OPTIONS"])
+    spark = (
+        builder.master(f"local[{threads}]")
+        .appName("sparkort-bench")
+        .config("spark.jars", jar)
+        .config("spark.driver.memory", driver_memory)
+        .config("spark.ui.enabled", "false")
+        .config("spark.ui.showConsoleProgress", "false")
+        .config("spark.sql.adaptive.enabled", "false")
+        .getOrCreate()
+    )
+    spark.sparkContext.setLogLevel("WARN")
+    return spark
+
+
+def cached_rows(spark, data: str, threads: int, rows: int):
+    """The rows as a DataFrame in Spark's in-memory cache, one partition per task slot."""
+    df = spark.read.parquet(data).repartition(threads).cache()
+    count = df.count()
+    if count != rows:
+        raise RuntimeError(f"{data} holds {count} rows, expected {rows}")
+    return df
+
+
+def run_spark_path(args, w: workloads.Workload) -> dict:
+    spark = start_spark(args.threads, args.jar, args.driver_memory)
+    try:
+        df = cached_rows(spark, args.data, args.threads, args.rows)
+        scored = paths.SPARK_SCORERS[args.path](spark, df, w, args.model, args.batch_size)
+        with ProcessTree(spark.sparkContext._gateway.proc.pid, descendants=True) as tree:
+            result = timed(lambda: scored.write.format("noop").mode("overwrite").save(),
+                           args.rows, args.runs, args.min_seconds, tree)
+        return dict(result, peak_rss_bytes=tree.peak_rss)
+    finally:
+        spark.stop()
+
+
+def run_limit(args, w: workloads.Workload) -> dict:
+    inputs = workloads.read_inputs(Path(args.data), w.feeds)
+    scorer = paths.OrtAlone(args.model, w, args.threads)
+    with ProcessTree(os.getpid(), descendants=False) as tree:
+        result = timed(lambda: scorer.run(inputs, args.batch_size), args.rows, args.runs, args.min_seconds, tree)
+    return dict(result, peak_rss_bytes=tree.peak_rss)
+
+
+def main(argv=None) -> int:
+    args = parse_args(argv)
+    w = workloads.by_name(args.workload)
+    try:
+        result = (run_limit if args.path == paths.LIMIT else run_spark_path)(args, w)
+    except Exception as e:  # the table reports a path that cannot score a workload, and the run goes on
+        traceback.print_exc()
+        result = {"error": _first_line(e)}
+    print(RESULT + json.dumps(result), flush=True)
+    return 0
+
+
+def _first_line(error: BaseException) -> str:
+    """The line of an error that says what went wrong, for the table."""
+    lines = [line.strip() for line in str(error).strip().splitlines() if line.strip()]
+    # A Python worker's error ends with the Python traceback: its last line is the exception.
+    if any(line.startswith("Traceback") for line in lines):
+        return lines[-1][:300]
+    # py4j wraps a Java exception: its own message is on the line that names the exception class.
+    named = [line for line in lines if "Exception:" in line]
+    return ((named or lines or [type(error).__name__])[0]).lstrip(": ")[:300]
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,48 @@
+"""The benchmark's pieces (ci/benchmark) on a few rows: every path scores every workload like
+ONNX Runtime's Python API does. Speed is the benchmark's business (`make bench`), not this test's."""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+
+import numpy as np
+import pytest
+from pyspark.sql import SparkSession
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[2] / "ci"))
+
+from benchmark import paths, workloads  # noqa: E402
+
+# Few rows, and batches small enough that every partition scores several of them.
+ROWS = {"linear": 40, "mlp": 40, "resnet50": 4, "sklearn": 40}
+BATCH = {"linear": 7, "mlp": 7, "resnet50": 1, "sklearn": 7}
+
+
+@pytest.fixture(scope="module")
+def prepared(tmp_path_factory):
+    root = tmp_path_factory.mktemp("bench")
+    return {name: w.prepare(root, ROWS[name]) for name, w in workloads.WORKLOADS.items()}
+
+
+@pytest.mark.parametrize("workload", list(workloads.WORKLOADS))
+@pytest.mark.parametrize("path", paths.SPARK_PATHS)
+def test_path_scores_like_onnxruntime(spark: SparkSession, prepared, workload: str, path: str) -> None:
+    w = workloads.by_name(workload)
+    model, data = prepared[workload]
+    inputs = workloads.read_inputs(data, w.feeds)
+    # The limit's own scorer, two threads over contiguous shares: rows come back in file order (= id).
+    expected = paths.OrtAlone(str(model), w, threads=2).run(inputs, BATCH[workload], keep=True)
+    assert expected.shape[0] == ROWS[workload]
+
+    df = spark.read.parquet(str(data)).repartition(2).cache()
+    try:
+        scored = paths.SPARK_SCORERS[path](spark, df, w, str(model), BATCH[workload])
+        assert scored.columns == df.columns + [w.output_column]
+        rows = sorted(scored.select("id", w.output_column).collect())
+    finally:
+        df.unpersist()
+        spark.conf.unset(paths.ARROW_BATCH_CONF)
+    assert [r.id for r in rows] == list(range(ROWS[workload]))
+    got = np.asarray([r[1] for r in rows], dtype=np.float32).reshape(expected.shape)
+    np.testing.assert_allclose(got, expected, rtol=1e-5, atol=1e-6)
