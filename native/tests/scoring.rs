@@ -56,6 +56,8 @@ impl Column {
             shape: vec![rows as i64, (count / rows) as i64],
             data_address: address,
             data_length: bytes as i64,
+            offsets_address: 0,
+            offsets_length: 0,
         }
     }
 }
@@ -91,7 +93,7 @@ fn assert_scores_like_onnxruntime_python(model: &Model, json: &Value, tolerance:
             .iter()
             .flat_map(|r| r.as_array().expect("row").iter().map(|v| v.as_f64().expect("number")).collect::<Vec<_>>())
             .collect();
-        let (address, bytes) = output.data();
+        let (address, bytes) = output.buffers()[0];
         let got: Vec<f64> = match output.element_type {
             // SAFETY: `output` keeps the tensor alive and `bytes` is its length.
             ElementType::Float32 => unsafe { std::slice::from_raw_parts(address.cast::<f32>(), bytes / 4) }
