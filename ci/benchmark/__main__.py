@@ -47,7 +47,7 @@ def path_command(args, w: workloads.Workload, path: str, model: Path, data: Path
     """The command that measures one path; every path of a workload gets the same model, rows,
     batch size and threads."""
     command = [
-        "python", "-m", "benchmark.run_path", "--workload", w.name, "--path", path,
+        _rel(Path(sys.executable)), "-m", "benchmark.run_path", "--workload", w.name, "--path", path,
         "--model", _rel(model), "--data", _rel(data), "--rows", str(rows),
         "--batch-size", str(w.batch_size), "--threads", str(args.threads),
         "--runs", str(args.runs), "--min-seconds", str(args.min_seconds),
@@ -58,7 +58,7 @@ def path_command(args, w: workloads.Workload, path: str, model: Path, data: Path
 
 
 def _rel(path: Path) -> str:
-    path = Path(path).resolve()
+    path = Path(os.path.abspath(path))  # not resolve(): .venv/bin/python is a symlink out of the venv
     return str(path.relative_to(ROOT)) if path.is_relative_to(ROOT) else str(path)
 
 
@@ -66,7 +66,7 @@ def run_one(command: list, log: Path) -> dict:
     env = dict(os.environ, PYTHONPATH=str(ROOT / "ci"), PYSPARK_PYTHON=sys.executable)
     start = time.perf_counter()
     with open(log, "w") as out:
-        done = subprocess.run([sys.executable] + command[1:], cwd=ROOT, env=env, stdout=subprocess.PIPE,
+        done = subprocess.run(command, cwd=ROOT, env=env, stdout=subprocess.PIPE,
                               stderr=out, text=True)
     out_lines = done.stdout.splitlines()
     results = [line[len(run_path.RESULT):] for line in out_lines if line.startswith(run_path.RESULT)]
@@ -111,7 +111,9 @@ def main(argv=None) -> int:
         "wall_seconds": round(time.time() - started, 1),
         "load_before": machine.pop("load"), "load_after": report.load_average(),
         "machine": machine, "versions": report.versions(args.jar),
-        "invocation": "python -m benchmark " + shlex.join(sys.argv[1:] if argv is None else argv),
+        "invocation": shlex.join([_rel(Path(sys.executable)), "-m", "benchmark"]
+                                 + (sys.argv[1:] if argv is None else argv)),
+        "out": _rel(out),
         "results": results,
     }
     (out / "results.json").write_text(json.dumps(run, indent=1))

@@ -146,6 +146,10 @@ def chart(run: dict, png: Path) -> None:
     fig, axes = plt.subplots(1, 2, figsize=(13, 5.5), dpi=110)
     width = 0.8 / max(1, len(path_names))
     for ax, base in zip(axes, [paths.LIMIT, PEER]):
+        if not any(ratio(run["results"], w, base, base) for w in names):
+            ax.set_axis_off()
+            ax.text(0.5, 0.5, f"no {base} figures in this run", ha="center", transform=ax.transAxes)
+            continue
         for i, p in enumerate(path_names):
             xs = [n + (i - (len(path_names) - 1) / 2) * width for n in range(len(names))]
             heights = [ratio(run["results"], w, p, base) or 0 for w in names]
@@ -199,8 +203,8 @@ Load average (1/5/15 min) when it started: {run['load_before']}; when it ended: 
 A load above {m['cores']} means the machine was shared while it ran, and the figures are noisy.
 {quick}
 Every path scores the same rows with the same model file, batch size and total threads (the
-sections below list them); each figure is the median of {run['runs']} timed runs after a warm-up pass,
-and each run lasts at least {run['min_seconds']:g} s (as many whole passes over the rows as that takes).
+sections below list them); each figure is the median of {run['runs']} timed runs after a warm-up run; every run, the warm-up's too,
+lasts at least {run['min_seconds']:g} s (as many whole passes over the rows as that takes).
 "x limit" compares a path with ONNX Runtime alone (no Spark) on the same rows in memory.
 "CPU us/row" is the CPU time (user + system, every thread) of the path's processes per row scored,
 and "x limit (CPU)" the limit's CPU time per row over the path's: on a machine shared with other
@@ -246,7 +250,7 @@ work, these hold steadier than rows/s, which depend on how much of the machine t
 
 ```bash
 make bench                 # = bash ci/bench: installs matplotlib (pinned), builds, then:
-PYTHONPATH=ci .venv/bin/{run['invocation']}
+PYTHONPATH=ci {run['invocation']}
 BENCH_QUICK=1 make bench   # development: small rows, 0.5 s runs, writes build/bench/ only
 ```
 
@@ -256,7 +260,7 @@ Each path ran in its own process, from the repository root:
 {commands}
 ```
 
-Logs: `build/bench/logs/`; raw figures: `build/bench/results.json`.
+Logs: `{run['out']}/logs/`; raw figures: `{run['out']}/results.json`.
 
 ## Versions and machine
 

@@ -1,5 +1,5 @@
 """One path on one workload, in a process of its own (so each path's memory is its own):
-loads the rows, warms up with one pass, then times `--runs` runs and prints one RESULT line of JSON.
+loads the rows, warms up for one run, then times `--runs` runs and prints one RESULT line of JSON.
 
 A run scores every row in whole passes until at least `--min-seconds` have gone by; its rate is
 rows x passes / seconds. The Spark paths score the DataFrame cached in memory (`.cache()` then
@@ -111,28 +111,33 @@ def _rss_bytes(pid: int) -> int:
         return 0
 
 
+def _passes(job: Callable[[], None], min_seconds: float):
+    """Whole passes until at least min_seconds have gone by: (passes, seconds)."""
+    passes, start = 0, time.perf_counter()
+    while True:
+        job()
+        passes += 1
+        seconds = time.perf_counter() - start
+        if seconds >= min_seconds:
+            return passes, seconds
+
+
 def timed(job: Callable[[], None], rows: int, runs: int, min_seconds: float, tree: ProcessTree) -> dict:
-    """One warm-up pass, then `runs` runs of whole passes lasting at least min_seconds each. Besides
-    rows/s, each run records the CPU time the path's processes spent per row: on a shared machine
-    that figure holds steadier than the wall clock."""
-    start = time.perf_counter()
-    job()
-    warmup = time.perf_counter() - start
+    """A warm-up run, then `runs` timed runs, each of whole passes lasting at least min_seconds.
+    (A single warm-up pass leaves the JIT compiling through the first timed runs: a warm-up as
+    long as a run does not.) Besides rows/s, each run records the CPU time the path's processes
+    spent per row: on a shared machine that figure holds steadier than the wall clock."""
+    warmup_passes, warmup = _passes(job, min_seconds)
     measured = []
     for _ in range(runs):
-        passes, cpu, start = 0, tree.cpu_seconds(), time.perf_counter()
-        while True:
-            job()
-            passes += 1
-            seconds = time.perf_counter() - start
-            if seconds >= min_seconds:
-                break
+        cpu = tree.cpu_seconds()
+        passes, seconds = _passes(job, min_seconds)
         cpu = tree.cpu_seconds() - cpu
         measured.append({"passes": passes, "seconds": round(seconds, 3), "rows_per_s": rows * passes / seconds,
                          "cpu_us_per_row": cpu * 1e6 / (rows * passes)})
         print(f"  run {len(measured)}: {passes} pass(es) in {seconds:.2f} s = {measured[-1]['rows_per_s']:,.0f} rows/s, "
               f"{measured[-1]['cpu_us_per_row']:.3f} CPU us/row", file=sys.stderr, flush=True)
-    return {"warmup_seconds": round(warmup, 3), "runs": measured,
+    return {"warmup_seconds": round(warmup, 3), "warmup_passes": warmup_passes, "runs": measured,
             "rows_per_s": statistics.median(r["rows_per_s"] for r in measured),
             "cpu_us_per_row": statistics.median(r["cpu_us_per_row"] for r in measured)}
 
