@@ -37,6 +37,8 @@ def parse_args(argv=None):
     p.add_argument("--min-seconds", type=float, help="each timed run lasts at least this long (default 5, quick 0.5)")
     p.add_argument("--jar", default=env("SPARKORT_JAR", str(ROOT / "dist" / "sparkort-0.1.0.jar")))
     p.add_argument("--out", default=str(ROOT / "build" / "bench"))
+    p.add_argument("--report-from", metavar="RESULTS_JSON",
+                   help="measure nothing: write the table, chart and BENCHMARKS.md again from a results.json")
     args = p.parse_args(argv)
     if args.min_seconds is None:
         args.min_seconds = 0.5 if args.quick else 5.0
@@ -80,6 +82,13 @@ def run_one(command: list, log: Path) -> dict:
 
 def main(argv=None) -> int:
     args = parse_args(argv)
+    if args.report_from:
+        run = json.loads(Path(args.report_from).read_text())
+        print(report.table(run))
+        target = ROOT if run.get("complete") else Path(args.report_from).parent
+        report.write(run, target / "BENCHMARKS.md", target / "benchmarks.png")
+        print(f"wrote {_rel(target / 'BENCHMARKS.md')} and {_rel(target / 'benchmarks.png')}")
+        return 0
     selected = workloads.selected(args.workloads)
     path_names = args.paths.split(",") if args.paths else list(paths.ALL_PATHS)
     for name in path_names:
@@ -116,9 +125,10 @@ def main(argv=None) -> int:
         "out": _rel(out),
         "results": results,
     }
+    complete = not (args.quick or args.workloads or args.paths)
+    run["complete"] = complete
     (out / "results.json").write_text(json.dumps(run, indent=1))
     print("\n" + report.table(run))
-    complete = not (args.quick or args.workloads or args.paths)
     target = ROOT if complete else out
     report.write(run, target / "BENCHMARKS.md", target / "benchmarks.png")
     print(f"\nwrote {_rel(target / 'BENCHMARKS.md')} and {_rel(target / 'benchmarks.png')} "

@@ -73,6 +73,13 @@ class ProcessTree:
         return _tree(self.pid) if self.descendants else [self.pid]
 
 
+def machine_busy_seconds() -> float:
+    """CPU time every process on the machine has used (all cores), from /proc/stat."""
+    with open("/proc/stat") as f:
+        ticks = [int(x) for x in f.readline().split()[1:]]
+    return (sum(ticks[:8]) - ticks[3] - ticks[4]) / os.sysconf("SC_CLK_TCK")  # less idle and iowait
+
+
 def _stat_fields(pid: int) -> List[str]:
     with open(f"/proc/{pid}/stat") as f:
         return f.read().rsplit(")", 1)[1].split()
@@ -130,16 +137,20 @@ def timed(job: Callable[[], None], rows: int, runs: int, min_seconds: float, tre
     warmup_passes, warmup = _passes(job, min_seconds)
     measured = []
     for _ in range(runs):
-        cpu = tree.cpu_seconds()
+        cpu, busy = tree.cpu_seconds(), machine_busy_seconds()
         passes, seconds = _passes(job, min_seconds)
-        cpu = tree.cpu_seconds() - cpu
+        cpu, busy = tree.cpu_seconds() - cpu, machine_busy_seconds() - busy
         measured.append({"passes": passes, "seconds": round(seconds, 3), "rows_per_s": rows * passes / seconds,
-                         "cpu_us_per_row": cpu * 1e6 / (rows * passes)})
+                         "cpu_us_per_row": cpu * 1e6 / (rows * passes),
+                         # Cores busy with anything but the path's processes (the measuring driver included).
+                         "other_cores": max(0.0, busy - cpu) / seconds})
         print(f"  run {len(measured)}: {passes} pass(es) in {seconds:.2f} s = {measured[-1]['rows_per_s']:,.0f} rows/s, "
-              f"{measured[-1]['cpu_us_per_row']:.3f} CPU us/row", file=sys.stderr, flush=True)
+              f"{measured[-1]['cpu_us_per_row']:.3f} CPU us/row, {measured[-1]['other_cores']:.2f} cores busy with other work",
+              file=sys.stderr, flush=True)
     return {"warmup_seconds": round(warmup, 3), "warmup_passes": warmup_passes, "runs": measured,
             "rows_per_s": statistics.median(r["rows_per_s"] for r in measured),
-            "cpu_us_per_row": statistics.median(r["cpu_us_per_row"] for r in measured)}
+            "cpu_us_per_row": statistics.median(r["cpu_us_per_row"] for r in measured),
+            "other_cores": statistics.median(r["other_cores"] for r in measured)}
 
 
 def start_spark(threads: int, jar: str, driver_memory: str):
