@@ -78,10 +78,11 @@ class OnnxModelPersistenceTest {
     File model = copyOfModel(c);
     String path = new File(tmp, "pipeline").getPath();
     // The features arrive as eight scalar columns, as in a table; a SQL stage assembles the array.
-    StringBuilder columns = new StringBuilder();
+    String[] columns = new String[9];
+    columns[0] = "id";
     StringBuilder array = new StringBuilder();
     for (int i = 0; i < 8; i++) {
-      columns.append(", col_features[").append(i).append("] AS f").append(i);
+      columns[i + 1] = "col_features[" + i + "] AS f" + i;
       array.append(i == 0 ? "" : ", ").append('f').append(i);
     }
     SQLTransformer assemble = new SQLTransformer()
@@ -92,7 +93,7 @@ class OnnxModelPersistenceTest {
     SparkSession spark = newSession();
     List<Row> before;
     try {
-      Dataset<Row> table = c.dataFrame(spark, 2).selectExpr("id" + columns);
+      Dataset<Row> table = c.dataFrame(spark, 2).selectExpr(columns);
       PipelineModel fitted = pipeline.fit(table);
       before = fitted.transform(table).orderBy("id").collectAsList();
       fitted.write().overwrite().save(path);
@@ -105,7 +106,7 @@ class OnnxModelPersistenceTest {
     try {
       PipelineModel loaded = PipelineModel.load(path);
       assertTrue(loaded.stages()[1] instanceof OnnxModel, loaded.stages()[1].getClass().getName());
-      Dataset<Row> table = c.dataFrame(spark, 3).selectExpr("id" + columns);
+      Dataset<Row> table = c.dataFrame(spark, 3).selectExpr(columns);
       List<Row> after = loaded.transform(table).orderBy("id").collectAsList();
       assertEquals(before, after);
       c.assertMatchesOnnxRuntime(after);
