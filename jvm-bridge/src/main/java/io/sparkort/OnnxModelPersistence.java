@@ -3,8 +3,10 @@ package io.sparkort;
 import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.ObjectMapper;
 import com.fasterxml.jackson.databind.node.ObjectNode;
+import java.io.File;
 import java.io.FileNotFoundException;
 import java.io.IOException;
+import java.nio.file.Files;
 import java.util.Collections;
 import java.util.Iterator;
 import java.util.Map;
@@ -30,8 +32,12 @@ import scala.Option;
  *
  * <p>The metadata is written here rather than by {@code DefaultParamsWriter}, whose Scala
  * signatures differ between Spark 3.5 and 4.x; the format is the same, so Spark's own readers (the
- * {@code PipelineModel} loader looks up a stage's class there) read it on both lines. A loaded
- * stage's {@code modelLocation} is its saved copy, so it needs no original file.
+ * {@code PipelineModel} loader looks up a stage's class there) read it on both lines.
+ *
+ * <p>Loading copies the saved model into a private directory on the driver and points the stage's
+ * {@code modelLocation} there: like Spark's own models, which hold their data in memory, a loaded
+ * stage depends neither on the original file nor on the saved directory, so it can be saved over
+ * the directory it came from (Spark deletes that directory before writing).
  */
 final class OnnxModelPersistence {
   private static final ObjectMapper JSON = new ObjectMapper();
@@ -79,7 +85,7 @@ final class OnnxModelPersistence {
       setParams(model, metadata.path("defaultParamMap"), true);
       setParams(model, metadata.path("paramMap"), false);
       if (metadata.hasNonNull(MODEL_FILE)) {
-        model.setModelLocation(qualified(new Path(path, metadata.get(MODEL_FILE).asText()), conf));
+        model.setModelLocation(localCopy(new Path(path, metadata.get(MODEL_FILE).asText()), conf));
       }
       return model;
     }
@@ -162,11 +168,19 @@ final class OnnxModelPersistence {
     return relative;
   }
 
-  private static String qualified(Path path, Configuration conf) {
+  /** Copies a saved model into a new private directory on this machine; returns the copy's path. */
+  private static String localCopy(Path saved, Configuration conf) {
     try {
-      return path.getFileSystem(conf).makeQualified(path).toString();
+      File directory = Files.createTempDirectory("sparkort-loaded-").toFile();
+      directory.deleteOnExit();
+      File copy = new File(directory, saved.getName());
+      FileUtil.copy(saved.getFileSystem(conf), saved, copy, false, conf);
+      copy.deleteOnExit();
+      return copy.getAbsolutePath();
+    } catch (FileNotFoundException e) {
+      throw new ModelLoadException("the saved OnnxModel has no model file: " + saved + " does not exist", e);
     } catch (IOException e) {
-      throw new ModelLoadException("cannot resolve " + path + ": " + e.getMessage(), e);
+      throw new ModelLoadException("cannot copy the saved model " + saved + ": " + e.getMessage(), e);
     }
   }
 }

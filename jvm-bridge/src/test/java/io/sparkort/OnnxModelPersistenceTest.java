@@ -63,7 +63,9 @@ class OnnxModelPersistenceTest {
       assertEquals(new ArrayList<>(saved.getFetchDict().entrySet()), new ArrayList<>(loaded.getFetchDict().entrySet()),
           "fetchDict keeps its order, which is the output columns' order");
       assertEquals(5, loaded.getBatchSize());
-      assertTrue(loaded.getModelLocation().endsWith("/stage/model/" + model.getName()), loaded.getModelLocation());
+      File copy = new File(loaded.getModelLocation());
+      assertEquals(model.getName(), copy.getName(), "the loaded stage reads a copy of the saved model");
+      assertTrue(copy.isFile() && !copy.getPath().startsWith(tmp.getPath()), copy.getPath());
       List<Row> after = loaded.transform(c.dataFrame(spark, 3)).orderBy("id").collectAsList();
       assertEquals(before, after);
       c.assertMatchesOnnxRuntime(after);
@@ -110,6 +112,10 @@ class OnnxModelPersistenceTest {
       List<Row> after = loaded.transform(table).orderBy("id").collectAsList();
       assertEquals(before, after);
       c.assertMatchesOnnxRuntime(after);
+
+      // Saved over the directory it was loaded from (Spark deletes that first), it still loads and scores.
+      loaded.write().overwrite().save(path);
+      assertEquals(before, PipelineModel.load(path).transform(table).orderBy("id").collectAsList());
     } finally {
       spark.stop();
     }
