@@ -33,16 +33,10 @@ def train_and_convert(path: Path) -> tuple[np.ndarray, np.ndarray, float]:
     x = digits.data.astype(np.float32)
     x_train, x_test, y_train, y_test = train_test_split(x, digits.target, test_size=0.3, random_state=0)
     clf = LogisticRegression(max_iter=5000).fit(x_train, y_train)
-    # zipmap=False: class probabilities come out as one float tensor [N, 10] rather than a list of maps.
-    onx = to_onnx(clf, x_train[:1], options={id(clf): {"zipmap": False}})
+    # Outputs: "output_label" (int64, one per row), "output_probability" (a {class: probability} map per row).
+    onx = to_onnx(clf, x_train[:1])
     path.write_bytes(onx.SerializeToString())
     return x_test, y_test, float(clf.score(x_test, y_test))
-
-
-def predict(model: sparkort.OnnxModel, df: DataFrame) -> DataFrame:
-    """Scores `df` and adds the most probable class as `predicted`."""
-    scored = model.transform(df)
-    return scored.withColumn("predicted", F.expr("array_position(probabilities, array_max(probabilities)) - 1"))
 
 
 def rows_per_second(model: sparkort.OnnxModel, df: DataFrame, rows: int) -> float:
@@ -80,10 +74,10 @@ def main() -> None:
         model = sparkort.OnnxModel(
             modelLocation=str(model_path),
             feedDict={"X": "pixels"},  # skl2onnx names the model's input X
-            fetchDict={"probabilities": "probabilities"},
+            fetchDict={"predicted": "output_label", "probabilities": "output_probability"},  # column <- output
         )
 
-        scored = predict(model, digits)
+        scored = model.transform(digits)
         scored.select("label", "predicted", "probabilities").show(5, truncate=60)
         accuracy = scored.select(F.avg((F.col("predicted") == F.col("label")).cast("double"))).first()[0]
         print(f"accuracy on {len(y_test)} held-out digits: {accuracy:.4f} "

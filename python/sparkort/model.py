@@ -33,6 +33,13 @@ def _string_dict(value: Any) -> Dict[str, str]:
     return out
 
 
+def _null_handling(value: Any) -> str:
+    """Type converter of handleNulls."""
+    if value not in ("error", "keep"):
+        raise TypeError(f"expected 'error' or 'keep', got {value!r}")
+    return cast(str, value)
+
+
 def _from_java_value(value: Any) -> Any:
     """A param value read from the JVM as a plain Python value (py4j hands maps and lists as proxies)."""
     if isinstance(value, Mapping):
@@ -72,6 +79,11 @@ class OnnxModel(JavaTransformer, JavaMLReadable["OnnxModel"], JavaMLWritable):
     batchSize: "Param[int]" = Param(
         Params._dummy(), "batchSize", "rows per native call", typeConverter=TypeConverters.toInt
     )
+    handleNulls: "Param[str]" = Param(
+        Params._dummy(), "handleNulls",
+        "a row with a null input: 'error' fails the job naming the row, 'keep' gives it null outputs",
+        typeConverter=_null_handling,
+    )
 
     _input_kwargs: Dict[str, Any]
     # Set in __init__; present from the start so pyspark's __del__ copes with a failed constructor.
@@ -85,6 +97,7 @@ class OnnxModel(JavaTransformer, JavaMLReadable["OnnxModel"], JavaMLWritable):
         feedDict: Optional[Mapping[str, str]] = None,
         fetchDict: Optional[Mapping[str, str]] = None,
         batchSize: Optional[int] = None,
+        handleNulls: Optional[str] = None,
     ) -> None:
         super().__init__()
         self._java_obj = new_java_stage(self.uid)
@@ -101,6 +114,7 @@ class OnnxModel(JavaTransformer, JavaMLReadable["OnnxModel"], JavaMLWritable):
         feedDict: Optional[Mapping[str, str]] = None,
         fetchDict: Optional[Mapping[str, str]] = None,
         batchSize: Optional[int] = None,
+        handleNulls: Optional[str] = None,
     ) -> "OnnxModel":
         """Sets the params given; the others keep their values."""
         return self._set(**{k: v for k, v in self._input_kwargs.items() if v is not None})
@@ -128,6 +142,12 @@ class OnnxModel(JavaTransformer, JavaMLReadable["OnnxModel"], JavaMLWritable):
 
     def getBatchSize(self) -> int:
         return self.getOrDefault(self.batchSize)
+
+    def setHandleNulls(self, value: str) -> "OnnxModel":
+        return self._set(handleNulls=value)
+
+    def getHandleNulls(self) -> str:
+        return self.getOrDefault(self.handleNulls)
 
     def transformSchema(self, schema: StructType) -> StructType:
         """The schema ``transform`` returns, computed on the driver from the model's signature."""
