@@ -156,7 +156,7 @@ public class OnnxModel extends Transformer implements MLWritable {
     SparkSession session = dataset.sparkSession();
     ModelSource source = resolveModel(session.sparkContext().hadoopConfiguration());
     ScoringPlan plan = plan(dataset.schema(), source);
-    source.shipTo(session.sparkContext());
+    source.shipTo(session);
     JavaRDD<InternalRow> scored =
         SparkShim.internalRows(dataset).toJavaRDD().mapPartitions(new PartitionScorer(plan, source, getBatchSize()));
     return SparkShim.createDataFrame(session, scored.rdd(), plan.outputSchema);

@@ -1,7 +1,9 @@
 package io.sparkort;
 
+import java.io.File;
 import java.lang.reflect.InvocationTargetException;
 import java.lang.reflect.Method;
+import org.apache.spark.SparkFiles;
 import org.apache.spark.rdd.RDD;
 import org.apache.spark.sql.Dataset;
 import org.apache.spark.sql.Row;
@@ -9,6 +11,9 @@ import org.apache.spark.sql.SparkSession;
 import org.apache.spark.sql.catalyst.InternalRow;
 import org.apache.spark.sql.execution.QueryExecution;
 import org.apache.spark.sql.types.StructType;
+import scala.Function0;
+import scala.runtime.AbstractFunction0;
+import scala.runtime.BoxedUnit;
 
 /**
  * The Spark internals sparkort reaches for, found by name at run time: Spark 4 moved them from
@@ -30,6 +35,64 @@ final class SparkShim {
     return (Dataset<Row>)
         invoke(session, "internalCreateDataFrame", new Class<?>[] {RDD.class, StructType.class, boolean.class},
             rows, schema, false);
+  }
+
+  /**
+   * {@code SparkContext.addFile} for the session's jobs. Spark 4 ships a job only the files added
+   * under its session's artifact state (the session's {@code ArtifactManager.withResources}), so
+   * there the file is added inside it; Spark 3.5 has no such state.
+   */
+  static void addFile(SparkSession session, String path) {
+    if (!hasMethod(session, "artifactManager")) {
+      session.sparkContext().addFile(path);
+      return;
+    }
+    invoke(invoke(session, "artifactManager"), "withResources", new Class<?>[] {Function0.class},
+        new AbstractFunction0<BoxedUnit>() {
+          @Override
+          public BoxedUnit apply() {
+            session.sparkContext().addFile(path);
+            return BoxedUnit.UNIT;
+          }
+        });
+  }
+
+  /**
+   * On an executor: the local path of a file added by {@link #addFile}. Spark 4 fetches a session's
+   * files into a subdirectory named by its artifact state, which {@code SparkFiles.get} does not
+   * name on executors (4.1 sets no job artifact state on task threads). sparkort names the files it
+   * adds by their content's SHA-256, so a copy found under any session's directory is the right one.
+   */
+  static String addedFile(String name) {
+    File direct = new File(SparkFiles.get(name));
+    if (direct.isFile()) {
+      return direct.getPath();
+    }
+    File[] sessions = new File(SparkFiles.getRootDirectory()).listFiles(File::isDirectory);
+    for (File session : sessions == null ? new File[0] : sessions) {
+      File candidate = new File(session, name);
+      if (candidate.isFile()) {
+        return candidate.getPath();
+      }
+    }
+    return direct.getPath();
+  }
+
+  /** Which session's files {@link #addFile} adds to: its artifact state's id on Spark 4, "default" on 3.5. */
+  static String artifactScope(SparkSession session) {
+    if (!hasMethod(session, "artifactManager")) {
+      return "default";
+    }
+    return (String) invoke(invoke(invoke(session, "artifactManager"), "state"), "uuid");
+  }
+
+  private static boolean hasMethod(Object target, String name) {
+    try {
+      target.getClass().getMethod(name);
+      return true;
+    } catch (NoSuchMethodException e) {
+      return false;
+    }
   }
 
   private static Object invoke(Object target, String name) {
