@@ -38,12 +38,12 @@ final class SparkShim {
   }
 
   /**
-   * {@code SparkContext.addFile} for the session's jobs. Spark 4 ships a job only the files added
-   * under its session's artifact state (the session's {@code ArtifactManager.withResources}), so
-   * there the file is added inside it; Spark 3.5 has no such state.
+   * {@code SparkContext.addFile} for the session's jobs. A Spark 4 session with artifact isolation
+   * (the default in the JVM; PySpark turns it off) ships a job only the files added under its
+   * artifact state, so there the file is added inside the session's {@code withResources}.
    */
   static void addFile(SparkSession session, String path) {
-    if (!hasMethod(session, "artifactManager")) {
+    if (artifactState(session) == null) {
       session.sparkContext().addFile(path);
       return;
     }
@@ -78,12 +78,19 @@ final class SparkShim {
     return direct.getPath();
   }
 
-  /** Which session's files {@link #addFile} adds to: its artifact state's id on Spark 4, "default" on 3.5. */
+  /** Which session's files {@link #addFile} adds to: its artifact state's id, else "default". */
   static String artifactScope(SparkSession session) {
+    Object state = artifactState(session);
+    return state == null ? "default" : (String) invoke(state, "uuid");
+  }
+
+  /** The session's {@code JobArtifactState}: null on Spark 3.5 and without artifact isolation. */
+  private static Object artifactState(SparkSession session) {
     if (!hasMethod(session, "artifactManager")) {
-      return "default";
+      return null;
     }
-    return (String) invoke(invoke(invoke(session, "artifactManager"), "state"), "uuid");
+    Object manager = invoke(session, "artifactManager");
+    return manager == null ? null : invoke(manager, "state");
   }
 
   private static boolean hasMethod(Object target, String name) {
