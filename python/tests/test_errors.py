@@ -3,6 +3,10 @@ on the driver (transform, transformSchema, save, load) and in failed jobs (at th
 
 from __future__ import annotations
 
+import os
+import subprocess
+import sys
+import textwrap
 from pathlib import Path
 
 import pytest
@@ -11,7 +15,7 @@ from pyspark.sql import SparkSession
 import sparkort
 from sparkort.errors import from_java
 
-from conftest import Iris
+from conftest import REPO, Iris
 
 
 def iris_model(iris: Iris, **params: object) -> sparkort.OnnxModel:
@@ -86,3 +90,30 @@ def test_each_java_exception_maps_to_its_error_anywhere_in_the_cause_chain(
 def test_every_error_is_a_spark_ort_error() -> None:
     for error in (sparkort.InvalidInputError, sparkort.ModelLoadError, sparkort.InferenceError, sparkort.NativeLibraryError):
         assert issubclass(error, sparkort.SparkOrtError)
+
+
+def test_without_a_session_or_without_the_jar_the_error_says_what_to_do() -> None:
+    script = textwrap.dedent(
+        """
+        import sparkort
+        from pyspark.sql import SparkSession
+
+        try:
+            sparkort.OnnxModel()
+        except sparkort.SparkOrtError as e:
+            print("no session:", e)
+        spark = SparkSession.builder.master("local[1]").config("spark.ui.enabled", "false").getOrCreate()
+        try:
+            sparkort.OnnxModel()
+        except sparkort.SparkOrtError as e:
+            print("no jar:", e)
+        spark.stop()
+        """
+    )
+    env = {k: v for k, v in os.environ.items() if k != "SPARKORT_JAR"}
+    env["PYTHONPATH"] = str(REPO / "python")
+    run = subprocess.run([sys.executable, "-c", script], env=env, capture_output=True, text=True, timeout=300)
+    assert run.returncode == 0, run.stderr[-3000:]
+    assert "no session: no active SparkSession" in run.stdout, run.stdout
+    assert "no jar: io.sparkort.OnnxModel is not on this Spark application's classpath" in run.stdout, run.stdout
+    assert "sparkort.session_builder()" in run.stdout
