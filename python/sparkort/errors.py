@@ -69,9 +69,12 @@ def from_java(throwable: Optional["JavaObject"]) -> Optional[SparkOrtError]:
 
 def install() -> None:
     """Puts sparkort's conversion in front of PySpark's for every failed JVM call. Idempotent."""
-    from pyspark.errors.exceptions import captured
+    try:
+        from pyspark.errors.exceptions import captured
 
-    original: Callable[[Any], Any] = captured.convert_exception
+        original: Callable[[Any], Any] = captured.convert_exception
+    except (ImportError, AttributeError):  # a PySpark without this hook: Java errors stay Py4JJavaError
+        return
     if getattr(original, "_sparkort", False):
         return
 
