@@ -14,6 +14,8 @@ from pyspark.sql.types import ArrayType, FloatType, IntegerType, StructField, St
 
 import sparkort
 
+from conftest import Iris
+
 
 def unseen_mlp(spark: SparkSession, models_dir: Path):  # type: ignore[no-untyped-def]
     case = json.loads((models_dir / "unseen_mlp.json").read_text())
@@ -100,3 +102,15 @@ def test_transform_schema_runs_no_job(spark: SparkSession, models_dir: Path) -> 
     sc.setJobGroup("other", "")
     assert sc.statusTracker().getJobIdsForGroup("schema-only") == []
     assert schema["scores"].dataType == ArrayType(FloatType(), False)
+
+
+def test_handle_nulls_keep_reaches_the_java_stage(spark: SparkSession, iris: Iris) -> None:
+    rows = [(0, iris.features[0].tolist()), (1, None), (2, iris.features[2].tolist())]
+    df = spark.createDataFrame(rows, "id int, features array<float>").coalesce(1)
+    model = sparkort.OnnxModel(modelLocation=str(iris.model), feedDict={"X": "features"},
+                               fetchDict={"p": "probabilities"}, handleNulls="keep")
+    scored = sorted(model.transform(df).collect())
+    assert scored[1].p is None
+    np.testing.assert_allclose([scored[0].p, scored[2].p], iris.probabilities[[0, 2]], rtol=1e-5, atol=1e-6)
+    with pytest.raises(TypeError, match="handleNulls"):
+        model.setHandleNulls("drop")
