@@ -1,6 +1,6 @@
 """`make bench`: every path on every workload, side by side, then the table, the chart and BENCHMARKS.md.
 
-Run from the repository root with PYTHONPATH=ci (ci/bench does): `python -m benchmark [--quick]`.
+Run from the repository root with PYTHONPATH=ci:python (ci/bench does): `python -m benchmark [--quick]`.
 Each (workload, path) pair runs in a fresh process (benchmark.run_path) on the same model file, the
 same rows, the same batch size and the same number of threads; see SETTINGS below.
 """
@@ -65,7 +65,7 @@ def _rel(path: Path) -> str:
 
 
 def run_one(command: list, log: Path) -> dict:
-    env = dict(os.environ, PYTHONPATH=str(ROOT / "ci"), PYSPARK_PYTHON=sys.executable)
+    env = dict(os.environ, PYTHONPATH=f"{ROOT / 'ci'}:{ROOT / 'python'}", PYSPARK_PYTHON=sys.executable)
     start = time.perf_counter()
     with open(log, "w") as out:
         done = subprocess.run(command, cwd=ROOT, env=env, stdout=subprocess.PIPE,
@@ -112,7 +112,7 @@ def main(argv=None) -> int:
             print(f"  {path:<18} -> {report.summary(result)}", flush=True)
             results.append(dict(result, workload=w.name, path=path, rows=rows, batch_size=w.batch_size,
                                 threads=args.threads, model=_rel(model), data=_rel(data),
-                                command="PYTHONPATH=ci " + shlex.join(command)))
+                                command="PYTHONPATH=ci:python " + shlex.join(command)))
 
     run = {
         "quick": args.quick, "runs": args.runs, "min_seconds": args.min_seconds, "threads": args.threads,

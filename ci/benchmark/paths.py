@@ -2,7 +2,7 @@
 
 Every path opens the same model file with `make_session`'s options (one intra-op thread, sequential
 execution), scores batches of the workload's `batch_size` rows, and runs `threads` sessions at once:
-  sparkort           OnnxModel.transform on local[threads]: one session per task slot
+  sparkort           sparkort.OnnxModel(...).transform on local[threads]: one session per task slot
   predict_batch_udf  pyspark.ml.functions.predict_batch_udf, one session per Python worker
   mapInArrow         DataFrame.mapInArrow, one session per Python worker
   ort_alone          ONNX Runtime's Python API without Spark, one Python thread per session over
@@ -54,12 +54,12 @@ def _ship_by_value() -> None:
 # --- sparkort ---------------------------------------------------------------------------------------
 
 def sparkort_scored(spark, df, w: Workload, model_path: str, batch_size: int):
-    from pyspark.sql import DataFrame
+    """sparkort's pyspark.ml stage (the package in python/, which the Spark session's jar serves)."""
+    from sparkort import OnnxModel
 
-    model = spark.sparkContext._jvm.io.sparkort.OnnxModel().setModelLocation(model_path)
-    model = model.setFeedDict({f.input: f.column for f in w.feeds})
-    model = model.setFetchDict({w.output_column: w.output}).setBatchSize(batch_size)
-    return DataFrame(model.transform(df._jdf), spark)
+    model = OnnxModel(modelLocation=model_path, feedDict={f.input: f.column for f in w.feeds},
+                      fetchDict={w.output_column: w.output}, batchSize=batch_size)
+    return model.transform(df)
 
 
 # --- predict_batch_udf ------------------------------------------------------------------------------

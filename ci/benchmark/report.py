@@ -234,9 +234,9 @@ but the path's own processes: near 0 on a quiet machine (the measuring driver ta
 
 {_md_table(["workload", "model", "file", "rows", "batch size", "threads", "inputs (model input <- column)", "output -> column"], shared)}
 
-- **sparkort**: `io.sparkort.OnnxModel` (`setModelLocation`, `setFeedDict`, `setFetchDict`,
-  `setBatchSize`) through py4j, `transform`, then `write.format("noop")`. One session per task slot,
-  one intra-op thread each.
+- **sparkort**: `sparkort.OnnxModel(modelLocation=..., feedDict=..., fetchDict=..., batchSize=...)`
+  (the pyspark.ml stage over `io.sparkort.OnnxModel`), `transform`, then `write.format("noop")`.
+  One session per task slot, one intra-op thread each.
 - **predict_batch_udf**: `pyspark.ml.functions.predict_batch_udf` with an onnxruntime
   `InferenceSession` made in `make_predict_fn` (cached per Python worker by pyspark), added with
   `withColumn`, then the same `noop` write.
@@ -260,7 +260,7 @@ but the path's own processes: near 0 on a quiet machine (the measuring driver ta
 
 ```bash
 make bench                 # = bash ci/bench: installs matplotlib (pinned), builds, then:
-PYTHONPATH=ci {run['invocation']}
+PYTHONPATH=ci:python {run['invocation']}
 BENCH_QUICK=1 make bench   # development: small rows, 0.5 s runs, writes build/bench/ only
 ```
 

@@ -1,8 +1,8 @@
 package io.sparkort;
 
+import java.util.ArrayList;
 import java.util.Arrays;
 import java.util.List;
-import org.apache.spark.sql.catalyst.InternalRow;
 import org.apache.spark.sql.catalyst.expressions.UnsafeArrayData;
 import org.apache.spark.sql.catalyst.util.ArrayBasedMapData;
 import org.apache.spark.sql.catalyst.util.ArrayData;
@@ -11,37 +11,26 @@ import org.apache.spark.unsafe.Platform;
 import org.apache.spark.unsafe.types.UTF8String;
 
 /**
- * Turns a run's outputs, still in native memory, into per-row Spark values: an unboxed value for
- * one value per row, (nested) arrays whose fixed-width leaves are filled by one bulk copy, strings,
- * and maps for sequences of maps. The native side has already widened every element to its Spark type.
- *
- * <p>One reader serves one task. Flat fixed-width arrays (a row's vector of probabilities, say) are
- * written into one byte arena per output, reused batch after batch, and handed out as one
- * UnsafeArrayData per batch slot re-pointed each batch: reading a batch allocates nothing for them.
- * Like the prediction rows, they are valid until the next batch is read.
+ * Turns a run's outputs, still in native memory, into per-row Spark values: a boxed value for one
+ * value per row, (nested) arrays whose fixed-width leaves are filled by one bulk copy, strings, and
+ * maps for sequences of maps. The native side has already widened every element to its Spark type.
  */
 final class BatchReader {
-  private final List<ScoringPlan.Fetch> fetches;
-  private final byte[][] arenas;
-  private final UnsafeArrayData[][] views;
-
-  BatchReader(List<ScoringPlan.Fetch> fetches, int batchRows) {
-    this.fetches = fetches;
-    this.arenas = new byte[fetches.size()][];
-    this.views = new UnsafeArrayData[fetches.size()][batchRows];
-  }
+  private BatchReader() {}
 
   /**
-   * @param described {@link NativeApi#describeResult} of a run that fetched the reader's fetches in order
+   * @param described {@link NativeApi#describeResult} of a run for {@link ScoringPlan#fetchNames()}
    * @param batched whether the outputs' first dimension is the batch (else the run was one row)
-   * @param values row {@code r} gets output {@code f} at ordinal {@code f}
+   * @param values filled as {@code values[row][f]}
    */
-  void read(long[] described, boolean batched, int rows, InternalRow[] values) {
-    int at = 0;
+  static void read(long[] described, List<ScoringPlan.Fetch> fetches, boolean batched, int rows, Object[][] values) {
+    List<Output> outputs = new ArrayList<>();
+    for (int at = 0; at < described.length; at = outputs.get(outputs.size() - 1).end) {
+      outputs.add(new Output(described, at));
+    }
     for (int f = 0; f < fetches.size(); f++) {
       ScoringPlan.Fetch fetch = fetches.get(f);
-      Output output = new Output(described, at);
-      at = output.end;
+      Output output = outputs.get(fetch.result);
       if (fetch.maps) {
         readMaps(fetch, output, rows, values, f);
       } else {
@@ -85,8 +74,8 @@ final class BatchReader {
     throw new SparkOrtException("native library returned unknown element type code " + code);
   }
 
-  private void readTensor(ScoringPlan.Fetch fetch, Output output, boolean batched, int rows,
-      InternalRow[] values, int f) {
+  private static void readTensor(ScoringPlan.Fetch fetch, Output output, boolean batched, int rows,
+      Object[][] values, int f) {
     LeafType leaf = LeafType.of(fetch.elementType.sparkType);
     long[] rowDims = batched && output.dims.length > 0 ? Arrays.copyOfRange(output.dims, 1, output.dims.length) : output.dims;
     long batch = batched ? (output.dims.length > 0 ? output.dims[0] : -1) : 1;
@@ -103,41 +92,9 @@ final class BatchReader {
           + (fetch.rowRank == 0 ? " and one value per row" : " and " + fetch.rowRank + " dimensions per row"));
     }
     Leaves leaves = new Leaves(output, leaf, 0);
-    if (fetch.rowRank == 0) {
-      for (int r = 0; r < rows; r++) {
-        leaves.setScalar(values[r], f, r);
-      }
-    } else if (fetch.rowRank == 1 && leaf != LeafType.STRING) {
-      readFlatArrays(leaves.data, leaf, (int) perRow, rows, values, f);
-    } else {
-      for (int r = 0; r < rows; r++) {
-        values[r].update(f, nested(leaves, rowDims, 0, r * perRow));
-      }
-    }
-  }
-
-  /** Each row's {@code n} values from {@code data} as an UnsafeArrayData over this output's arena. */
-  private void readFlatArrays(long data, LeafType leaf, int n, int rows, InternalRow[] values, int f) {
-    int header = UnsafeArrayData.calculateHeaderPortionInBytes(n);
-    long valueBytes = (long) n * leaf.bytes;
-    int rowBytes = (int) (header + ((valueBytes + 7) & ~7L));
-    if (arenas[f] == null || arenas[f].length < (long) rows * rowBytes) {
-      arenas[f] = new byte[rows * rowBytes];
-    }
-    byte[] arena = arenas[f];
     for (int r = 0; r < rows; r++) {
-      long at = Platform.BYTE_ARRAY_OFFSET + (long) r * rowBytes;
-      Platform.putLong(arena, at, n);
-      for (int word = 8; word < header; word += 8) {
-        Platform.putLong(arena, at + word, 0L); // no null elements
-      }
-      Platform.copyMemory(null, data + r * valueBytes, arena, at + header, valueBytes);
-      UnsafeArrayData view = views[f][r];
-      if (view == null) {
-        view = views[f][r] = new UnsafeArrayData();
-      }
-      view.pointTo(arena, at, rowBytes);
-      values[r].update(f, view);
+      long first = r * perRow;
+      values[r][f] = fetch.rowRank == 0 ? leaves.scalar(first) : nested(leaves, rowDims, 0, first);
     }
   }
 
@@ -157,7 +114,7 @@ final class BatchReader {
     return new GenericArrayData(items);
   }
 
-  private static void readMaps(ScoringPlan.Fetch fetch, Output output, int rows, InternalRow[] values, int f) {
+  private static void readMaps(ScoringPlan.Fetch fetch, Output output, int rows, Object[][] values, int f) {
     LeafType keyLeaf = LeafType.of(fetch.keyType.sparkType);
     LeafType valueLeaf = LeafType.of(fetch.elementType.sparkType);
     if (output.kind != 1 || output.dims.length != 1 || output.dims[0] != rows || output.keyLeaf != keyLeaf
@@ -172,7 +129,7 @@ final class BatchReader {
     for (int r = 0; r < rows; r++) {
       int start = Platform.getInt(null, mapOffsets + 4L * r);
       int n = Platform.getInt(null, mapOffsets + 4L * (r + 1)) - start;
-      values[r].update(f, new ArrayBasedMapData(keys.array(start, n), mapValues.array(start, n)));
+      values[r][f] = new ArrayBasedMapData(keys.array(start, n), mapValues.array(start, n));
     }
   }
 
@@ -193,33 +150,25 @@ final class BatchReader {
       }
     }
 
-    /** Element {@code i} into {@code row} at {@code ordinal}, without boxing a primitive. */
-    void setScalar(InternalRow row, int ordinal, long i) {
+    Object scalar(long i) {
       long address = data + i * leaf.bytes;
       switch (leaf) {
         case FLOAT:
-          row.setFloat(ordinal, Platform.getFloat(null, address));
-          break;
+          return Platform.getFloat(null, address);
         case DOUBLE:
-          row.setDouble(ordinal, Platform.getDouble(null, address));
-          break;
+          return Platform.getDouble(null, address);
         case BYTE:
-          row.setByte(ordinal, Platform.getByte(null, address));
-          break;
+          return Platform.getByte(null, address);
         case SHORT:
-          row.setShort(ordinal, Platform.getShort(null, address));
-          break;
+          return Platform.getShort(null, address);
         case INT:
-          row.setInt(ordinal, Platform.getInt(null, address));
-          break;
+          return Platform.getInt(null, address);
         case LONG:
-          row.setLong(ordinal, Platform.getLong(null, address));
-          break;
+          return Platform.getLong(null, address);
         case BOOLEAN:
-          row.setBoolean(ordinal, Platform.getByte(null, address) != 0);
-          break;
+          return Platform.getByte(null, address) != 0;
         default:
-          row.update(ordinal, string(i));
+          return string(i);
       }
     }
 

@@ -14,13 +14,12 @@ import java.util.HashSet;
 import java.util.Set;
 import org.apache.hadoop.conf.Configuration;
 import org.apache.hadoop.fs.Path;
-import org.apache.spark.SparkContext;
-import org.apache.spark.SparkFiles;
+import org.apache.spark.sql.SparkSession;
 
 /**
  * Where a model's bytes are. On the driver, the user's {@code modelLocation} (a local path or any
  * Hadoop-FS URI) is read once into a local copy named by its SHA-256; Spark's {@code addFile}
- * ships that copy to executors, which find it with {@link SparkFiles}. Naming by content keeps two
+ * ships that copy to executors, which find it with {@link SparkShim#addedFile}. Naming by content keeps two
  * models called {@code model.onnx} apart, and a model that changes on disk is shipped anew.
  */
 final class ModelSource implements Serializable {
@@ -30,7 +29,7 @@ final class ModelSource implements Serializable {
 
   final String location;
   final String sha256;
-  /** The name executors look up with {@link SparkFiles#get}. */
+  /** The name executors look the file up by. */
   final String fileName;
   /** The driver's local copy; not shipped with tasks. */
   private final transient File localCopy;
@@ -77,16 +76,16 @@ final class ModelSource implements Serializable {
     return localCopy;
   }
 
-  /** Registers the model with {@code addFile} once per application. */
-  void shipTo(SparkContext context) {
-    if (SHIPPED.add(context.applicationId() + "/" + fileName)) {
-      context.addFile(localCopy.getAbsolutePath());
+  /** Registers the model with {@code addFile} once per application and session (Spark 4 ships files per session). */
+  void shipTo(SparkSession session) {
+    if (SHIPPED.add(session.sparkContext().applicationId() + "/" + SparkShim.artifactScope(session) + "/" + fileName)) {
+      SparkShim.addFile(session, localCopy.getAbsolutePath());
     }
   }
 
   /** On an executor: the local path Spark fetched the model to. */
   String executorPath() {
-    return SparkFiles.get(fileName);
+    return SparkShim.addedFile(fileName);
   }
 
   private static synchronized File cacheDirectory() throws IOException {

@@ -11,6 +11,9 @@ import org.apache.spark.ml.param.Param;
 import org.apache.spark.ml.param.ParamMap;
 import org.apache.spark.ml.param.ParamValidators;
 import org.apache.spark.ml.util.Identifiable$;
+import org.apache.spark.ml.util.MLReader;
+import org.apache.spark.ml.util.MLWritable;
+import org.apache.spark.ml.util.MLWriter;
 import org.apache.spark.sql.Dataset;
 import org.apache.spark.sql.Row;
 import org.apache.spark.sql.SparkSession;
@@ -30,7 +33,7 @@ import scala.Option;
  *     .transform(df);
  * }</pre>
  */
-public class OnnxModel extends Transformer {
+public class OnnxModel extends Transformer implements MLWritable {
   private static final long serialVersionUID = 1L;
 
   private final String uid;
@@ -153,7 +156,7 @@ public class OnnxModel extends Transformer {
     SparkSession session = dataset.sparkSession();
     ModelSource source = resolveModel(session.sparkContext().hadoopConfiguration());
     ScoringPlan plan = plan(dataset.schema(), source);
-    source.shipTo(session.sparkContext());
+    source.shipTo(session);
     JavaRDD<InternalRow> scored =
         SparkShim.internalRows(dataset).toJavaRDD().mapPartitions(new PartitionScorer(plan, source, getBatchSize()));
     return SparkShim.createDataFrame(session, scored.rdd(), plan.outputSchema);
@@ -162,6 +165,21 @@ public class OnnxModel extends Transformer {
   @Override
   public OnnxModel copy(ParamMap extra) {
     return (OnnxModel) defaultCopy(extra);
+  }
+
+  /** Saves params and the model's bytes, so the loaded stage needs no original file. */
+  @Override
+  public MLWriter write() {
+    return new OnnxModelPersistence.Writer(this);
+  }
+
+  /** Spark ML (Java {@code PipelineModel.load}, PySpark) finds a stage's reader by this name. */
+  public static MLReader<OnnxModel> read() {
+    return new OnnxModelPersistence.Reader();
+  }
+
+  public static OnnxModel load(String path) {
+    return read().load(path);
   }
 
   private ScoringPlan plan(StructType schema, ModelSource source) {

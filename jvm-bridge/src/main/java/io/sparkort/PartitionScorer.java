@@ -7,10 +7,6 @@ import org.apache.spark.api.java.function.FlatMapFunction;
 import org.apache.spark.sql.catalyst.InternalRow;
 import org.apache.spark.sql.catalyst.expressions.GenericInternalRow;
 import org.apache.spark.sql.catalyst.expressions.JoinedRow;
-import org.apache.spark.sql.catalyst.expressions.SpecificInternalRow;
-import org.apache.spark.sql.catalyst.expressions.UnsafeRow;
-import org.apache.spark.sql.types.StructType;
-import org.apache.spark.unsafe.Platform;
 import org.apache.spark.util.TaskCompletionListener;
 
 /**
@@ -44,14 +40,8 @@ final class PartitionScorer implements FlatMapFunction<Iterator<InternalRow>, In
     // Spark's row iterators may hand out the same row object again and again (a consumer that
     // keeps a row copies it), so the rows out are allocated once per task: one joined row,
     // re-pointed for each result, and one prediction row per batch slot, overwritten each batch.
-    // Prediction rows hold primitives unboxed (SpecificInternalRow).
-    private final SpecificInternalRow[] predictionRows = new SpecificInternalRow[batchRows];
-    private final BatchReader reader = new BatchReader(plan.fetches, batchRows);
-    // The batch's input rows, kept until scored: UnsafeRows are copied into one byte arena reused
-    // batch after batch and re-pointed at by one UnsafeRow per slot, so keeping a row allocates nothing.
-    private final UnsafeRow[] keptRows = new UnsafeRow[batchRows];
-    private byte[] arena = new byte[0];
-    private int arenaUsed;
+    private final Object[][] predictions = new Object[batchRows][];
+    private final GenericInternalRow[] predictionRows = new GenericInternalRow[batchRows];
     private final GenericInternalRow nullPredictions;
     private final JoinedRow out = new JoinedRow();
     private final String[] fetch = plan.fetchNames();
@@ -63,14 +53,11 @@ final class PartitionScorer implements FlatMapFunction<Iterator<InternalRow>, In
 
     ScoredRows(Iterator<InternalRow> input) {
       this.input = input;
-      StructType predictionSchema = new StructType();
-      for (ScoringPlan.Fetch f : plan.fetches) {
-        predictionSchema = predictionSchema.add(f.column, f.sparkType);
-      }
       for (int slot = 0; slot < batchRows; slot++) {
-        predictionRows[slot] = new SpecificInternalRow(predictionSchema);
+        predictions[slot] = new Object[plan.fetches.size()];
+        predictionRows[slot] = new GenericInternalRow(predictions[slot]);
       }
-      nullPredictions = new GenericInternalRow(new Object[fetch.length]);
+      nullPredictions = new GenericInternalRow(new Object[plan.fetches.size()]);
     }
 
     @Override
@@ -102,10 +89,9 @@ final class PartitionScorer implements FlatMapFunction<Iterator<InternalRow>, In
       size = 0;
       next = 0;
       int written = 0;
-      arenaUsed = 0;
       while (size < batchRows && input.hasNext()) {
         // Spark reuses the row object it hands out; the batch must keep its own copy until scored.
-        InternalRow row = keep(input.next(), size);
+        InternalRow row = input.next().copy();
         slots[size] = writer.write(written, row, rowIndex++) ? written++ : -1;
         batch[size] = row;
         size++;
@@ -115,33 +101,10 @@ final class PartitionScorer implements FlatMapFunction<Iterator<InternalRow>, In
       }
       long result = node.run(writer.nativeArguments(written), fetch);
       try {
-        reader.read(NativeApi.describeResult(result), plan.batched, written, predictionRows);
+        BatchReader.read(NativeApi.describeResult(result), plan.fetches, plan.batched, written, predictions);
       } finally {
         NativeApi.closeResult(result);
       }
-    }
-
-    /** A copy of {@code row} that stays valid until the next batch starts. */
-    private InternalRow keep(InternalRow row, int slot) {
-      if (!(row instanceof UnsafeRow)) {
-        return row.copy();
-      }
-      UnsafeRow unsafe = (UnsafeRow) row;
-      int bytes = unsafe.getSizeInBytes();
-      if (arenaUsed + bytes > arena.length) {
-        // Rows already kept this batch still point at the old arena, which they keep alive.
-        arena = new byte[Math.max(2 * arena.length, bytes * batchRows)];
-        arenaUsed = 0;
-      }
-      Platform.copyMemory(unsafe.getBaseObject(), unsafe.getBaseOffset(), arena,
-          Platform.BYTE_ARRAY_OFFSET + arenaUsed, bytes);
-      UnsafeRow kept = keptRows[slot];
-      if (kept == null || kept.numFields() != unsafe.numFields()) {
-        kept = keptRows[slot] = new UnsafeRow(unsafe.numFields());
-      }
-      kept.pointTo(arena, Platform.BYTE_ARRAY_OFFSET + arenaUsed, bytes);
-      arenaUsed += bytes;
-      return kept;
     }
 
     /** Model and buffers are taken on the first row, so an empty partition costs nothing. */
