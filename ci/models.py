@@ -5,6 +5,8 @@
    "inputs":   {"<input>":  {"dtype": "float32"|"float64"|"int64", "values": [[row values...], ...]}},
    "expected": {"<output>": {"dtype": ..., "shape": [per-row shape], "values": [[row values...], ...]}}}
 Every per-row value list is flattened row-major. Floats round-trip exactly (json writes repr).
+Cases named in EXTERNAL keep their larger weights in an ONNX external data file, at the location
+EXTERNAL gives, relative to OUTDIR.
 """
 
 from __future__ import annotations
@@ -110,6 +112,25 @@ def _unseen_mlp():
     return _model(nodes, [_value("pixels", np.float32, [20])], [_value("out", np.float32, [5])], inits, "unseen_mlp")
 
 
+# Models saved with external data: name -> data file location, relative to the .onnx file.
+EXTERNAL = {"external_mlp": "external_mlp_data/weights.bin"}
+
+
+def save(model, path):
+    """Writes the model, and for an EXTERNAL case its weights (tensors of 256 bytes or more) to its data file."""
+    path = Path(path)
+    location = EXTERNAL.get(path.stem)
+    if location is None:
+        onnx.save(model, str(path))
+        return
+    (path.parent / location).parent.mkdir(parents=True, exist_ok=True)
+    (path.parent / location).unlink(missing_ok=True)  # onnx appends to an existing data file
+    copy = onnx.ModelProto()
+    copy.CopyFrom(model)
+    onnx.save_model(copy, str(path), save_as_external_data=True, all_tensors_to_one_file=True,
+                    location=location, size_threshold=256)
+
+
 def _cases():
     rng = np.random.default_rng(0)
     f32 = lambda rows, n: rng.standard_normal((rows, n)).astype(np.float32)  # noqa: E731
@@ -119,6 +140,7 @@ def _cases():
     yield "two_inputs", _two_inputs(), {"a": f32(120, 3), "b": f32(120, 1)}
     yield "scalar_in", _scalar_in(), {"x": rng.integers(-1000, 1001, size=(100, 1)).astype(np.int64)}
     yield "unseen_mlp", _unseen_mlp(), {"pixels": f32(500, 20)}
+    yield "external_mlp", mlp_model(n_in=16, hidden=48, n_out=4, seed=5), {"features": f32(240, 16)}
 
 
 def _dtype(array):
@@ -130,7 +152,7 @@ def write_cases(out_dir):
     out.mkdir(parents=True, exist_ok=True)
     for name, model, inputs in _cases():
         path = out / f"{name}.onnx"
-        onnx.save(model, str(path))
+        save(model, path)
         session = ort.InferenceSession(str(path), providers=["CPUExecutionProvider"])
         # Integer data feeds float inputs after a cast, exactly as a Spark bigint column does.
         feeds = {k: v.astype(np.float32) if v.dtype == np.int64 else v for k, v in inputs.items()}

@@ -15,6 +15,7 @@ use jni::{Env, EnvUnowned};
 
 use crate::exchange::{self, InputBuffers};
 use crate::model_node::{self, Model, ModelOptions};
+use crate::onnx_proto;
 use crate::tensor::{ElementType, OutputTensor};
 use crate::{runtime, Error, Result};
 
@@ -120,6 +121,7 @@ pub extern "system" fn Java_io_sparkort_NativeApi_initRuntime<'local>(
 }
 
 /// Opens (or finds already open) a model; returns a handle the caller must pass to `closeModel` once.
+/// Writes into `loadNanos[0]` how long this call spent loading the model, 0 when it was open already.
 #[unsafe(no_mangle)]
 pub extern "system" fn Java_io_sparkort_NativeApi_openModel<'local>(
     mut unowned_env: EnvUnowned<'local>,
@@ -127,6 +129,7 @@ pub extern "system" fn Java_io_sparkort_NativeApi_openModel<'local>(
     path: JString<'local>,
     max_sessions: jint,
     intra_threads: jint,
+    load_nanos: JLongArray<'local>,
 ) -> jlong {
     unowned_env
         .with_env(|env| -> Result<jlong> {
@@ -134,24 +137,119 @@ pub extern "system" fn Java_io_sparkort_NativeApi_openModel<'local>(
                 max_sessions: usize::try_from(max_sessions).unwrap_or(0),
                 intra_threads: usize::try_from(intra_threads).unwrap_or(0),
             };
-            let model = model_node::open(&string(env, &path)?, options)?;
-            Ok(Box::into_raw(Box::new(model)) as jlong)
+            if load_nanos.len(env)? < 1 {
+                return Err(Error::InvalidArgument("openModel: loadNanos must have room for one value".into()));
+            }
+            let opened = model_node::open(&string(env, &path)?, options)?;
+            let nanos = opened.loaded_nanos.map_or(0, |n| i64::try_from(n).unwrap_or(i64::MAX));
+            load_nanos.set_region(env, 0, &[nanos])?;
+            Ok(Box::into_raw(Box::new(opened.model)) as jlong)
         })
         .resolve::<ThrowSparkOrtException>()
 }
 
+/// The signature of the model file at `path`, read without its external data files.
 #[unsafe(no_mangle)]
-pub extern "system" fn Java_io_sparkort_NativeApi_modelSignature<'local>(
+pub extern "system" fn Java_io_sparkort_NativeApi_describeModel<'local>(
     mut unowned_env: EnvUnowned<'local>,
     _class: JClass<'local>,
-    handle: jlong,
+    path: JString<'local>,
 ) -> JString<'local> {
     unowned_env
         .with_env(|env| -> Result<JString<'local>> {
-            // SAFETY: the Java owner (ModelNode) passes only handles it holds open.
-            let json = unsafe { model(handle) }?.signature().to_json();
+            let json = model_node::describe(&string(env, &path)?)?.to_json();
             Ok(env.new_string(json)?)
         })
+        .resolve::<ThrowSparkOrtException>()
+}
+
+/// The external data files the model at `path` names, relative to its folder, as a JSON array.
+#[unsafe(no_mangle)]
+pub extern "system" fn Java_io_sparkort_NativeApi_externalDataFiles<'local>(
+    mut unowned_env: EnvUnowned<'local>,
+    _class: JClass<'local>,
+    path: JString<'local>,
+) -> JString<'local> {
+    unowned_env
+        .with_env(|env| -> Result<JString<'local>> {
+            let path = string(env, &path)?;
+            let bytes =
+                std::fs::read(&path).map_err(|e| Error::ModelLoad { path: path.clone(), reason: e.to_string() })?;
+            let files = onnx_proto::external_data_files(&bytes)
+                .map_err(|e| Error::ModelLoad { path: path.clone(), reason: e.to_string() })?;
+            Ok(env.new_string(serde_json::Value::from(files).to_string())?)
+        })
+        .resolve::<ThrowSparkOrtException>()
+}
+
+/// Builds every session the model's options allow, so that scoring creates none.
+#[unsafe(no_mangle)]
+pub extern "system" fn Java_io_sparkort_NativeApi_warmModel<'local>(
+    mut unowned_env: EnvUnowned<'local>,
+    _class: JClass<'local>,
+    handle: jlong,
+) {
+    unowned_env
+        .with_env(|_env| -> Result<()> {
+            // SAFETY: the Java owner (ModelNode) passes only handles it holds open.
+            unsafe { model(handle) }?.warm()
+        })
+        .resolve::<ThrowSparkOrtException>()
+}
+
+/// The model's figures as longs: load nanos, sessions, max sessions, intra-op threads, weight
+/// bytes, disk bytes, peak concurrent runs, loads of its content in this process.
+#[unsafe(no_mangle)]
+pub extern "system" fn Java_io_sparkort_NativeApi_modelStats<'local>(
+    mut unowned_env: EnvUnowned<'local>,
+    _class: JClass<'local>,
+    handle: jlong,
+) -> JLongArray<'local> {
+    unowned_env
+        .with_env(|env| -> Result<JLongArray<'local>> {
+            // SAFETY: the Java owner (ModelNode) passes only handles it holds open.
+            let s = unsafe { model(handle) }?.stats();
+            let long = |n: u64| i64::try_from(n).unwrap_or(i64::MAX);
+            let values = [
+                long(s.load_nanos),
+                s.sessions as i64,
+                s.max_sessions as i64,
+                s.intra_threads as i64,
+                long(s.weight_bytes),
+                long(s.disk_bytes),
+                s.peak_concurrent_runs as i64,
+                long(s.loads),
+            ];
+            let array = env.new_long_array(values.len())?;
+            array.set_region(env, 0, &values)?;
+            Ok(array)
+        })
+        .resolve::<ThrowSparkOrtException>()
+}
+
+/// Sets the bytes (models' sizes on disk) that open models may hold before idle ones are closed.
+#[unsafe(no_mangle)]
+pub extern "system" fn Java_io_sparkort_NativeApi_setModelMemoryBudget<'local>(
+    mut unowned_env: EnvUnowned<'local>,
+    _class: JClass<'local>,
+    bytes: jlong,
+) {
+    unowned_env
+        .with_env(|_env| -> Result<()> {
+            model_node::set_memory_budget(u64::try_from(bytes).unwrap_or(0));
+            Ok(())
+        })
+        .resolve::<ThrowSparkOrtException>()
+}
+
+/// ONNX Runtime pool threads alive in this process.
+#[unsafe(no_mangle)]
+pub extern "system" fn Java_io_sparkort_NativeApi_onnxRuntimeThreads<'local>(
+    mut unowned_env: EnvUnowned<'local>,
+    _class: JClass<'local>,
+) -> jlong {
+    unowned_env
+        .with_env(|_env| -> Result<jlong> { Ok(runtime::live_threads() as jlong) })
         .resolve::<ThrowSparkOrtException>()
 }
 

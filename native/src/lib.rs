@@ -8,6 +8,7 @@
 //! - `signature`: a model's inputs and outputs, as JSON for the JVM.
 //! - `tensor`: element types, and Arrow arrays <-> ONNX Runtime tensors.
 //! - `exchange`: JVM buffers imported as validated Arrow arrays.
+//! - `weights`: a model's initializers read once and shared by all its sessions.
 
 pub mod error;
 pub mod exchange;
@@ -17,5 +18,6 @@ pub mod onnx_proto;
 pub mod runtime;
 pub mod signature;
 pub mod tensor;
+pub mod weights;
 
 pub use error::{Error, Result};

@@ -1,7 +1,8 @@
 use std::path::Path;
+use std::sync::atomic::{AtomicUsize, Ordering};
 
 use once_cell::sync::OnceCell;
-use ort::environment::Environment;
+use ort::environment::{Environment, ThreadManager};
 use ort::session::builder::SessionBuilder;
 use ort::session::Session;
 
@@ -9,6 +10,13 @@ use crate::{Error, Result};
 
 // ort allows one environment per process; every session in this JVM is built from it.
 static ENVIRONMENT: OnceCell<Environment> = OnceCell::new();
+
+/// The OS name of every thread ONNX Runtime starts here, so `top -H`, `jstack` and
+/// `/proc/<pid>/task/*/comm` show which threads are the model's (Linux keeps 15 bytes).
+pub const THREAD_NAME: &str = "sparkort-ort";
+
+// ONNX Runtime pool threads alive in this process.
+static LIVE_THREADS: AtomicUsize = AtomicUsize::new(0);
 
 /// Loads ONNX Runtime from `library_path` (the versioned .so extracted from the jar, or a user's GPU build)
 /// and creates the process's environment. Later calls are no-ops: the first library loaded stays.
@@ -22,11 +30,55 @@ pub fn init(library_path: &Path) -> Result<()> {
 }
 
 /// A session builder on the process environment with a fixed thread budget. With one intra-op thread
-/// ONNX Runtime runs on the calling (Spark task) thread and starts no pool of its own.
+/// ONNX Runtime runs on the calling (Spark task) thread and starts no pool of its own; with more, the
+/// pool's `intra_threads - 1` threads are started by [`NamedThreads`], the caller being the last.
 pub fn session_builder(intra_threads: usize) -> Result<SessionBuilder> {
     let environment = ENVIRONMENT.get().ok_or(Error::RuntimeNotInitialised)?;
     Ok(Session::builder(environment)?
         .with_intra_threads(intra_threads.max(1))?
         .with_inter_threads(1)?
-        .with_parallel_execution(false)?)
+        .with_parallel_execution(false)?
+        .with_thread_manager(NamedThreads)?)
+}
+
+/// ONNX Runtime pool threads alive in this process now.
+pub fn live_threads() -> usize {
+    LIVE_THREADS.load(Ordering::Relaxed)
+}
+
+/// Starts ONNX Runtime's pool threads under [`THREAD_NAME`] and counts them while they live.
+struct NamedThreads;
+
+impl ThreadManager for NamedThreads {
+    type Thread = std::thread::JoinHandle<()>;
+
+    fn create(&self, work: impl FnOnce() + Send + 'static) -> ort::Result<Self::Thread> {
+        // Counted from here, and returned only once the thread runs (std names it before that), so
+        // once a session is built its threads are all counted and named.
+        LIVE_THREADS.fetch_add(1, Ordering::Relaxed);
+        let (started, running) = std::sync::mpsc::channel();
+        let spawned = std::thread::Builder::new()
+            .name(THREAD_NAME.into())
+            // What glibc gives a pthread by default; Rust's own default (2 MiB) is smaller than some kernels expect.
+            .stack_size(8 << 20)
+            .spawn(move || {
+                let _ = started.send(());
+                work();
+                LIVE_THREADS.fetch_sub(1, Ordering::Relaxed);
+            });
+        match spawned {
+            Ok(thread) => {
+                let _ = running.recv();
+                Ok(thread)
+            }
+            Err(e) => {
+                LIVE_THREADS.fetch_sub(1, Ordering::Relaxed);
+                Err(ort::Error::new(format!("cannot start an ONNX Runtime thread: {e}")))
+            }
+        }
+    }
+
+    fn join(thread: Self::Thread) -> ort::Result<()> {
+        thread.join().map_err(|_| ort::Error::new("an ONNX Runtime thread panicked"))
+    }
 }

@@ -24,7 +24,8 @@ fn case(name: &str) -> (Arc<Model>, Value) {
     let dir = models();
     let json: Value = serde_json::from_str(&std::fs::read_to_string(dir.join(format!("{name}.json"))).expect("case"))
         .expect("case JSON");
-    let model = model_node::open(dir.join(format!("{name}.onnx")).to_str().expect("utf-8 path"), ONE).expect("model");
+    let model =
+        model_node::open(dir.join(format!("{name}.onnx")).to_str().expect("utf-8 path"), ONE).expect("model").model;
     (model, json)
 }
 
@@ -147,11 +148,12 @@ fn same_content_and_options_share_one_model() {
     let path = dir.join("linear.onnx");
     let copy = std::env::temp_dir().join(format!("sparkort-test-copy-{}.onnx", std::process::id()));
     std::fs::copy(&path, &copy).expect("copy");
-    let first = model_node::open(path.to_str().expect("path"), ONE).expect("open");
-    let again = model_node::open(copy.to_str().expect("path"), ONE).expect("open copy");
+    let first = model_node::open(path.to_str().expect("path"), ONE).expect("open").model;
+    let again = model_node::open(copy.to_str().expect("path"), ONE).expect("open copy").model;
     assert!(Arc::ptr_eq(&first, &again), "same bytes under another path is the same model");
     let other = model_node::open(path.to_str().expect("path"), ModelOptions { max_sessions: 2, intra_threads: 1 })
-        .expect("open with other options");
+        .expect("open with other options")
+        .model;
     assert!(!Arc::ptr_eq(&first, &other), "other options are another set of sessions");
     std::fs::remove_file(copy).ok();
 }
@@ -203,7 +205,8 @@ fn concurrent_runs_on_a_pool_match_a_serial_run() {
         dir.join("mlp.onnx").to_str().expect("path"),
         ModelOptions { max_sessions: 2, intra_threads: 1 },
     )
-    .expect("model");
+    .expect("model")
+    .model;
     std::thread::scope(|s| {
         for _ in 0..4 {
             s.spawn(|| {

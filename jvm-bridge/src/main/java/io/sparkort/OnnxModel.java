@@ -2,8 +2,10 @@ package io.sparkort;
 
 import java.util.Collections;
 import java.util.LinkedHashMap;
+import java.util.List;
 import java.util.Map;
 import org.apache.hadoop.conf.Configuration;
+import org.apache.spark.SparkContext;
 import org.apache.spark.api.java.JavaRDD;
 import org.apache.spark.ml.Transformer;
 import org.apache.spark.ml.param.IntParam;
@@ -41,6 +43,7 @@ public class OnnxModel extends Transformer {
   private final StringMapParam feedDict;
   private final StringMapParam fetchDict;
   private final IntParam batchSize;
+  private transient ScoringMetrics metrics;
 
   public OnnxModel() {
     this(Identifiable$.MODULE$.randomUID("OnnxModel"));
@@ -119,9 +122,40 @@ public class OnnxModel extends Transformer {
     return (Integer) getOrDefault(batchSize);
   }
 
-  /** The model's inputs and outputs, read on the driver. */
+  /** The model's inputs and outputs, read on the driver (from the .onnx file, not its external data). */
   public ModelSignature signature() {
-    return signature(resolveModel(hadoopConfiguration()));
+    return resolveModel(hadoopConfiguration()).signature();
+  }
+
+  /**
+   * Loads the model on every live executor now, before any data arrives, with every session the
+   * executor's thread budget allows; scoring afterwards pays no load time.
+   *
+   * @return per executor reached: host, load time, sessions, resident memory after the load
+   */
+  public List<ModelReservation> reserve(SparkSession spark) {
+    SparkContext context = spark.sparkContext();
+    ModelSource source = resolveModel(context.hadoopConfiguration()).shipTo(context);
+    return ModelReservation.reserve(context, source, metrics(context));
+  }
+
+  /**
+   * Rows scored, batches, time in the model, model loads and their time, over every job this model
+   * has scored in the active SparkContext (the same figures are accumulators in the Spark UI).
+   */
+  public ScoringMetrics metrics() {
+    Option<SparkSession> active = SparkSession.getActiveSession();
+    if (!active.isDefined()) {
+      throw new SparkOrtException("metrics are kept in a SparkContext, and there is no active SparkSession");
+    }
+    return metrics(active.get().sparkContext());
+  }
+
+  private synchronized ScoringMetrics metrics(SparkContext context) {
+    if (metrics == null || !metrics.belongsTo(context)) {
+      metrics = new ScoringMetrics(context, uid);
+    }
+    return metrics;
   }
 
   @Override
@@ -132,11 +166,11 @@ public class OnnxModel extends Transformer {
   @Override
   public Dataset<Row> transform(Dataset<?> dataset) {
     SparkSession session = dataset.sparkSession();
-    ModelSource source = resolveModel(session.sparkContext().hadoopConfiguration());
+    SparkContext context = session.sparkContext();
+    ModelSource source = resolveModel(context.hadoopConfiguration());
     ScoringPlan plan = plan(dataset.schema(), source);
-    source.shipTo(session.sparkContext());
-    JavaRDD<InternalRow> scored =
-        SparkShim.internalRows(dataset).toJavaRDD().mapPartitions(new PartitionScorer(plan, source, getBatchSize()));
+    PartitionScorer scorer = new PartitionScorer(plan, source.shipTo(context), getBatchSize(), metrics(context));
+    JavaRDD<InternalRow> scored = SparkShim.internalRows(dataset).toJavaRDD().mapPartitions(scorer);
     return SparkShim.createDataFrame(session, scored.rdd(), plan.outputSchema);
   }
 
@@ -146,11 +180,7 @@ public class OnnxModel extends Transformer {
   }
 
   private ScoringPlan plan(StructType schema, ModelSource source) {
-    return ScoringPlan.create(schema, signature(source), getFeedDict(), getFetchDict());
-  }
-
-  private static ModelSignature signature(ModelSource source) {
-    return ModelNode.forModel(source.localCopy().getPath(), ThreadBudget.forThisExecutor()).signature();
+    return ScoringPlan.create(schema, source.signature(), getFeedDict(), getFetchDict());
   }
 
   private ModelSource resolveModel(Configuration hadoopConf) {

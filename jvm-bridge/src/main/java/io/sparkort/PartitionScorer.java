@@ -19,11 +19,13 @@ final class PartitionScorer implements FlatMapFunction<Iterator<InternalRow>, In
   private final ScoringPlan plan;
   private final ModelSource source;
   private final int batchSize;
+  private final ScoringMetrics metrics;
 
-  PartitionScorer(ScoringPlan plan, ModelSource source, int batchSize) {
+  PartitionScorer(ScoringPlan plan, ModelSource source, int batchSize, ScoringMetrics metrics) {
     this.plan = plan;
     this.source = source;
     this.batchSize = batchSize;
+    this.metrics = metrics;
   }
 
   @Override
@@ -42,6 +44,7 @@ final class PartitionScorer implements FlatMapFunction<Iterator<InternalRow>, In
     private final JoinedRow out = new JoinedRow();
     private final String[] fetch = plan.fetchNames();
     private ModelNode node;
+    private ScoringMetrics.Task recorder;
     private BatchWriter writer;
     private int size;
     private int next;
@@ -90,7 +93,9 @@ final class PartitionScorer implements FlatMapFunction<Iterator<InternalRow>, In
         batch[size] = row;
         size++;
       }
+      long started = System.nanoTime();
       long result = node.run(writer.nativeArguments(size), fetch);
+      recorder.batch(size, System.nanoTime() - started);
       try {
         BatchReader.read(NativeApi.describeResult(result), plan.fetches, size, predictions);
       } finally {
@@ -101,7 +106,20 @@ final class PartitionScorer implements FlatMapFunction<Iterator<InternalRow>, In
     /** Model and buffers are taken on the first row, so an empty partition costs nothing. */
     private void open() {
       TaskContext task = TaskContext.get();
-      node = ModelNode.forModel(source.executorPath(), ThreadBudget.forThisExecutor());
+      long[] fetched = new long[1];
+      final ModelNode openedNode =
+          ModelNode.open(ModelCache.localModel(source, fetched).getPath(), ThreadBudget.forThisExecutor());
+      final ScoringMetrics.Task openedRecorder = metrics.startTask(fetched[0], openedNode);
+      task.addTaskCompletionListener(
+          new TaskCompletionListener() {
+            @Override
+            public void onTaskCompletion(TaskContext context) {
+              openedNode.close();
+              openedRecorder.finish(context);
+            }
+          });
+      node = openedNode;
+      recorder = openedRecorder;
       final BatchWriter opened =
           new BatchWriter(plan.feeds, batchSize, "task " + task.taskAttemptId(), "partition " + task.partitionId());
       writer = opened;
