@@ -293,15 +293,24 @@ pub fn describe(path: &str) -> Result<Signature> {
         };
         onnx_proto::rewrite_initializers(&bytes, rewrite).map_err(|e| failed(e.to_string()))?
     };
-    let session = runtime::session_builder(1)?.commit_from_memory(&weightless).map_err(|e| failed(e.to_string()))?;
+    let session = runtime::session_builder(1, runtime::THREAD_PREFIX)?
+        .commit_from_memory(&weightless)
+        .map_err(|e| failed(e.to_string()))?;
     let mut signature = signature_of(&session);
     signature.inputs.retain(|i| !external.contains(&i.name));
     Ok(signature)
 }
 
-fn new_session(path: &str, bytes: &[u8], weights: &SharedWeights, options: ModelOptions) -> Result<Session> {
+/// A session of the model whose .onnx file holds `bytes`, on the shared weights.
+fn new_session(
+    path: &str,
+    bytes: &[u8],
+    onnx_sha256: &[u8],
+    weights: &SharedWeights,
+    options: ModelOptions,
+) -> Result<Session> {
     let failed = |reason: String| Error::ModelLoad { path: path.into(), reason };
-    let builder = runtime::session_builder(options.intra_threads)?;
+    let builder = runtime::session_builder(options.intra_threads, &runtime::thread_name(onnx_sha256))?;
     let session = weights
         .apply(builder)
         .map_err(|e| failed(e.to_string()))?
@@ -365,7 +374,7 @@ impl Model {
         started: Instant,
     ) -> Result<Model> {
         let weights = SharedWeights::load(Path::new(path), &bytes)?;
-        let first = new_session(path, &bytes, &weights, options)?;
+        let first = new_session(path, &bytes, &identified.onnx_sha256, &weights, options)?;
         let signature = signature_of(&first);
         Ok(Model {
             path: path.into(),
@@ -395,7 +404,7 @@ impl Model {
                 }
                 pool.created += 1;
             }
-            match self.model_bytes().and_then(|bytes| new_session(&self.path, &bytes, &self.weights, self.options)) {
+            match self.new_session() {
                 Ok(session) => {
                     lock(&self.pool).idle.push(session);
                     self.returned.notify_one();
@@ -408,9 +417,9 @@ impl Model {
         }
     }
 
-    /// The .onnx bytes again, for another session: not kept between sessions, since for a model
-    /// without external data they hold a second copy of every weight.
-    fn model_bytes(&self) -> Result<Vec<u8>> {
+    /// Another session, from the .onnx bytes read again: they are not kept between sessions, since
+    /// for a model without external data they hold a second copy of every weight.
+    fn new_session(&self) -> Result<Session> {
         let bytes = read(Path::new(&self.path))?;
         if <[u8; 32]>::from(Sha256::digest(&bytes)) != self.onnx_sha256 {
             return Err(Error::ModelLoad {
@@ -418,7 +427,7 @@ impl Model {
                 reason: "the file changed while the model was open; open it again".into(),
             });
         }
-        Ok(bytes)
+        new_session(&self.path, &bytes, &self.onnx_sha256, &self.weights, self.options)
     }
 
     pub fn stats(&self) -> ModelStats {
@@ -485,7 +494,7 @@ impl Model {
                 pool.busy += 1;
                 pool.peak_busy = pool.peak_busy.max(pool.busy);
                 drop(pool);
-                let session = self.model_bytes().and_then(|b| new_session(&self.path, &b, &self.weights, self.options));
+                let session = self.new_session();
                 return match session {
                     Ok(session) => Ok(Lease { model: self, session: Some(session) }),
                     Err(e) => {

@@ -11,9 +11,10 @@ use crate::{Error, Result};
 // ort allows one environment per process; every session in this JVM is built from it.
 static ENVIRONMENT: OnceCell<Environment> = OnceCell::new();
 
-/// The OS name of every thread ONNX Runtime starts here, so `top -H`, `jstack` and
-/// `/proc/<pid>/task/*/comm` show which threads are the model's (Linux keeps 15 bytes).
-pub const THREAD_NAME: &str = "sparkort-ort";
+/// How the threads ONNX Runtime starts here are named, followed by the first six hex digits of the
+/// SHA-256 of the model's .onnx file: `top -H`, `jstack` and `/proc/<pid>/task/*/comm` show which
+/// threads are which model's (Linux keeps 15 bytes of a thread's name: exactly that).
+pub const THREAD_PREFIX: &str = "sparkort-";
 
 // ONNX Runtime pool threads alive in this process.
 static LIVE_THREADS: AtomicUsize = AtomicUsize::new(0);
@@ -31,14 +32,21 @@ pub fn init(library_path: &Path) -> Result<()> {
 
 /// A session builder on the process environment with a fixed thread budget. With one intra-op thread
 /// ONNX Runtime runs on the calling (Spark task) thread and starts no pool of its own; with more, the
-/// pool's `intra_threads - 1` threads are started by [`NamedThreads`], the caller being the last.
-pub fn session_builder(intra_threads: usize) -> Result<SessionBuilder> {
+/// pool's `intra_threads - 1` threads are started by [`NamedThreads`] under `thread_name`, the
+/// caller being the last.
+pub fn session_builder(intra_threads: usize, thread_name: &str) -> Result<SessionBuilder> {
     let environment = ENVIRONMENT.get().ok_or(Error::RuntimeNotInitialised)?;
     Ok(Session::builder(environment)?
         .with_intra_threads(intra_threads.max(1))?
         .with_inter_threads(1)?
         .with_parallel_execution(false)?
-        .with_thread_manager(NamedThreads)?)
+        .with_thread_manager(NamedThreads { name: thread_name.into() })?)
+}
+
+/// The name of the threads ONNX Runtime starts for a model whose .onnx file has this SHA-256.
+pub fn thread_name(onnx_sha256: &[u8]) -> String {
+    let digits: String = onnx_sha256.iter().take(3).map(|b| format!("{b:02x}")).collect();
+    format!("{THREAD_PREFIX}{digits}")
 }
 
 /// ONNX Runtime pool threads alive in this process now.
@@ -46,8 +54,10 @@ pub fn live_threads() -> usize {
     LIVE_THREADS.load(Ordering::Relaxed)
 }
 
-/// Starts ONNX Runtime's pool threads under [`THREAD_NAME`] and counts them while they live.
-struct NamedThreads;
+/// Starts ONNX Runtime's pool threads under a model's name and counts them while they live.
+struct NamedThreads {
+    name: String,
+}
 
 impl ThreadManager for NamedThreads {
     type Thread = std::thread::JoinHandle<()>;
@@ -58,7 +68,7 @@ impl ThreadManager for NamedThreads {
         LIVE_THREADS.fetch_add(1, Ordering::Relaxed);
         let (started, running) = std::sync::mpsc::channel();
         let spawned = std::thread::Builder::new()
-            .name(THREAD_NAME.into())
+            .name(self.name.clone())
             // What glibc gives a pthread by default; Rust's own default (2 MiB) is smaller than some kernels expect.
             .stack_size(8 << 20)
             .spawn(move || {

@@ -7,6 +7,7 @@
 mod common;
 
 use common::{case_json, score, scratch, threads_named, variant};
+use sha2::{Digest, Sha256};
 use sparkort::model_node::{self, ModelOptions};
 use sparkort::runtime;
 
@@ -31,15 +32,17 @@ fn sessions_times_threads_is_what_the_process_runs() {
     assert_eq!(runtime::live_threads(), 0, "one intra-op thread runs on the caller");
     assert_eq!(all_threads(), before, "and starts no thread at all");
 
-    let pooled = model_node::open(
-        variant("mlp", 2, &dir).to_str().expect("path"),
-        ModelOptions { max_sessions: 2, intra_threads: 3 },
-    )
-    .expect("open")
-    .model;
+    let pooled_path = variant("mlp", 2, &dir);
+    let pooled =
+        model_node::open(pooled_path.to_str().expect("path"), ModelOptions { max_sessions: 2, intra_threads: 3 })
+            .expect("open")
+            .model;
     pooled.warm().expect("warm");
     score(&pooled, &json);
     assert_eq!(runtime::live_threads(), 4, "2 sessions x (3 - 1) pool threads; callers are the third");
-    assert_eq!(threads_named(runtime::THREAD_NAME), 4, "every ONNX Runtime thread carries the name");
+    let bytes = std::fs::read(&pooled_path).expect("model");
+    let name = runtime::thread_name(&Sha256::digest(&bytes));
+    assert_eq!(name.len(), 15, "what Linux keeps of a thread name");
+    assert_eq!(threads_named(&name), 4, "every ONNX Runtime thread carries its model's name");
     assert_eq!(all_threads(), before + 4, "and no other thread was started");
 }
