@@ -1,10 +1,13 @@
 """Test models built with the `onnx` helpers, with data and ONNX Runtime Python's outputs on them.
 
 `python ci/models.py OUTDIR` writes, per case, OUTDIR/<name>.onnx and OUTDIR/<name>.json:
-  {"model": "<name>.onnx", "rows": R,
-   "inputs":   {"<input>":  {"dtype": "float32"|"float64"|"int64", "values": [[row values...], ...]}},
+  {"model": "<name>.onnx", "rows": R, "batched": true|false,
+   "inputs":   {"<input>":  {"dtype": "<onnx element type>", "shape": [per-row shape], "values": [[row values...], ...]}},
    "expected": {"<output>": {"dtype": ..., "shape": [per-row shape], "values": [[row values...], ...]}}}
 Every per-row value list is flattened row-major. Floats round-trip exactly (json writes repr).
+A sequence-of-maps output has "dtype": "map", "key": "int64"|"string", "value": "float32", and per row
+a list of [key, value] pairs in ONNX Runtime's order. An unbatched case (a model without a batch
+dimension) runs each row on its own, its whole tensor per row.
 Cases named in EXTERNAL keep their larger weights in an ONNX external data file, at the location
 EXTERNAL gives, relative to OUTDIR.
 """
@@ -131,6 +134,112 @@ def save(model, path):
                     location=location, size_threshold=256)
 
 
+# Every element type sparkort exchanges, with numpy's type and ONNX's code.
+ELEMENT_TYPES = {
+    "float32": (np.float32, TensorProto.FLOAT),
+    "float64": (np.float64, TensorProto.DOUBLE),
+    "float16": (np.float16, TensorProto.FLOAT16),
+    "int8": (np.int8, TensorProto.INT8),
+    "int16": (np.int16, TensorProto.INT16),
+    "int32": (np.int32, TensorProto.INT32),
+    "int64": (np.int64, TensorProto.INT64),
+    "uint8": (np.uint8, TensorProto.UINT8),
+    "uint16": (np.uint16, TensorProto.UINT16),
+    "uint32": (np.uint32, TensorProto.UINT32),
+    "uint64": (np.uint64, TensorProto.UINT64),
+    "bool": (np.bool_, TensorProto.BOOL),
+    "string": (np.object_, TensorProto.STRING),
+}
+
+
+ORT_TYPES = {f"tensor({'float' if n == 'float32' else 'double' if n == 'float64' else n})": t for n, (t, _) in ELEMENT_TYPES.items()}
+
+
+def _passthrough(dtype):
+    """x: dtype [N, 3] -> same = x, first = x[:, 0] ([N]): every element type in and out, one scalar output."""
+    code = ELEMENT_TYPES[dtype][1]
+    nodes = [helper.make_node("Identity", ["x"], ["same"]), helper.make_node("Gather", ["x", "zero"], ["first"], axis=1)]
+    inits = [numpy_helper.from_array(np.array(0, np.int64), "zero")]
+    inputs = [helper.make_tensor_value_info("x", code, ["N", 3])]
+    outputs = [helper.make_tensor_value_info("same", code, ["N", 3]), helper.make_tensor_value_info("first", code, ["N"])]
+    return _model(nodes, inputs, outputs, inits, f"passthrough_{dtype}")
+
+
+def _values(rng, dtype, shape):
+    np_type = ELEMENT_TYPES[dtype][0]
+    if dtype == "string":
+        words = np.array(["", "a", "zebra", "naïve", "日本", "x" * 40])
+        return rng.choice(words, size=shape).astype(object)
+    if dtype == "bool":
+        return rng.integers(0, 2, size=shape).astype(np.bool_)
+    if dtype.startswith("float"):
+        return (rng.standard_normal(shape) * 100).astype(np_type)
+    info = np.iinfo(np_type)
+    # Spark has no unsigned 64-bit type: uint64 inputs come from bigint columns, so stay below 2^63.
+    high = min(int(info.max), 2**63 - 1)
+    values = rng.integers(int(info.min), high, size=shape, dtype=np.int64 if dtype != "uint64" else np.uint64, endpoint=True)
+    values.flat[:2] = [info.min, high]  # the ends of the range must survive the trip
+    return values.astype(np_type)
+
+
+def _nd_transpose():
+    """x: float32 [N, 2, 3] -> t = x transposed per row ([N, 3, 2]), total = sum per row ([N])."""
+    nodes = [
+        helper.make_node("Transpose", ["x"], ["t"], perm=[0, 2, 1]),
+        helper.make_node("ReduceSum", ["x", "axes"], ["total"], keepdims=0),
+    ]
+    inits = [numpy_helper.from_array(np.array([1, 2], np.int64), "axes")]
+    return _model(nodes, [_value("x", np.float32, [2, 3])], [_value("t", np.float32, [3, 2]), _value("total", np.float32, [])], inits, "nd_transpose")
+
+
+def _unbatched():
+    """No batch axis: x: float32 [3, 4] (one row's whole tensor) -> columns = sum over axis 0 ([4]), total ([])."""
+    nodes = [
+        helper.make_node("ReduceSum", ["x", "axis0"], ["columns"], keepdims=0),
+        helper.make_node("ReduceSum", ["x"], ["total"], keepdims=0),
+    ]
+    inits = [numpy_helper.from_array(np.array([0], np.int64), "axis0")]
+    inputs = [helper.make_tensor_value_info("x", TensorProto.FLOAT, [3, 4])]
+    outputs = [helper.make_tensor_value_info("columns", TensorProto.FLOAT, [4]), helper.make_tensor_value_info("total", TensorProto.FLOAT, [])]
+    return _model(nodes, inputs, outputs, inits, "unbatched")
+
+
+def _zipmap():
+    """x: float32 [N, 3] -> softmax probabilities as ZipMaps keyed by int64 and by string labels."""
+    nodes = [
+        helper.make_node("Softmax", ["x"], ["p"], axis=1),
+        helper.make_node("ZipMap", ["p"], ["by_id"], domain="ai.onnx.ml", classlabels_int64s=[10, 20, 30]),
+        helper.make_node("ZipMap", ["p"], ["by_name"], domain="ai.onnx.ml", classlabels_strings=["cat", "dog", "émeu"]),
+    ]
+    graph = helper.make_graph(nodes, "zipmap", [_value("x", np.float32, [3])], [
+        helper.make_value_info("by_id", helper.make_sequence_type_proto(helper.make_map_type_proto(TensorProto.INT64, helper.make_tensor_type_proto(TensorProto.FLOAT, [])))),
+        helper.make_value_info("by_name", helper.make_sequence_type_proto(helper.make_map_type_proto(TensorProto.STRING, helper.make_tensor_type_proto(TensorProto.FLOAT, [])))),
+    ])
+    model = helper.make_model(graph, opset_imports=[helper.make_opsetid("", OPSET), helper.make_opsetid("ai.onnx.ml", 1)], producer_name="sparkort-tests")
+    model.ir_version = IR_VERSION
+    onnx.checker.check_model(model)
+    return model
+
+
+def _byte_sum():
+    """x: uint8 [N, 8] (a binary column's bytes) -> total: int32 [N]."""
+    nodes = [helper.make_node("Cast", ["x"], ["wide"], to=TensorProto.INT32), helper.make_node("ReduceSum", ["wide", "axes"], ["total"], keepdims=0)]
+    inits = [numpy_helper.from_array(np.array([1], np.int64), "axes")]
+    inputs = [helper.make_tensor_value_info("x", TensorProto.UINT8, ["N", 8])]
+    return _model(nodes, inputs, [helper.make_tensor_value_info("total", TensorProto.INT32, ["N"])], inits, "byte_sum")
+
+
+def _half_weights():
+    """y = x + float(W), W a float16 and a bfloat16 weight [64]: initializers of 16-bit float types."""
+    rng = np.random.default_rng(16)
+    w16 = numpy_helper.from_array(rng.standard_normal(64).astype(np.float16), "w16")
+    bf = helper.make_tensor("wbf", TensorProto.BFLOAT16, [64], rng.integers(0x3c00, 0x4000, size=64).astype(np.uint16).tobytes(), raw=True)
+    nodes = [helper.make_node("Cast", ["w16"], ["w16f"], to=TensorProto.FLOAT),
+             helper.make_node("Cast", ["wbf"], ["wbff"], to=TensorProto.FLOAT),
+             helper.make_node("Add", ["x", "w16f"], ["xw"]), helper.make_node("Add", ["xw", "wbff"], ["y"])]
+    return _model(nodes, [_value("x", np.float32, [64])], [_value("y", np.float32, [64])], [w16, bf], "half_weights")
+
+
 def _cases():
     rng = np.random.default_rng(0)
     f32 = lambda rows, n: rng.standard_normal((rows, n)).astype(np.float32)  # noqa: E731
@@ -140,11 +249,42 @@ def _cases():
     yield "two_inputs", _two_inputs(), {"a": f32(120, 3), "b": f32(120, 1)}
     yield "scalar_in", _scalar_in(), {"x": rng.integers(-1000, 1001, size=(100, 1)).astype(np.int64)}
     yield "unseen_mlp", _unseen_mlp(), {"pixels": f32(500, 20)}
+    for dtype in ELEMENT_TYPES:
+        yield f"passthrough_{dtype}", _passthrough(dtype), {"x": _values(rng, dtype, (60, 3))}
+    yield "nd_transpose", _nd_transpose(), {"x": rng.standard_normal((80, 2, 3)).astype(np.float32)}
+    yield "unbatched", _unbatched(), {"x": rng.standard_normal((25, 3, 4)).astype(np.float32)}
+    yield "zipmap", _zipmap(), {"x": f32(70, 3)}
+    yield "byte_sum", _byte_sum(), {"x": rng.integers(0, 256, size=(90, 8)).astype(np.uint8)}
+    # Half the features exactly zero, so sparse vectors leave them out.
+    yield "linear_sparse", linear_model(), {"features": f32(120, 8) * (rng.random((120, 8)) < 0.5)}
     yield "external_mlp", mlp_model(n_in=16, hidden=48, n_out=4, seed=5), {"features": f32(240, 16)}
+    yield "half_weights", _half_weights(), {"x": f32(50, 64)}
 
 
 def _dtype(array):
-    return {np.dtype(np.float32): "float32", np.dtype(np.float64): "float64", np.dtype(np.int64): "int64"}[array.dtype]
+    for name, (np_type, _) in ELEMENT_TYPES.items():
+        if array.dtype == np.dtype(np_type):
+            return name
+    raise ValueError(f"no element type for {array.dtype}")
+
+
+def _json_values(array, rows):
+    flat = array.reshape(rows, -1)
+    if flat.dtype.kind == "f":
+        return flat.astype(np.float64).tolist()  # float16 and float32 values are exact as doubles
+    return flat.tolist()
+
+
+def _expected(result, rows):
+    if isinstance(result, list):  # a sequence of maps
+        first = next(iter(result[0]))
+        return {"dtype": "map", "key": "string" if isinstance(first, str) else "int64", "value": "float32",
+                "shape": [], "values": [[[k, float(v)] for k, v in m.items()] for m in result]}
+    return {"dtype": _dtype(result), "shape": list(result.shape[1:]), "values": _json_values(result, rows)}
+
+
+def _batched(model):
+    return all(i.type.tensor_type.shape.dim and not i.type.tensor_type.shape.dim[0].HasField("dim_value") for i in model.graph.input)
 
 
 def write_cases(out_dir):
@@ -154,19 +294,25 @@ def write_cases(out_dir):
         path = out / f"{name}.onnx"
         save(model, path)
         session = ort.InferenceSession(str(path), providers=["CPUExecutionProvider"])
-        # Integer data feeds float inputs after a cast, exactly as a Spark bigint column does.
-        feeds = {k: v.astype(np.float32) if v.dtype == np.int64 else v for k, v in inputs.items()}
+        # Data of another type (a bigint column into a float input) is cast to the model's, as sparkort does.
+        model_types = {i.name: ORT_TYPES[i.type] for i in session.get_inputs()}
+        feeds = {k: v.astype(model_types[k]) for k, v in inputs.items()}
         names = [o.name for o in session.get_outputs()]
-        results = session.run(names, feeds)
         rows = len(next(iter(inputs.values())))
-        flat = lambda a: a.reshape(rows, -1).tolist()  # noqa: E731
+        batched = _batched(model)
+        if batched:
+            results = session.run(names, feeds)
+        else:  # one run per row, each with the row's whole tensor; the results stack as rows
+            runs = [session.run(names, {k: v[r] for k, v in feeds.items()}) for r in range(rows)]
+            results = [np.stack([run[i] for run in runs]) for i in range(len(names))]
         case = {
             "model": path.name,
             "rows": rows,
-            "inputs": {k: {"dtype": _dtype(v), "values": flat(v)} for k, v in inputs.items()},
-            "expected": {n: {"dtype": _dtype(r), "shape": list(r.shape[1:]), "values": flat(r)} for n, r in zip(names, results)},
+            "batched": batched,
+            "inputs": {k: {"dtype": _dtype(v), "shape": list(v.shape[1:]), "values": _json_values(v, rows)} for k, v in inputs.items()},
+            "expected": {n: _expected(r, rows) for n, r in zip(names, results)},
         }
-        (out / f"{name}.json").write_text(json.dumps(case))
+        (out / f"{name}.json").write_text(json.dumps(case, ensure_ascii=False))
         print(f"{name}: {rows} rows, inputs {list(inputs)}, outputs {names}")
 
 

@@ -8,20 +8,24 @@ use arrow_data::ArrayData;
 use crate::tensor::ElementType;
 use crate::{Error, Result};
 
-/// One model input as the JVM hands it over: the address of the Arrow Java buffer it filled with the
-/// batch's values (row-major), the batch's shape, and the names errors must carry. The JVM has
-/// already rejected null rows and elements, naming their position in the partition.
+/// One model input as the JVM hands it over: the Arrow Java buffers it filled with the batch's values
+/// (row-major, in the element type's input wire layout), the tensor's shape, and the names errors must
+/// carry. The JVM has already rejected (or left out) null rows and elements, naming their position.
 #[derive(Clone, Debug)]
 pub struct InputBuffers {
     /// The ONNX input name.
     pub input: String,
-    /// The DataFrame column feeding it.
+    /// The DataFrame column(s) feeding it.
     pub column: String,
+    /// The model's element type; the buffers hold `element_type.input_wire()`.
     pub element_type: ElementType,
-    /// Full tensor shape, batch first.
+    /// Full tensor shape (batch first, for batched models).
     pub shape: Vec<i64>,
     pub data_address: i64,
     pub data_length: i64,
+    /// Strings only: i32 offsets into the data, one per element plus one.
+    pub offsets_address: i64,
+    pub offsets_length: i64,
 }
 
 /// An input after validation: an Arrow array over the JVM's memory, and the shape to view it with.
@@ -36,61 +40,44 @@ pub struct ImportedInput {
 /// Marks Arrow buffers whose memory belongs to the JVM: dropping the last reference frees nothing.
 struct JvmOwned;
 
-/// Wraps the JVM's buffer as an Arrow array without copying, after checking everything that could
-/// make the wrap unsound or the result wrong: a null or misaligned address, or a byte length that
-/// does not match the shape.
+/// Wraps the JVM's buffers as an Arrow array without copying, after checking everything that could
+/// make the wrap unsound or the result wrong: a null or misaligned address, a byte length that does
+/// not match the shape, and for strings offsets out of order or bounds, or bytes that are not UTF-8.
 ///
 /// # Safety
-/// `data_address` must point to `data_length` readable bytes that stay valid and unchanged until the
+/// Each address must point to its length of readable bytes that stay valid and unchanged until the
 /// returned array and every clone of it are dropped (the JNI call that hands them over must outlive them).
 pub unsafe fn import(buffers: &InputBuffers) -> Result<ImportedInput> {
     let described = || format!("column '{}' (model input '{}')", buffers.column, buffers.input);
-    if buffers.shape.is_empty() || buffers.shape.iter().any(|&d| d < 0) {
-        return Err(Error::InvalidArgument(format!(
-            "{}: batch shape {:?} must be non-empty with no negative dimension",
-            described(),
-            buffers.shape
-        )));
+    let invalid = |what: String| Error::InvalidArgument(format!("{}: {what}", described()));
+    if buffers.shape.iter().any(|&d| d < 0) {
+        return Err(invalid(format!("batch shape {:?} has a negative dimension", buffers.shape)));
     }
     let elements = buffers
         .shape
         .iter()
         .try_fold(1usize, |n, &d| n.checked_mul(d as usize))
-        .ok_or_else(|| Error::InvalidArgument(format!("{}: shape {:?} overflows", described(), buffers.shape)))?;
-    let size = buffers.element_type.byte_size();
-    let expected_bytes = elements * size;
-    if buffers.data_length < 0 || buffers.data_length as usize != expected_bytes {
-        return Err(Error::InvalidArgument(format!(
-            "{}: {} bytes handed over, shape {:?} of {} needs {}",
-            described(),
-            buffers.data_length,
-            buffers.shape,
-            buffers.element_type.name(),
-            expected_bytes
-        )));
-    }
-    let data = if expected_bytes == 0 {
-        Buffer::from_vec(Vec::<u8>::new())
-    } else {
-        let ptr = NonNull::new(buffers.data_address as *mut u8)
-            .ok_or_else(|| Error::InvalidArgument(format!("{}: null data address", described())))?;
-        if !(ptr.as_ptr() as usize).is_multiple_of(size) {
-            return Err(Error::InvalidArgument(format!(
-                "{}: data address {:#x} is not aligned to {} bytes",
-                described(),
-                ptr.as_ptr() as usize,
-                size
-            )));
+        .ok_or_else(|| invalid(format!("shape {:?} overflows", buffers.shape)))?;
+    let wire = buffers.element_type.input_wire();
+    let builder = ArrayData::builder(buffers.element_type.arrow_wire_type()).len(elements);
+    let builder = match wire.byte_size() {
+        Some(size) => {
+            let data = jvm_buffer(buffers.data_address, buffers.data_length, elements * size, size)
+                .map_err(|e| invalid(format!("{e} (shape {:?} of {})", buffers.shape, wire.name())))?;
+            builder.add_buffer(data)
         }
-        // SAFETY: the caller guarantees `expected_bytes` (== data_length) readable bytes at `ptr` for the
-        // array's lifetime; `JvmOwned` makes the buffer free nothing when dropped.
-        unsafe { Buffer::from_custom_allocation(ptr, expected_bytes, Arc::new(JvmOwned)) }
+        None => {
+            let offsets = jvm_buffer(buffers.offsets_address, buffers.offsets_length, (elements + 1) * 4, 4)
+                .map_err(|e| invalid(format!("string offsets: {e}")))?;
+            let data_length = usize::try_from(buffers.data_length)
+                .map_err(|_| invalid(format!("string bytes: negative length {}", buffers.data_length)))?;
+            let data = jvm_buffer(buffers.data_address, buffers.data_length, data_length, 1)
+                .map_err(|e| invalid(format!("string bytes: {e}")))?;
+            builder.add_buffer(offsets).add_buffer(data)
+        }
     };
-    let values = ArrayData::builder(buffers.element_type.arrow_type())
-        .len(elements)
-        .add_buffer(data)
-        .build()
-        .map_err(|e| Error::InvalidArgument(format!("{}: {e}", described())))?;
+    // `build` validates in full: offsets in order and in bounds, and UTF-8 for strings.
+    let values = builder.build().map_err(|e| invalid(e.to_string()))?;
     Ok(ImportedInput {
         name: buffers.input.clone(),
         column: buffers.column.clone(),
@@ -98,6 +85,27 @@ pub unsafe fn import(buffers: &InputBuffers) -> Result<ImportedInput> {
         shape: buffers.shape.clone(),
         values: make_array(values),
     })
+}
+
+/// The JVM's `length` bytes at `address` as an Arrow buffer, if `length` is `expected` and the address
+/// is non-null (unless empty) and aligned to `align`.
+///
+/// # Safety
+/// As for [`import`]: `length` readable bytes at `address`, valid for the buffer's lifetime.
+unsafe fn jvm_buffer(address: i64, length: i64, expected: usize, align: usize) -> std::result::Result<Buffer, String> {
+    if usize::try_from(length).ok() != Some(expected) {
+        return Err(format!("{length} bytes handed over, {expected} needed"));
+    }
+    if expected == 0 {
+        return Ok(Buffer::from_vec(Vec::<u8>::new()));
+    }
+    let ptr = NonNull::new(address as *mut u8).ok_or("null address")?;
+    if !(ptr.as_ptr() as usize).is_multiple_of(align) {
+        return Err(format!("address {:#x} is not aligned to {align} bytes", ptr.as_ptr() as usize));
+    }
+    // SAFETY: the caller guarantees `expected` (== length) readable bytes at `ptr` for the buffer's
+    // lifetime; `JvmOwned` makes the buffer free nothing when dropped.
+    Ok(unsafe { Buffer::from_custom_allocation(ptr, expected, Arc::new(JvmOwned)) })
 }
 
 #[cfg(test)]
@@ -114,6 +122,8 @@ mod tests {
             shape,
             data_address: values.as_ptr() as i64,
             data_length: std::mem::size_of_val(values) as i64,
+            offsets_address: 0,
+            offsets_length: 0,
         }
     }
 
@@ -134,7 +144,7 @@ mod tests {
         // SAFETY: `values` outlives the call.
         let err = unsafe { import(&buffers(&values, vec![2, 3])) }.err().expect("must fail");
         assert!(err.to_string().contains("column 'feats' (model input 'features')"), "{err}");
-        assert!(err.to_string().contains("needs 24"), "{err}");
+        assert!(err.to_string().contains("24 needed"), "{err}");
     }
 
     #[test]

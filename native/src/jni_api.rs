@@ -16,7 +16,7 @@ use jni::{Env, EnvUnowned};
 use crate::exchange::{self, InputBuffers};
 use crate::model_node::{self, Model, ModelOptions};
 use crate::onnx_proto;
-use crate::tensor::{ElementType, OutputTensor};
+use crate::tensor::{ElementType, Output};
 use crate::{runtime, Error, Result};
 
 // Run results handed to the JVM and not yet closed: a leak check for tests and diagnostics.
@@ -278,7 +278,8 @@ pub extern "system" fn Java_io_sparkort_NativeApi_openResultCount<'local>(
 }
 
 /// Runs one batch. Input `i` is described by `inputNames[i]`, `columns[i]`, `elementTypes[i]`,
-/// `ranks[i]` consecutive dims of `shapes`, and `buffers[2i..2i+2]` = data address, data length.
+/// `ranks[i]` consecutive dims of `shapes`, and `buffers[4i..4i+4]` = data address, data length,
+/// offsets address, offsets length (the offsets only for strings).
 /// Returns a result handle for `describeResult` / `closeResult`.
 #[unsafe(no_mangle)]
 #[allow(clippy::too_many_arguments)]
@@ -325,7 +326,7 @@ fn input_buffers(
     buffers: Vec<i64>,
 ) -> Result<Vec<InputBuffers>> {
     let n = names.len();
-    if columns.len() != n || element_types.len() != n || ranks.len() != n || buffers.len() != 2 * n {
+    if columns.len() != n || element_types.len() != n || ranks.len() != n || buffers.len() != 4 * n {
         return Err(Error::InvalidArgument("run: argument arrays disagree on the number of inputs".into()));
     }
     let mut dims = shapes.into_iter();
@@ -343,15 +344,17 @@ fn input_buffers(
             column,
             element_type,
             shape,
-            data_address: buffers[2 * i],
-            data_length: buffers[2 * i + 1],
+            data_address: buffers[4 * i],
+            data_length: buffers[4 * i + 1],
+            offsets_address: buffers[4 * i + 2],
+            offsets_length: buffers[4 * i + 3],
         });
     }
     Ok(out)
 }
 
-/// Describes a run's outputs as longs, per output: element type code, data address, byte length,
-/// rank, then the dims. Addresses stay valid until `closeResult`.
+/// Describes a run's outputs as longs, one `Output::describe` after another. Addresses stay valid
+/// until `closeResult`.
 #[unsafe(no_mangle)]
 pub extern "system" fn Java_io_sparkort_NativeApi_describeResult<'local>(
     mut unowned_env: EnvUnowned<'local>,
@@ -361,15 +364,9 @@ pub extern "system" fn Java_io_sparkort_NativeApi_describeResult<'local>(
     unowned_env
         .with_env(|env| -> Result<JLongArray<'local>> {
             // SAFETY: the handle came from `run` and the Java owner has not closed it yet.
-            let outputs = unsafe { (result as *const Vec<OutputTensor>).as_ref() }
+            let outputs = unsafe { (result as *const Vec<Output>).as_ref() }
                 .ok_or_else(|| Error::InvalidArgument("result handle is 0".into()))?;
-            let mut described = Vec::new();
-            for output in outputs {
-                let (address, len) = output.data();
-                described.extend([output.element_type.onnx_code() as i64, address as i64, len as i64]);
-                described.push(output.shape.len() as i64);
-                described.extend(&output.shape);
-            }
+            let described: Vec<i64> = outputs.iter().flat_map(Output::describe).collect();
             let array = env.new_long_array(described.len())?;
             array.set_region(env, 0, &described)?;
             Ok(array)
@@ -386,7 +383,7 @@ pub extern "system" fn Java_io_sparkort_NativeApi_closeResult<'local>(
     unowned_env
         .with_env(|_env| -> Result<()> {
             // SAFETY: the handle came from `Box::into_raw` in `run` and the Java owner closes it once.
-            unsafe { release::<Vec<OutputTensor>>(result, "result") }?;
+            unsafe { release::<Vec<Output>>(result, "result") }?;
             OPEN_RESULTS.fetch_sub(1, Ordering::Relaxed);
             Ok(())
         })
@@ -405,7 +402,7 @@ mod tests {
             vec![1, 11],
             vec![4, 3, 4],
             vec![2, 1],
-            vec![100, 48, 200, 32],
+            vec![100, 48, 0, 0, 200, 32, 0, 0],
         )
         .expect("consistent arguments");
         assert_eq!(inputs[0].shape, vec![4, 3]);
@@ -417,9 +414,9 @@ mod tests {
 
     #[test]
     fn inconsistent_argument_arrays_are_rejected() {
-        let err = input_buffers(vec!["a".into()], vec![], vec![1], vec![1], vec![1], vec![0, 0]);
+        let err = input_buffers(vec!["a".into()], vec![], vec![1], vec![1], vec![1], vec![0; 4]);
         assert!(matches!(err, Err(Error::InvalidArgument(_))));
-        let err = input_buffers(vec!["a".into()], vec!["c".into()], vec![8], vec![1], vec![1], vec![0, 0]);
-        assert!(err.is_err(), "string tensors are not exchanged as fixed-width buffers");
+        let err = input_buffers(vec!["a".into()], vec!["c".into()], vec![14], vec![1], vec![1], vec![0; 4]);
+        assert!(err.is_err(), "complex64 is not exchanged");
     }
 }

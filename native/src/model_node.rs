@@ -12,7 +12,7 @@ use sha2::{Digest, Sha256};
 use crate::exchange::ImportedInput;
 use crate::onnx_proto::{self, Rewrite, TensorData};
 use crate::signature::{Signature, TensorInfo};
-use crate::tensor::{self, ElementType, OutputTensor};
+use crate::tensor::{self, ElementType, Output};
 use crate::weights::{self, SharedWeights};
 use crate::{runtime, Error, Result};
 
@@ -342,26 +342,27 @@ fn signature_of(session: &Session) -> Signature {
 }
 
 fn tensor_info(name: &str, dtype: &ValueType) -> TensorInfo {
+    let info = |kind: &str, element_type: String, key_type: Option<String>| TensorInfo {
+        name: name.into(),
+        kind: kind.into(),
+        element_type,
+        key_type,
+        shape: vec![],
+        dim_names: vec![],
+    };
     match dtype {
         ValueType::Tensor { ty, shape, dimension_symbols } => TensorInfo {
-            name: name.into(),
-            kind: "tensor".into(),
-            element_type: tensor::ort_type_name(*ty),
             shape: shape.to_vec(),
             dim_names: dimension_symbols.to_vec(),
+            ..info("tensor", tensor::ort_type_name(*ty), None)
         },
-        other => TensorInfo {
-            name: name.into(),
-            kind: match other {
-                ValueType::Sequence(_) => "sequence",
-                ValueType::Map { .. } => "map",
-                _ => "optional",
+        ValueType::Sequence(inner) => match inner.as_ref() {
+            ValueType::Map { key, value } => {
+                info("maps", tensor::ort_type_name(*value), Some(tensor::ort_type_name(*key)))
             }
-            .into(),
-            element_type: format!("{other}"),
-            shape: vec![],
-            dim_names: vec![],
+            other => info("other", format!("sequence of {other}"), None),
         },
+        other => info("other", format!("{other}"), None),
     }
 }
 
@@ -447,7 +448,7 @@ impl Model {
 
     /// Runs one batch: every model input must be fed exactly once, with the model's element type and
     /// a shape that agrees with its fixed dimensions. Returns the outputs named in `fetch`, in order.
-    pub fn run(&self, inputs: &[ImportedInput], fetch: &[String]) -> Result<Vec<OutputTensor>> {
+    pub fn run(&self, inputs: &[ImportedInput], fetch: &[String]) -> Result<Vec<Output>> {
         let mut values: Vec<(Cow<'_, str>, SessionInputValue<'_>)> = Vec::with_capacity(inputs.len());
         for expected in &self.signature.inputs {
             let input = inputs.iter().find(|i| i.name == expected.name).ok_or_else(|| {
@@ -458,7 +459,10 @@ impl Model {
                 ))
             })?;
             check_fits(input, expected)?;
-            values.push((Cow::Borrowed(expected.name.as_str()), tensor::input_value(&input.values, &input.shape)?));
+            values.push((
+                Cow::Borrowed(expected.name.as_str()),
+                tensor::input_value(&input.values, input.element_type, &input.shape)?,
+            ));
         }
         if let Some(extra) = inputs.iter().find(|i| self.signature.input(&i.name).is_none()) {
             return Err(Error::InvalidInput(format!(
@@ -476,7 +480,7 @@ impl Model {
                 let value = outputs
                     .remove(name)
                     .ok_or_else(|| Error::InvalidInput(format!("model {} has no output '{name}'", self.path)))?;
-                OutputTensor::new(name.clone(), value)
+                Output::new(name.clone(), value)
             })
             .collect()
     }
@@ -512,7 +516,8 @@ impl Model {
 }
 
 fn check_fits(input: &ImportedInput, expected: &TensorInfo) -> Result<()> {
-    let fits_type = ElementType::from_name(&expected.element_type) == Some(input.element_type);
+    let fits_type =
+        expected.kind == "tensor" && ElementType::from_name(&expected.element_type) == Some(input.element_type);
     let fits_shape = input.shape.len() == expected.shape.len()
         && input.shape.iter().zip(&expected.shape).all(|(&got, &want)| want < 0 || got == want);
     if fits_type && fits_shape {

@@ -5,10 +5,14 @@ use serde_json::{json, Value};
 #[derive(Clone, Debug, PartialEq)]
 pub struct TensorInfo {
     pub name: String,
-    /// "tensor", or the ONNX kind of a non-tensor value ("sequence", "map", "optional").
+    /// "tensor"; "maps" for a sequence of maps (one per row, as scikit-learn's ZipMap returns);
+    /// "other" for any other value, which sparkort cannot exchange.
     pub kind: String,
-    /// Element type name from `tensor::ElementType::name` ("float32", ...), or a description for non-tensors.
+    /// Element type name from `tensor::ElementType::name` ("float32", ...): the tensor's, or the maps'
+    /// values'; a description for other values.
     pub element_type: String,
+    /// The maps' key type name.
+    pub key_type: Option<String>,
     pub shape: Vec<i64>,
     pub dim_names: Vec<String>,
 }
@@ -25,6 +29,7 @@ impl TensorInfo {
             "name": self.name,
             "kind": self.kind,
             "type": self.element_type,
+            "key": self.key_type,
             "shape": self.shape,
             "dims": self.dim_names,
         })
@@ -55,6 +60,7 @@ mod tests {
             name: name.into(),
             kind: "tensor".into(),
             element_type: "float32".into(),
+            key_type: None,
             shape,
             dim_names: dims.iter().map(|d| d.to_string()).collect(),
         }

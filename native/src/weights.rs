@@ -77,8 +77,8 @@ pub fn external_file(folder: &Path, location: &str) -> std::result::Result<PathB
 }
 
 /// A tensor of the initializer's data that sessions can share, and its size in bytes; `None` for
-/// types ONNX Runtime is left to load per session (strings, 16-bit and 8-bit floats, ...) and for
-/// tensors stored in typed fields, which writers use only for small ones.
+/// types ONNX Runtime is left to load per session (strings, 8-bit floats, 4-bit integers, complex)
+/// and for tensors stored in typed fields, which writers use only for small ones.
 fn shared_value(init: &Initializer<'_>, folder: &Path) -> std::result::Result<Option<(DynValue, u64)>, String> {
     if matches!(init.data, TensorData::Typed) {
         return Ok(None);
@@ -112,6 +112,8 @@ fn shared_value(init: &Initializer<'_>, folder: &Path) -> std::result::Result<Op
         11 => plain::<f64>(dims, elements, fill)?,
         12 => plain::<u32>(dims, elements, fill)?,
         13 => plain::<u64>(dims, elements, fill)?,
+        10 => plain::<half::f16>(dims, elements, fill)?,
+        16 => plain::<half::bf16>(dims, elements, fill)?,
         _ => return Ok(None),
     };
     Ok(Some((value, size as u64)))
@@ -121,7 +123,7 @@ fn shared_value(init: &Initializer<'_>, folder: &Path) -> std::result::Result<Op
 fn element_width(data_type: i32) -> Option<usize> {
     match data_type {
         2 | 3 | 9 => Some(1),
-        4 | 5 => Some(2),
+        4 | 5 | 10 | 16 => Some(2),
         1 | 6 | 12 => Some(4),
         7 | 11 | 13 => Some(8),
         _ => None,
@@ -171,6 +173,8 @@ impl Plain for u8 {}
 impl Plain for u16 {}
 impl Plain for u32 {}
 impl Plain for u64 {}
+impl Plain for half::f16 {}
+impl Plain for half::bf16 {}
 
 /// A tensor of `elements` values of `T`, its bytes written by `fill` straight into the tensor's buffer.
 fn plain<T: Plain>(
@@ -206,7 +210,8 @@ mod tests {
         assert_eq!(element_width(1), Some(4));
         assert_eq!(element_width(11), Some(8));
         assert_eq!(element_width(9), Some(1));
-        assert_eq!(element_width(10), None, "float16 is left to ONNX Runtime");
+        assert_eq!(element_width(10), Some(2), "float16");
+        assert_eq!(element_width(17), None, "float8 is left to ONNX Runtime");
         assert_eq!(element_width(8), None, "strings are left to ONNX Runtime");
     }
 }

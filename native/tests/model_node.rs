@@ -119,3 +119,11 @@ fn a_changed_file_is_another_model() {
     assert!(second.loaded_nanos.is_some(), "the changed file is loaded");
     assert!(!Arc::ptr_eq(&first, &second.model));
 }
+
+#[test]
+fn sixteen_bit_float_weights_are_shared_too() {
+    let json = case_json("half_weights");
+    let model = model_node::open(models().join("half_weights.onnx").to_str().expect("path"), ONE).expect("open").model;
+    assert_eq!(model.stats().weight_bytes, 2 * 64 * 2, "a float16 and a bfloat16 weight of 64 values");
+    assert_like_onnxruntime_python(&score(&model, &json), &json);
+}

@@ -9,7 +9,7 @@ use std::sync::Arc;
 use serde_json::Value;
 use sparkort::exchange::{self, ImportedInput, InputBuffers};
 use sparkort::model_node::{self, Model, ModelOptions};
-use sparkort::tensor::ElementType;
+use sparkort::tensor::{ElementType, OutputKind};
 use sparkort::Error;
 
 const ONE: ModelOptions = ModelOptions { max_sessions: 1, intra_threads: 1 };
@@ -29,34 +29,80 @@ fn case(name: &str) -> (Arc<Model>, Value) {
     (model, json)
 }
 
-/// Row-major values of a case's input, in its model element type, as bytes the JVM would hand over.
+/// Row-major values of a case's input in the layout the JVM hands over (`ElementType::input_wire`).
 enum Column {
     F32(Vec<f32>),
     F64(Vec<f64>),
+    I8(Vec<i8>),
+    I16(Vec<i16>),
+    I32(Vec<i32>),
+    I64(Vec<i64>),
+    U8(Vec<u8>),
+    U16(Vec<u16>),
+    U32(Vec<u32>),
+    U64(Vec<u64>),
+    /// i32 offsets and UTF-8 bytes.
+    Str(Vec<i32>, Vec<u8>),
+}
+
+fn raw<T>(v: &[T]) -> (i64, i64) {
+    (v.as_ptr() as i64, std::mem::size_of_val(v) as i64)
 }
 
 impl Column {
     fn of(values: &Value, element_type: ElementType) -> Self {
-        let flat = values.as_array().expect("rows").iter().flat_map(|r| r.as_array().expect("row").clone());
-        let numbers = flat.map(|v| v.as_f64().expect("number"));
+        let flat: Vec<&Value> =
+            values.as_array().expect("rows").iter().flat_map(|r| r.as_array().expect("row")).collect();
+        let f = || flat.iter().map(|v| v.as_f64().expect("number"));
+        let i = || flat.iter().map(|v| v.as_i64().or_else(|| v.as_bool().map(i64::from)).expect("integer"));
         match element_type {
-            ElementType::Float64 => Column::F64(numbers.collect()),
-            _ => Column::F32(numbers.map(|v| v as f32).collect()),
+            ElementType::Float64 => Column::F64(f().collect()),
+            ElementType::Float32 | ElementType::Float16 | ElementType::Bfloat16 => {
+                Column::F32(f().map(|v| v as f32).collect())
+            }
+            ElementType::Int8 => Column::I8(i().map(|v| v as i8).collect()),
+            ElementType::Int16 => Column::I16(i().map(|v| v as i16).collect()),
+            ElementType::Int32 => Column::I32(i().map(|v| v as i32).collect()),
+            ElementType::Int64 => Column::I64(i().collect()),
+            ElementType::Uint8 | ElementType::Bool => Column::U8(i().map(|v| v as u8).collect()),
+            ElementType::Uint16 => Column::U16(i().map(|v| v as u16).collect()),
+            ElementType::Uint32 => Column::U32(i().map(|v| v as u32).collect()),
+            ElementType::Uint64 => Column::U64(flat.iter().map(|v| v.as_u64().expect("u64")).collect()),
+            ElementType::String => {
+                let mut offsets = vec![0i32];
+                let mut bytes = Vec::new();
+                for v in &flat {
+                    bytes.extend_from_slice(v.as_str().expect("string").as_bytes());
+                    offsets.push(bytes.len() as i32);
+                }
+                Column::Str(offsets, bytes)
+            }
         }
     }
 
-    fn buffers(&self, input: &str, rows: usize, element_type: ElementType) -> InputBuffers {
-        let (address, bytes, count) = match self {
-            Column::F32(v) => (v.as_ptr() as i64, std::mem::size_of_val(&v[..]), v.len()),
-            Column::F64(v) => (v.as_ptr() as i64, std::mem::size_of_val(&v[..]), v.len()),
+    fn buffers(&self, input: &str, shape: Vec<i64>, element_type: ElementType) -> InputBuffers {
+        let ((data_address, data_length), (offsets_address, offsets_length)) = match self {
+            Column::F32(v) => (raw(v), (0, 0)),
+            Column::F64(v) => (raw(v), (0, 0)),
+            Column::I8(v) => (raw(v), (0, 0)),
+            Column::I16(v) => (raw(v), (0, 0)),
+            Column::I32(v) => (raw(v), (0, 0)),
+            Column::I64(v) => (raw(v), (0, 0)),
+            Column::U8(v) => (raw(v), (0, 0)),
+            Column::U16(v) => (raw(v), (0, 0)),
+            Column::U32(v) => (raw(v), (0, 0)),
+            Column::U64(v) => (raw(v), (0, 0)),
+            Column::Str(offsets, bytes) => (raw(bytes), raw(offsets)),
         };
         InputBuffers {
             input: input.into(),
             column: format!("col_{input}"),
             element_type,
-            shape: vec![rows as i64, (count / rows) as i64],
-            data_address: address,
-            data_length: bytes as i64,
+            shape,
+            data_address,
+            data_length,
+            offsets_address,
+            offsets_length,
         }
     }
 }
@@ -66,50 +112,111 @@ fn element_type(model: &Model, input: &str) -> ElementType {
     ElementType::from_name(&info.element_type).expect("exchangeable type")
 }
 
-/// Scores every input of `json` and checks every expected output within `tolerance` (relative + absolute).
+/// The `n` values of a fixed-width or string output buffer set, as JSON values for comparison.
+fn read_values(element_type: ElementType, buffers: &[(*const u8, usize)], first: usize, n: usize) -> Vec<Value> {
+    macro_rules! slice {
+        ($t:ty, $b:expr) => {{
+            let (address, bytes) = $b;
+            // SAFETY: the output keeps its buffers alive and `bytes` is their length.
+            unsafe { std::slice::from_raw_parts(address.cast::<$t>(), bytes / std::mem::size_of::<$t>()) }
+        }};
+    }
+    let range = first..first + n;
+    match element_type {
+        ElementType::Float32 => slice!(f32, buffers[0])[range].iter().map(|&v| Value::from(v as f64)).collect(),
+        ElementType::Float64 => slice!(f64, buffers[0])[range].iter().map(|&v| Value::from(v)).collect(),
+        ElementType::Int8 => slice!(i8, buffers[0])[range].iter().map(|&v| Value::from(v)).collect(),
+        ElementType::Int16 => slice!(i16, buffers[0])[range].iter().map(|&v| Value::from(v)).collect(),
+        ElementType::Int32 => slice!(i32, buffers[0])[range].iter().map(|&v| Value::from(v)).collect(),
+        ElementType::Int64 => slice!(i64, buffers[0])[range].iter().map(|&v| Value::from(v)).collect(),
+        ElementType::Bool => slice!(u8, buffers[0])[range].iter().map(|&v| Value::from(v == 1)).collect(),
+        ElementType::String => {
+            let offsets = slice!(i32, buffers[0]);
+            let bytes = slice!(u8, buffers[1]);
+            range
+                .map(|i| {
+                    let s = &bytes[offsets[i] as usize..offsets[i + 1] as usize];
+                    Value::from(std::str::from_utf8(s).expect("UTF-8"))
+                })
+                .collect()
+        }
+        other => panic!("{other:?} is not an output wire type"),
+    }
+}
+
+fn assert_same(got: &Value, want: &Value, tolerance: f64, what: &str) {
+    match (got.as_f64(), want.as_f64()) {
+        (Some(g), Some(w)) if want.is_f64() => {
+            assert!((g - w).abs() <= tolerance * (1.0 + w.abs()), "{what}: got {g}, ONNX Runtime Python {w}")
+        }
+        _ => assert_eq!(got, want, "{what}: sparkort vs ONNX Runtime Python"),
+    }
+}
+
+/// Scores every input of `json` (one run for a batched case, one per row otherwise) and checks
+/// every expected output: floats within `tolerance` (relative + absolute), everything else exactly.
 fn assert_scores_like_onnxruntime_python(model: &Model, json: &Value, tolerance: f64) {
     let rows = json["rows"].as_u64().expect("rows") as usize;
-    let inputs: Vec<(String, ElementType, Column)> = json["inputs"]
-        .as_object()
-        .expect("inputs")
-        .iter()
-        .map(|(name, spec)| {
-            let ty = element_type(model, name);
-            (name.clone(), ty, Column::of(&spec["values"], ty))
-        })
-        .collect();
-    let buffers: Vec<InputBuffers> = inputs.iter().map(|(n, ty, c)| c.buffers(n, rows, *ty)).collect();
-    // SAFETY: `inputs` owns the memory and outlives `imported`.
-    let imported: Vec<ImportedInput> =
-        buffers.iter().map(|b| unsafe { exchange::import(b) }.expect("import")).collect();
-    let expected = json["expected"].as_object().expect("expected");
-    let fetch: Vec<String> = expected.keys().cloned().collect();
-    let outputs = model.run(&imported, &fetch).expect("run");
-    for (output, name) in outputs.iter().zip(&fetch) {
-        let want: Vec<f64> = expected[name]["values"]
-            .as_array()
-            .expect("rows")
+    let batched = json["batched"].as_bool().unwrap_or(true);
+    let runs = if batched { vec![(0, rows)] } else { (0..rows).map(|r| (r, 1)).collect() };
+    for (first_row, count) in runs {
+        let inputs: Vec<(String, ElementType, Vec<i64>, Column)> = json["inputs"]
+            .as_object()
+            .expect("inputs")
             .iter()
-            .flat_map(|r| r.as_array().expect("row").iter().map(|v| v.as_f64().expect("number")).collect::<Vec<_>>())
+            .map(|(name, spec)| {
+                let ty = element_type(model, name);
+                let rows_json =
+                    Value::from(spec["values"].as_array().expect("rows")[first_row..first_row + count].to_vec());
+                let per_row: Vec<i64> =
+                    spec["shape"].as_array().expect("shape").iter().map(|d| d.as_i64().expect("dim")).collect();
+                let shape = if batched { std::iter::once(count as i64).chain(per_row).collect() } else { per_row };
+                (name.clone(), ty, shape, Column::of(&rows_json, ty))
+            })
             .collect();
-        let (address, bytes) = output.data();
-        let got: Vec<f64> = match output.element_type {
-            // SAFETY: `output` keeps the tensor alive and `bytes` is its length.
-            ElementType::Float32 => unsafe { std::slice::from_raw_parts(address.cast::<f32>(), bytes / 4) }
-                .iter()
-                .map(|&v| v as f64)
-                .collect(),
-            // SAFETY: as above.
-            ElementType::Float64 => unsafe { std::slice::from_raw_parts(address.cast::<f64>(), bytes / 8) }.to_vec(),
-            other => panic!("unexpected output type {other:?}"),
-        };
-        assert_eq!(output.shape[0], rows as i64, "output {name} has one row per input row");
-        assert_eq!(got.len(), want.len(), "output {name} length");
-        for (i, (g, w)) in got.iter().zip(&want).enumerate() {
-            assert!(
-                (g - w).abs() <= tolerance * (1.0 + w.abs()),
-                "output {name}[{i}]: got {g}, ONNX Runtime Python {w}"
-            );
+        let buffers: Vec<InputBuffers> =
+            inputs.iter().map(|(n, ty, shape, c)| c.buffers(n, shape.clone(), *ty)).collect();
+        // SAFETY: `inputs` owns the memory and outlives `imported`.
+        let imported: Vec<ImportedInput> =
+            buffers.iter().map(|b| unsafe { exchange::import(b) }.expect("import")).collect();
+        let expected = json["expected"].as_object().expect("expected");
+        let fetch: Vec<String> = expected.keys().cloned().collect();
+        let outputs = model.run(&imported, &fetch).expect("run");
+        for (output, name) in outputs.iter().zip(&fetch) {
+            let want_rows = &expected[name]["values"].as_array().expect("rows")[first_row..first_row + count];
+            if expected[name]["dtype"] == "map" {
+                assert_eq!(output.kind, OutputKind::Maps, "{name}");
+                assert_eq!(output.shape, vec![count as i64], "{name}: one map per row");
+                let key_type = output.key_type.expect("maps have keys");
+                let offsets = read_values(ElementType::Int32, output.buffers(), 0, count + 1);
+                let key_buffers = if key_type == ElementType::String { 2 } else { 1 };
+                for (r, want) in want_rows.iter().enumerate() {
+                    let (start, end) =
+                        (offsets[r].as_u64().unwrap() as usize, offsets[r + 1].as_u64().unwrap() as usize);
+                    let keys = read_values(key_type, &output.buffers()[1..], start, end - start);
+                    let values =
+                        read_values(output.element_type, &output.buffers()[1 + key_buffers..], start, end - start);
+                    let want = want.as_array().expect("pairs");
+                    assert_eq!(keys.len(), want.len(), "{name} row {r} entries");
+                    for ((k, v), pair) in keys.iter().zip(&values).zip(want) {
+                        assert_eq!(k, &pair[0], "{name} row {r} keys in ONNX Runtime's order");
+                        assert_same(v, &pair[1], tolerance, &format!("{name} row {r}[{k}]"));
+                    }
+                }
+                continue;
+            }
+            let per_row = if batched {
+                assert_eq!(output.shape[0], count as i64, "output {name} has one row per input row");
+                output.shape[1..].iter().product::<i64>() as usize
+            } else {
+                output.shape.iter().product::<i64>() as usize
+            };
+            let got = read_values(output.element_type, output.buffers(), 0, count * per_row);
+            let want: Vec<&Value> = want_rows.iter().flat_map(|r| r.as_array().expect("row")).collect();
+            assert_eq!(got.len(), want.len(), "output {name} length");
+            for (i, (g, w)) in got.iter().zip(want).enumerate() {
+                assert_same(g, w, tolerance, &format!("output {name}[{i}]"));
+            }
         }
     }
 }
@@ -125,6 +232,45 @@ fn float64_and_multi_input_models_score_like_onnxruntime_python() {
     for name in ["double_affine", "two_inputs", "linear"] {
         let (model, json) = case(name);
         assert_scores_like_onnxruntime_python(&model, &json, 1e-5);
+    }
+}
+
+#[test]
+fn every_element_type_and_shape_scores_like_onnxruntime_python() {
+    let dtypes = [
+        "float32", "float64", "float16", "int8", "int16", "int32", "int64", "uint8", "uint16", "uint32", "uint64",
+        "bool", "string",
+    ];
+    let names = dtypes
+        .iter()
+        .map(|d| format!("passthrough_{d}"))
+        .chain(["nd_transpose", "unbatched", "byte_sum"].map(String::from));
+    for name in names {
+        let (model, json) = case(&name);
+        assert_scores_like_onnxruntime_python(&model, &json, 1e-6);
+    }
+}
+
+#[test]
+fn sequences_of_maps_keep_keys_values_and_order() {
+    let (model, json) = case("zipmap");
+    assert_scores_like_onnxruntime_python(&model, &json, 1e-6);
+    let signature = model.signature();
+    let by_name = signature.outputs.iter().find(|o| o.name == "by_name").expect("by_name output");
+    assert_eq!(
+        (by_name.kind.as_str(), by_name.key_type.as_deref(), by_name.element_type.as_str()),
+        ("maps", Some("string"), "float32")
+    );
+}
+
+#[test]
+fn invalid_utf8_and_bad_offsets_are_refused_before_scoring() {
+    for (offsets, bytes) in [(vec![0, 1, 2, 3], vec![b'a', 0xff, b'b']), (vec![0, 2, 1, 3], b"abc".to_vec())] {
+        let column = Column::Str(offsets, bytes);
+        let buffers = column.buffers("x", vec![1, 3], ElementType::String);
+        // SAFETY: `column` owns the memory and outlives the call.
+        let err = unsafe { exchange::import(&buffers) }.err().expect("must be refused");
+        assert!(err.to_string().contains("column 'col_x' (model input 'x')"), "{err}");
     }
 }
 
@@ -171,7 +317,7 @@ fn missing_model_file_is_a_model_load_error_naming_the_path() {
 fn wrong_row_length_names_column_input_and_expected_shape() {
     let (model, _) = case("mlp");
     let column = Column::F32(vec![0.5f32; 4 * 63]);
-    let buffers = column.buffers("features", 4, ElementType::Float32);
+    let buffers = column.buffers("features", vec![4, 63], ElementType::Float32);
     // SAFETY: `column` owns the memory and outlives `imported`.
     let imported = unsafe { exchange::import(&buffers) }.expect("import");
     let err = model.run(&[imported], &["probabilities".into()]).err().expect("must fail");
@@ -187,7 +333,7 @@ fn wrong_element_type_and_unfed_input_are_input_errors() {
     let (model, json) = case("mlp");
     let column = Column::of(&json["inputs"]["features"]["values"], ElementType::Float64);
     let rows = json["rows"].as_u64().expect("rows") as usize;
-    let buffers = column.buffers("features", rows, ElementType::Float64);
+    let buffers = column.buffers("features", vec![rows as i64, 64], ElementType::Float64);
     // SAFETY: `column` outlives `imported`.
     let imported = unsafe { exchange::import(&buffers) }.expect("import");
     let err = model.run(&[imported], &["probabilities".into()]).err().expect("float64 into float32 must fail");

@@ -69,13 +69,15 @@ pub fn score(model: &Model, json: &Value) -> Vec<f32> {
             shape: vec![rows as i64, (values.len() / rows) as i64],
             data_address: values.as_ptr() as i64,
             data_length: std::mem::size_of_val(&values[..]) as i64,
+            offsets_address: 0,
+            offsets_length: 0,
         })
         .collect();
     // SAFETY: `columns` owns the memory and outlives the imported arrays.
     let imported: Vec<_> = buffers.iter().map(|b| unsafe { exchange::import(b) }.expect("import")).collect();
     let output = json["expected"].as_object().expect("expected").keys().next().expect("an output").clone();
     let outputs = model.run(&imported, &[output]).expect("run");
-    let (address, bytes) = outputs[0].data();
+    let (address, bytes) = outputs[0].buffers()[0];
     // SAFETY: `outputs` keeps the tensor alive and `bytes` is its length.
     unsafe { std::slice::from_raw_parts(address.cast::<f32>(), bytes / 4) }.to_vec()
 }

@@ -1,54 +1,195 @@
 package io.sparkort;
 
+import java.util.Arrays;
 import java.util.List;
 import org.apache.spark.sql.catalyst.expressions.UnsafeArrayData;
+import org.apache.spark.sql.catalyst.util.ArrayBasedMapData;
+import org.apache.spark.sql.catalyst.util.ArrayData;
+import org.apache.spark.sql.catalyst.util.GenericArrayData;
 import org.apache.spark.unsafe.Platform;
+import org.apache.spark.unsafe.types.UTF8String;
 
 /**
- * Turns a run's outputs, still in ONNX Runtime's memory, into per-row Spark values: a boxed number
- * for a scalar output, an UnsafeArrayData filled by one bulk copy for an array output.
+ * Turns a run's outputs, still in native memory, into per-row Spark values: a boxed value for one
+ * value per row, (nested) arrays whose fixed-width leaves are filled by one bulk copy, strings, and
+ * maps for sequences of maps. The native side has already widened every element to its Spark type.
  */
 final class BatchReader {
   private BatchReader() {}
 
   /**
    * @param described {@link NativeApi#describeResult} of a run that fetched {@code fetches} in order
+   * @param batched whether the outputs' first dimension is the batch (else the run was one row)
    * @param values filled as {@code values[row][f]}
    */
-  static void read(long[] described, List<ScoringPlan.Fetch> fetches, int rows, Object[][] values) {
+  static void read(long[] described, List<ScoringPlan.Fetch> fetches, boolean batched, int rows, Object[][] values) {
     int at = 0;
     for (int f = 0; f < fetches.size(); f++) {
       ScoringPlan.Fetch fetch = fetches.get(f);
-      ElementType type = ElementType.fromCode(described[at]);
-      long address = described[at + 1];
-      long bytes = described[at + 2];
-      int rank = (int) described[at + 3];
-      long rowElements = 1;
-      for (int d = 1; d < rank; d++) {
-        rowElements *= described[at + 4 + d];
+      Output output = new Output(described, at);
+      at = output.end;
+      if (fetch.maps) {
+        readMaps(fetch, output, rows, values, f);
+      } else {
+        readTensor(fetch, output, batched, rows, values, f);
       }
-      long batch = rank == 0 ? -1 : described[at + 4];
-      at += 4 + rank;
-      if (type != fetch.elementType || batch != rows || bytes != rows * rowElements * type.byteSize
-          || fetch.scalar && rowElements != 1) {
-        throw new InferenceException("model output '" + fetch.output + "' came back as " + type.onnxName
-            + " with " + rank + " dims, " + batch + " rows and " + rowElements + " values per row; expected "
-            + fetch.elementType.onnxName + ", " + rows + " rows" + (fetch.scalar ? " and one value per row" : ""));
+    }
+  }
+
+  /** One output as {@code Output::describe} (native/src/tensor/output.rs) lays it out. */
+  private static final class Output {
+    final int kind;
+    final LeafType leaf;
+    final LeafType keyLeaf;
+    final long[] dims;
+    final long[] buffers;
+    final int end;
+
+    Output(long[] d, int at) {
+      kind = (int) d[at];
+      leaf = wireLeaf(d[at + 1]);
+      keyLeaf = d[at + 2] < 0 ? null : wireLeaf(d[at + 2]);
+      int rank = (int) d[at + 3];
+      dims = Arrays.copyOfRange(d, at + 4, at + 4 + rank);
+      int count = (int) d[at + 4 + rank];
+      buffers = Arrays.copyOfRange(d, at + 5 + rank, at + 5 + rank + 2 * count);
+      end = at + 5 + rank + 2 * count;
+    }
+
+    long address(int buffer) {
+      return buffers[2 * buffer];
+    }
+  }
+
+  /** The Spark leaf type of a wire element type code: what the native side widened the output to. */
+  private static LeafType wireLeaf(long code) {
+    for (ElementType t : ElementType.values()) {
+      if (t.onnxCode == code) {
+        return LeafType.of(t.sparkType);
       }
-      int size = type.byteSize;
-      long rowBytes = rowElements * size;
-      for (int r = 0; r < rows; r++) {
-        long source = address + r * rowBytes;
-        if (fetch.scalar) {
-          values[r][f] =
-              type == ElementType.FLOAT32 ? (Object) Platform.getFloat(null, source) : (Object) Platform.getDouble(null, source);
-        } else {
-          UnsafeArrayData array = UnsafeArrayData.createFreshArray((int) rowElements, size);
-          long header = UnsafeArrayData.calculateHeaderPortionInBytes((int) rowElements);
-          Platform.copyMemory(null, source, array.getBaseObject(), array.getBaseOffset() + header, rowBytes);
-          values[r][f] = array;
+    }
+    throw new SparkOrtException("native library returned unknown element type code " + code);
+  }
+
+  private static void readTensor(ScoringPlan.Fetch fetch, Output output, boolean batched, int rows,
+      Object[][] values, int f) {
+    LeafType leaf = LeafType.of(fetch.elementType.sparkType);
+    long[] rowDims = batched && output.dims.length > 0 ? Arrays.copyOfRange(output.dims, 1, output.dims.length) : output.dims;
+    long batch = batched ? (output.dims.length > 0 ? output.dims[0] : -1) : 1;
+    long perRow = 1;
+    for (long d : rowDims) {
+      perRow *= d;
+    }
+    boolean fits = output.kind == 0 && output.leaf == leaf && batch == rows
+        && (fetch.rowRank == 0 ? perRow == 1 : rowDims.length == fetch.rowRank)
+        && (leaf == LeafType.STRING || output.buffers[1] == rows * perRow * leaf.bytes);
+    if (!fits) {
+      throw new InferenceException("model output '" + fetch.output + "' came back as " + output.leaf + " of shape "
+          + Arrays.toString(output.dims) + "; expected " + leaf + (batched ? " with " + rows + " rows" : "")
+          + (fetch.rowRank == 0 ? " and one value per row" : " and " + fetch.rowRank + " dimensions per row"));
+    }
+    Leaves leaves = new Leaves(output, leaf, 0);
+    for (int r = 0; r < rows; r++) {
+      long first = r * perRow;
+      values[r][f] = fetch.rowRank == 0 ? leaves.scalar(first) : nested(leaves, rowDims, 0, first);
+    }
+  }
+
+  private static ArrayData nested(Leaves leaves, long[] dims, int level, long first) {
+    int n = (int) dims[level];
+    if (level == dims.length - 1) {
+      return leaves.array(first, n);
+    }
+    long stride = 1;
+    for (int l = level + 1; l < dims.length; l++) {
+      stride *= dims[l];
+    }
+    Object[] items = new Object[n];
+    for (int i = 0; i < n; i++) {
+      items[i] = nested(leaves, dims, level + 1, first + i * stride);
+    }
+    return new GenericArrayData(items);
+  }
+
+  private static void readMaps(ScoringPlan.Fetch fetch, Output output, int rows, Object[][] values, int f) {
+    LeafType keyLeaf = LeafType.of(fetch.keyType.sparkType);
+    LeafType valueLeaf = LeafType.of(fetch.elementType.sparkType);
+    if (output.kind != 1 || output.dims.length != 1 || output.dims[0] != rows || output.keyLeaf != keyLeaf
+        || output.leaf != valueLeaf) {
+      throw new InferenceException("model output '" + fetch.output + "' came back as maps of " + output.keyLeaf
+          + " to " + output.leaf + " of shape " + Arrays.toString(output.dims) + "; expected " + rows + " maps of "
+          + keyLeaf + " to " + valueLeaf);
+    }
+    long mapOffsets = output.address(0);
+    Leaves keys = new Leaves(output, keyLeaf, 1);
+    Leaves mapValues = new Leaves(output, valueLeaf, keyLeaf == LeafType.STRING ? 3 : 2);
+    for (int r = 0; r < rows; r++) {
+      int start = Platform.getInt(null, mapOffsets + 4L * r);
+      int n = Platform.getInt(null, mapOffsets + 4L * (r + 1)) - start;
+      values[r][f] = new ArrayBasedMapData(keys.array(start, n), mapValues.array(start, n));
+    }
+  }
+
+  /** The elements of one output buffer (or, for strings, offsets and bytes buffers) by index. */
+  private static final class Leaves {
+    private final LeafType leaf;
+    private final long data;
+    private final long offsets;
+
+    Leaves(Output output, LeafType leaf, int buffer) {
+      this.leaf = leaf;
+      if (leaf == LeafType.STRING) {
+        this.offsets = output.address(buffer);
+        this.data = output.address(buffer + 1);
+      } else {
+        this.offsets = 0;
+        this.data = output.address(buffer);
+      }
+    }
+
+    Object scalar(long i) {
+      long address = data + i * leaf.bytes;
+      switch (leaf) {
+        case FLOAT:
+          return Platform.getFloat(null, address);
+        case DOUBLE:
+          return Platform.getDouble(null, address);
+        case BYTE:
+          return Platform.getByte(null, address);
+        case SHORT:
+          return Platform.getShort(null, address);
+        case INT:
+          return Platform.getInt(null, address);
+        case LONG:
+          return Platform.getLong(null, address);
+        case BOOLEAN:
+          return Platform.getByte(null, address) != 0;
+        default:
+          return string(i);
+      }
+    }
+
+    ArrayData array(long first, int n) {
+      if (leaf == LeafType.STRING) {
+        Object[] strings = new Object[n];
+        for (int i = 0; i < n; i++) {
+          strings[i] = string(first + i);
         }
+        return new GenericArrayData(strings);
       }
+      UnsafeArrayData array = UnsafeArrayData.createFreshArray(n, leaf.bytes);
+      long header = UnsafeArrayData.calculateHeaderPortionInBytes(n);
+      Platform.copyMemory(null, data + first * leaf.bytes, array.getBaseObject(), array.getBaseOffset() + header,
+          (long) n * leaf.bytes);
+      return array;
+    }
+
+    private UTF8String string(long i) {
+      int start = Platform.getInt(null, offsets + 4 * i);
+      int end = Platform.getInt(null, offsets + 4 * (i + 1));
+      byte[] bytes = new byte[end - start];
+      Platform.copyMemory(null, data + start, bytes, Platform.BYTE_ARRAY_OFFSET, bytes.length);
+      return UTF8String.fromBytes(bytes);
     }
   }
 }

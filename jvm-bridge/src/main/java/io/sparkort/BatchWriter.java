@@ -1,20 +1,23 @@
 package io.sparkort;
 
+import java.util.Arrays;
 import java.util.List;
-import org.apache.arrow.memory.ArrowBuf;
 import org.apache.arrow.memory.BufferAllocator;
 import org.apache.arrow.memory.RootAllocator;
 import org.apache.spark.sql.catalyst.InternalRow;
-import org.apache.spark.sql.catalyst.util.ArrayData;
+import org.apache.spark.sql.catalyst.expressions.SpecializedGetters;
 import org.apache.spark.sql.catalyst.expressions.UnsafeArrayData;
+import org.apache.spark.sql.catalyst.util.ArrayData;
 import org.apache.spark.unsafe.Platform;
 
 /**
- * Writes a batch of rows into one Arrow buffer per model input, row-major, in the input's element
- * type: the memory the native library wraps as a tensor without copying. Arrays already in the
- * model's element type are copied in bulk from Spark's UnsafeArrayData; other values convert one
- * by one. Buffers come from a per-task child of one per-JVM Arrow allocator, so closing the writer
- * at task end returns them, and a leak fails loudly there.
+ * Writes a batch of rows into one {@link InputBuffer} per model input: the memory the native
+ * library wraps as tensors without copying. Nested arrays, vectors, binary and several scalar
+ * columns are flattened row-major; arrays already in the model's element layout are copied in
+ * bulk from Spark's UnsafeArrayData, other values convert one by one (integers range-checked).
+ * The batch's first row resolves the model's symbolic dimensions; later rows must agree.
+ * Buffers come from a per-task child of one per-JVM Arrow allocator, so closing the writer at
+ * task end returns them, and a leak fails loudly there.
  */
 final class BatchWriter implements AutoCloseable {
   private static final RootAllocator ROOT = new RootAllocator(Long.MAX_VALUE);
@@ -44,104 +47,287 @@ final class BatchWriter implements AutoCloseable {
     }
   }
 
-  private final List<ScoringPlan.Feed> feeds;
-  private final int batchSize;
+  private final ScoringPlan.Feed[] feeds;
+  private final boolean batched;
+  private final boolean keepNulls;
   private final String partition;
   private final BufferAllocator allocator;
-  private final ArrowBuf[] buffers;
-  /** Elements per row of each input in the current batch (fixed, or set by the batch's first row). */
-  private final long[] rowElements;
-  // The native call's arguments: names, types and ranks are the task's; shapes and addresses are
-  // rewritten for each batch.
-  private final String[] inputNames;
-  private final String[] columns;
-  private final int[] elementTypes;
-  private final int[] ranks;
-  private final long[] shapes;
-  private final long[] addresses;
+  private final InputBuffer[] buffers;
+  /** Per feed: the row lengths per array level this batch's first row brought, and the dims they resolve to. */
+  private final long[][] batchLevels;
+  private final long[][] batchDims;
+  private final NativeArguments arguments;
 
-  BatchWriter(List<ScoringPlan.Feed> feeds, int batchSize, String taskName, String partition) {
-    this.feeds = feeds;
-    this.batchSize = batchSize;
+  BatchWriter(ScoringPlan plan, int batchRows, String taskName, String partition) {
+    List<ScoringPlan.Feed> feedList = plan.feeds;
+    int n = feedList.size();
+    this.feeds = feedList.toArray(new ScoringPlan.Feed[0]);
+    this.batched = plan.batched;
+    this.keepNulls = plan.keepNulls;
     this.partition = partition;
     this.allocator = ROOT.newChildAllocator("sparkort " + taskName, 0, Long.MAX_VALUE);
-    this.buffers = new ArrowBuf[feeds.size()];
-    this.rowElements = new long[feeds.size()];
-    int n = feeds.size();
-    inputNames = new String[n];
-    columns = new String[n];
-    elementTypes = new int[n];
-    ranks = new int[n];
+    this.buffers = new InputBuffer[n];
+    this.batchLevels = new long[n][];
+    this.batchDims = new long[n][];
+    String[] inputNames = new String[n];
+    String[] columns = new String[n];
+    int[] elementTypes = new int[n];
+    int[] ranks = new int[n];
     int totalRank = 0;
     for (int f = 0; f < n; f++) {
-      ScoringPlan.Feed feed = feeds.get(f);
+      ScoringPlan.Feed feed = feeds[f];
+      buffers[f] = new InputBuffer(allocator, feed.elementType, batchRows);
       inputNames[f] = feed.input;
-      columns[f] = feed.column;
+      columns[f] = String.join(", ", feed.columns);
       elementTypes[f] = feed.elementType.onnxCode;
-      ranks[f] = 1 + feed.rowShape.length;
+      ranks[f] = (batched ? 1 : 0) + feed.rowShape.length;
       totalRank += ranks[f];
     }
-    shapes = new long[totalRank];
-    addresses = new long[2 * n];
+    arguments = new NativeArguments(inputNames, columns, elementTypes, new long[totalRank], ranks, new long[4 * n]);
   }
 
   /**
-   * Writes {@code row} at position {@code slot} of the batch.
+   * Writes {@code row} at tensor slot {@code slot}. Returns false, having kept nothing, when the row
+   * has a null input and nulls are kept (the row then gets null outputs); throws when they are not.
    *
    * @param rowIndex the row's position in its partition, for error messages
    */
-  void write(int slot, InternalRow row, long rowIndex) {
-    for (int f = 0; f < feeds.size(); f++) {
-      ScoringPlan.Feed feed = feeds.get(f);
-      if (row.isNullAt(feed.ordinal)) {
-        throw new InvalidInputException(at(feed, rowIndex)
-            + " is null; a null row cannot be scored");
+  boolean write(int slot, InternalRow row, long rowIndex) {
+    for (int f = 0; f < feeds.length; f++) {
+      if (!writeFeed(f, slot, row, rowIndex)) {
+        for (int g = 0; g <= f; g++) {
+          buffers[g].rollback(slot);
+        }
+        return false;
       }
-      if (feed.kind == ScoringPlan.ColumnKind.SCALAR) {
-        long address = reserve(f, slot, 1);
-        put(feed.elementType, address, scalar(row, feed));
-      } else {
-        writeArray(f, feed, slot, row.getArray(feed.ordinal), rowIndex);
+    }
+    return true;
+  }
+
+  private boolean writeFeed(int f, int slot, InternalRow row, long rowIndex) {
+    ScoringPlan.Feed feed = feeds[f];
+    for (int ordinal : feed.ordinals) {
+      if (row.isNullAt(ordinal)) {
+        return nullInput(feed, rowIndex, "is null");
       }
+    }
+    int ordinal = feed.ordinals[0];
+    switch (feed.source) {
+      case SCALARS:
+        long first = buffers[f].startRow(slot, checkFlat(f, slot, feed.columns.length, rowIndex));
+        for (int c = 0; c < feed.columns.length; c++) {
+          putLeaf(feed, buffers[f], first + c, row, feed.ordinals[c], feed.leaves[c], rowIndex);
+        }
+        return true;
+      case ARRAY:
+        ArrayData array = row.getArray(ordinal);
+        if (feed.depth == 1) {
+          long start = buffers[f].startRow(slot, checkFlat(f, slot, array.numElements(), rowIndex));
+          return writeLeafArray(feed, buffers[f], start, array, rowIndex);
+        }
+        return writeNested(f, slot, array, rowIndex);
+      case VECTOR:
+        return writeVector(f, slot, row.getStruct(ordinal, 4), rowIndex);
+      default:
+        byte[] bytes = row.getBinary(ordinal);
+        long at = buffers[f].startRow(slot, checkFlat(f, slot, bytes.length, rowIndex));
+        Platform.copyMemory(bytes, Platform.BYTE_ARRAY_OFFSET, null, buffers[f].address(at), bytes.length);
+        return true;
     }
   }
 
-  private void writeArray(int f, ScoringPlan.Feed feed, int slot, ArrayData array, long rowIndex) {
+  /** Checks a row arriving as {@code n} values in a row against the model's shape; returns {@code n}. */
+  private long checkFlat(int f, int slot, long n, long rowIndex) {
+    ScoringPlan.Feed feed = feeds[f];
+    if (feed.fixedRowElements >= 0) {
+      if (n != feed.fixedRowElements) {
+        throw new InvalidInputException(at(feed, rowIndex) + " has " + n + " elements, expected " + feed.fixedRowElements);
+      }
+      if (slot == 0) {
+        batchDims[f] = feed.rowShape;
+      }
+      return n;
+    }
+    return checkLevels(f, slot, new long[] {n}, rowIndex);
+  }
+
+  /** Checks a row's lengths per array level against the model's shape and the batch's first row. */
+  private long checkLevels(int f, int slot, long[] levels, long rowIndex) {
+    ScoringPlan.Feed feed = feeds[f];
+    if (slot > 0) {
+      if (!Arrays.equals(levels, batchLevels[f])) {
+        throw new InvalidInputException(at(feed, rowIndex) + " has " + describeLevels(levels) + ", expected "
+            + describeLevels(batchLevels[f]) + " (as this batch's first row)");
+      }
+      return product(levels);
+    }
+    long[] dims = resolve(feed.rowShape, levels);
+    if (dims == null) {
+      throw new InvalidInputException(at(feed, rowIndex) + " has " + describeLevels(levels)
+          + ", which does not fit the model's " + (batched ? "per-row shape " : "shape ") + describeShape(feed.rowShape));
+    }
+    batchLevels[f] = levels;
+    batchDims[f] = dims;
+    return product(levels);
+  }
+
+  /**
+   * The row's dims when its arrays, {@code levels[i]} long at level i, fit {@code rowShape}: outer
+   * levels one dimension each, the innermost level the remaining dimensions flattened. Null if not.
+   */
+  static long[] resolve(long[] rowShape, long[] levels) {
+    long[] dims = rowShape.clone();
+    if (dims.length == 0) {
+      return levels.length == 1 && levels[0] == 1 ? dims : null;
+    }
+    int last = levels.length - 1;
+    for (int i = 0; i < last; i++) {
+      if (dims[i] >= 0 && dims[i] != levels[i]) {
+        return null;
+      }
+      dims[i] = levels[i];
+    }
+    long fixed = 1;
+    int symbolic = -1;
+    for (int d = last; d < dims.length; d++) {
+      if (dims[d] < 0) {
+        symbolic = d;
+      } else {
+        fixed *= dims[d];
+      }
+    }
+    if (symbolic < 0) {
+      return levels[last] == fixed ? dims : null;
+    }
+    if (fixed == 0 || levels[last] % fixed != 0) {
+      return null;
+    }
+    dims[symbolic] = levels[last] / fixed;
+    return dims;
+  }
+
+  private boolean writeNested(int f, int slot, ArrayData array, long rowIndex) {
+    ScoringPlan.Feed feed = feeds[f];
+    long[] levels = new long[feed.depth];
+    ArrayData level = array;
+    for (int l = 0; l < feed.depth; l++) {
+      levels[l] = level.numElements();
+      if (l + 1 < feed.depth && levels[l] > 0) {
+        if (level.isNullAt(0)) {
+          return nullInput(feed, rowIndex, "has a null array at level " + (l + 1));
+        }
+        level = level.getArray(0);
+      }
+    }
+    long start = buffers[f].startRow(slot, checkLevels(f, slot, levels, rowIndex));
+    return writeLevel(feed, buffers[f], array, 0, levels, start, rowIndex);
+  }
+
+  private boolean writeLevel(ScoringPlan.Feed feed, InputBuffer buffer, ArrayData array, int level, long[] levels,
+      long start, long rowIndex) {
+    if (array.numElements() != levels[level]) {
+      throw new InvalidInputException(at(feed, rowIndex) + " is not rectangular: an array at level " + (level + 1)
+          + " has " + array.numElements() + " elements where the first had " + levels[level]);
+    }
+    if (level == levels.length - 1) {
+      return writeLeafArray(feed, buffer, start, array, rowIndex);
+    }
+    long stride = 1;
+    for (int l = level + 1; l < levels.length; l++) {
+      stride *= levels[l];
+    }
+    for (int i = 0; i < array.numElements(); i++) {
+      if (array.isNullAt(i)) {
+        return nullInput(feed, rowIndex, "has a null array at level " + (level + 2));
+      }
+      if (!writeLevel(feed, buffer, array.getArray(i), level + 1, levels, start + i * stride, rowIndex)) {
+        return false;
+      }
+    }
+    return true;
+  }
+
+  private boolean writeLeafArray(ScoringPlan.Feed feed, InputBuffer buffer, long start, ArrayData array, long rowIndex) {
     int n = array.numElements();
-    long expected = feed.fixedRowElements;
-    if (expected < 0 && slot > 0) {
-      expected = rowElements[f];
-    }
-    if (expected >= 0 && n != expected) {
-      throw new InvalidInputException(at(feed, rowIndex) + " has "
-          + n + " elements, expected " + expected
-          + (feed.fixedRowElements < 0 ? " (the length of this batch's first row)" : ""));
-    }
-    if (expected < 0 && !fitsSymbolicShape(feed.rowShape, n)) {
-      throw new InvalidInputException(at(feed, rowIndex) + " has "
-          + n + " elements, which the model's per-row shape cannot hold");
-    }
-    long address = reserve(f, slot, n);
-    int size = feed.elementType.byteSize;
     if (feed.bulkCopy && array instanceof UnsafeArrayData) {
       UnsafeArrayData unsafe = (UnsafeArrayData) array;
       // The header is the element count, then the null bits: any set bit is a null element.
       long header = UnsafeArrayData.calculateHeaderPortionInBytes(n);
       for (long word = 8; word < header; word += 8) {
         if (Platform.getLong(unsafe.getBaseObject(), unsafe.getBaseOffset() + word) != 0) {
-          throw nullElement(feed, array, rowIndex);
+          return nullElement(feed, array, rowIndex);
         }
       }
-      Platform.copyMemory(unsafe.getBaseObject(), unsafe.getBaseOffset() + header, null, address, (long) n * size);
-      return;
+      Platform.copyMemory(unsafe.getBaseObject(), unsafe.getBaseOffset() + header, null, buffer.address(start),
+          (long) n * feed.leaves[0].bytes);
+      return true;
     }
-    boolean isFloat = feed.valueType == ScoringPlan.Numeric.FLOAT;
     for (int i = 0; i < n; i++) {
       if (array.isNullAt(i)) {
-        throw nullElement(feed, array, rowIndex);
+        return nullElement(feed, array, rowIndex);
       }
-      put(feed.elementType, address + (long) i * size, isFloat ? array.getFloat(i) : array.getDouble(i));
+      putLeaf(feed, buffer, start + i, array, i, feed.leaves[0], rowIndex);
     }
+    return true;
+  }
+
+  /** A Spark ML Vector: (type: 0 sparse or 1 dense, size, indices, values). */
+  private boolean writeVector(int f, int slot, InternalRow vector, long rowIndex) {
+    ScoringPlan.Feed feed = feeds[f];
+    ArrayData values = vector.getArray(3);
+    if (vector.getByte(0) == 1) {
+      long start = buffers[f].startRow(slot, checkFlat(f, slot, values.numElements(), rowIndex));
+      return writeLeafArray(feed, buffers[f], start, values, rowIndex);
+    }
+    int size = vector.getInt(1);
+    ArrayData indices = vector.getArray(2);
+    long start = buffers[f].startRow(slot, checkFlat(f, slot, size, rowIndex));
+    Platform.setMemory(buffers[f].address(start), (byte) 0, (long) size * feed.elementType.inputBytes);
+    for (int i = 0; i < indices.numElements(); i++) {
+      int index = indices.getInt(i);
+      if (index < 0 || index >= size) {
+        throw new InvalidInputException(at(feed, rowIndex) + " is a sparse vector of size " + size
+            + " with index " + index);
+      }
+      buffers[f].putDouble(start + index, values.getDouble(i));
+    }
+    return true;
+  }
+
+  private void putLeaf(ScoringPlan.Feed feed, InputBuffer buffer, long element, SpecializedGetters source, int i,
+      LeafType leaf, long rowIndex) {
+    long value;
+    switch (leaf) {
+      case FLOAT:
+        buffer.putDouble(element, source.getFloat(i));
+        return;
+      case DOUBLE:
+        buffer.putDouble(element, source.getDouble(i));
+        return;
+      case BOOLEAN:
+        buffer.putBool(element, source.getBoolean(i));
+        return;
+      case STRING:
+        buffer.putString(element, source.getUTF8String(i));
+        return;
+      case BYTE:
+        value = source.getByte(i);
+        break;
+      case SHORT:
+        value = source.getShort(i);
+        break;
+      case INT:
+        value = source.getInt(i);
+        break;
+      default:
+        value = source.getLong(i);
+    }
+    ElementType type = feed.elementType;
+    if (value < type.min || value > type.max) {
+      throw new InvalidInputException(at(feed, rowIndex) + " holds " + value + ", outside " + type.onnxName
+          + "'s range [" + type.min + ", " + type.max + "]");
+    }
+    buffer.putLong(element, value);
   }
 
   /** Where a bad value is, for error messages: the column, the model input and the row. */
@@ -149,99 +335,69 @@ final class BatchWriter implements AutoCloseable {
     return feed.describe() + ": row " + rowIndex + " of " + partition;
   }
 
-  private InvalidInputException nullElement(ScoringPlan.Feed feed, ArrayData array, long rowIndex) {
+  private boolean nullInput(ScoringPlan.Feed feed, long rowIndex, String what) {
+    if (keepNulls) {
+      return false;
+    }
+    throw new InvalidInputException(at(feed, rowIndex) + " " + what
+        + "; a null cannot be scored (handleNulls='keep' gives such rows null outputs)");
+  }
+
+  private boolean nullElement(ScoringPlan.Feed feed, ArrayData array, long rowIndex) {
     int index = 0;
     while (index < array.numElements() && !array.isNullAt(index)) {
       index++;
     }
-    return new InvalidInputException(at(feed, rowIndex)
-        + " has a null at element " + index + "; a null element cannot be scored");
-  }
-
-  /**
-   * The address of row {@code slot}'s values in input {@code f}'s buffer. The batch's first row
-   * fixes the row length (later rows were checked against it) and sizes the buffer.
-   */
-  private long reserve(int f, int slot, long elements) {
-    int size = feeds.get(f).elementType.byteSize;
-    if (slot == 0) {
-      rowElements[f] = elements;
-      long bytes = (long) batchSize * elements * size;
-      if (buffers[f] == null || buffers[f].capacity() < bytes) {
-        if (buffers[f] != null) {
-          buffers[f].close();
-        }
-        buffers[f] = allocator.buffer(bytes);
-      }
-    }
-    return buffers[f].memoryAddress() + (long) slot * elements * size;
+    return nullInput(feed, rowIndex, "has a null at element " + index);
   }
 
   /** The batch of the first {@code rows} (at least one) rows written, as the native call takes it. */
   NativeArguments nativeArguments(int rows) {
     int at = 0;
-    for (int f = 0; f < feeds.size(); f++) {
-      ScoringPlan.Feed feed = feeds.get(f);
-      shapes[at++] = rows;
-      for (long d : feed.rowShape) {
-        shapes[at++] = d >= 0 ? d : rowElements[f] / knownElements(feed.rowShape);
+    for (int f = 0; f < feeds.length; f++) {
+      if (batched) {
+        arguments.shapes[at++] = rows;
       }
-      addresses[2 * f] = buffers[f].memoryAddress();
-      addresses[2 * f + 1] = (long) rows * rowElements[f] * feed.elementType.byteSize;
+      for (long d : batchDims[f]) {
+        arguments.shapes[at++] = d;
+      }
+      buffers[f].describe(rows, arguments.buffers, 4 * f);
     }
-    return new NativeArguments(inputNames, columns, elementTypes, shapes, ranks, addresses);
+    return arguments;
   }
 
   @Override
   public void close() {
-    for (int f = 0; f < buffers.length; f++) {
-      if (buffers[f] != null) {
-        buffers[f].close();
-        buffers[f] = null;
-      }
+    for (InputBuffer buffer : buffers) {
+      buffer.close();
     }
     allocator.close();
   }
 
-  private static boolean fitsSymbolicShape(long[] rowShape, long n) {
-    long known = knownElements(rowShape);
-    return known > 0 && n % known == 0;
+  private static long product(long[] values) {
+    long n = 1;
+    for (long v : values) {
+      n *= v;
+    }
+    return n;
   }
 
-  /** The product of the fixed dimensions of a per-row shape. */
-  private static long knownElements(long[] rowShape) {
-    long known = 1;
-    for (long d : rowShape) {
-      known *= d < 0 ? 1 : d;
+  private static String describeLevels(long[] levels) {
+    if (levels.length == 1) {
+      return levels[0] + " elements";
     }
-    return known;
+    StringBuilder s = new StringBuilder("arrays of shape [");
+    for (int i = 0; i < levels.length; i++) {
+      s.append(i == 0 ? "" : ", ").append(levels[i]);
+    }
+    return s.append(']').toString();
   }
 
-  private static double scalar(InternalRow row, ScoringPlan.Feed feed) {
-    int i = feed.ordinal;
-    switch (feed.valueType) {
-      case DOUBLE:
-        return row.getDouble(i);
-      case FLOAT:
-        return row.getFloat(i);
-      case LONG:
-        return row.getLong(i);
-      case INT:
-        return row.getInt(i);
-      case SHORT:
-        return row.getShort(i);
-      case BYTE:
-        return row.getByte(i);
-      default:
-        throw new IllegalStateException("no reader for " + feed.valueType);
+  private static String describeShape(long[] shape) {
+    StringBuilder s = new StringBuilder("[");
+    for (int i = 0; i < shape.length; i++) {
+      s.append(i == 0 ? "" : ", ").append(shape[i] < 0 ? "?" : Long.toString(shape[i]));
     }
-  }
-
-  private static void put(ElementType type, long address, double value) {
-    if (type == ElementType.FLOAT32) {
-      Platform.putFloat(null, address, (float) value);
-    } else {
-      Platform.putDouble(null, address, value);
-    }
+    return s.append(']').toString();
   }
 }

@@ -17,14 +17,19 @@ import org.apache.spark.SparkConf;
 import org.apache.spark.SparkEnv;
 
 /**
- * An executor's models on local disk, one folder per model key holding the .onnx file and its
- * external data files at their relative locations, so a model is fetched once per host however
+ * An executor's models on local disk, one folder per model key holding the .onnx file (as
+ * {@value #MODEL_FILE}) and its external data files at their relative locations, so a model is fetched once per host however
  * many jobs, applications and executor JVMs use it. A folder appears whole (fetched into a temporary
  * folder, checked, then renamed), so a folder that exists is complete. The cache is never pruned;
  * {@value #DIRECTORY_CONF} moves it (default: {@code <java.io.tmpdir>/sparkort-models-<user>}).
  */
 final class ModelCache {
   static final String DIRECTORY_CONF = "spark.sparkort.modelCacheDir";
+
+  /** The .onnx file's name in its folder: the same for every model, since two names may hold one content. */
+  static final String MODEL_FILE = "model.onnx";
+  /** The layout of the folders below; another layout (a later sparkort) lives beside this one. */
+  private static final String LAYOUT = "v1";
 
   private static final ConcurrentHashMap<String, Object> FETCHING = new ConcurrentHashMap<>();
 
@@ -36,8 +41,8 @@ final class ModelCache {
    * @param fetched receives the bytes this call fetched
    */
   static File localModel(ModelSource source, long[] fetched) {
-    File folder = new File(directory(), source.key);
-    File model = new File(folder, source.fileName);
+    File folder = new File(new File(directory(), LAYOUT), source.key);
+    File model = new File(folder, MODEL_FILE);
     if (model.isFile()) {
       return model;
     }
@@ -52,9 +57,10 @@ final class ModelCache {
   private static long fetch(ModelSource source, File folder) {
     File staging = null;
     try {
+      Files.createDirectories(folder.getParentFile().toPath());
       staging = Files.createTempDirectory(folder.getParentFile().toPath(), ".fetching-" + source.key).toFile();
       long bytes = 0;
-      File onnx = new File(staging, source.fileName);
+      File onnx = new File(staging, MODEL_FILE);
       String sha256;
       try (InputStream in = open(source, source.shipped ? source.shippedModelName() : null, null)) {
         sha256 = ModelSource.copy(in, onnx);
@@ -83,7 +89,7 @@ final class ModelCache {
         staging = null;
       } catch (IOException e) {
         // Another executor on this host finished the same model first; its copy is as good.
-        if (!new File(folder, source.fileName).isFile()) {
+        if (!new File(folder, MODEL_FILE).isFile()) {
           throw e;
         }
       }

@@ -16,23 +16,30 @@ public final class ModelSignature implements Serializable {
   public static final class Tensor implements Serializable {
     private static final long serialVersionUID = 1L;
     public final String name;
-    /** "tensor", or "sequence", "map", "optional". */
+    /** "tensor"; "maps" for a sequence of maps (one per row, scikit-learn's ZipMap); "other". */
     public final String kind;
-    /** Element type name ("float32", ...), or a description of a non-tensor value. */
+    /** Element type name ("float32", ...) of the tensor or the maps' values; a description otherwise. */
     public final String elementType;
+    /** The maps' key type name, else null. */
+    public final String keyType;
     public final long[] shape;
     public final String[] dimNames;
 
-    Tensor(String name, String kind, String elementType, long[] shape, String[] dimNames) {
+    Tensor(String name, String kind, String elementType, String keyType, long[] shape, String[] dimNames) {
       this.name = name;
       this.kind = kind;
       this.elementType = elementType;
+      this.keyType = keyType;
       this.shape = shape;
       this.dimNames = dimNames;
     }
 
     boolean isTensor() {
       return "tensor".equals(kind);
+    }
+
+    boolean isMaps() {
+      return "maps".equals(kind);
     }
 
     /** The shape as a reader expects to see it: {@code [N, 64]}, symbolic dims by name. */
@@ -50,6 +57,9 @@ public final class ModelSignature implements Serializable {
 
     @Override
     public String toString() {
+      if (isMaps()) {
+        return name + ": sequence of map(" + keyType + ", " + elementType + ")";
+      }
       return name + ": " + (isTensor() ? elementType + " " + describeShape() : elementType);
     }
   }
@@ -84,7 +94,9 @@ public final class ModelSignature implements Serializable {
       for (int i = 0; i < dims.length; i++) {
         dims[i] = dimsNode.get(i).asText();
       }
-      out.add(new Tensor(t.get("name").asText(), t.get("kind").asText(), t.get("type").asText(), shape, dims));
+      JsonNode key = t.get("key");
+      out.add(new Tensor(t.get("name").asText(), t.get("kind").asText(), t.get("type").asText(),
+          key == null || key.isNull() ? null : key.asText(), shape, dims));
     }
     return out;
   }

@@ -51,8 +51,6 @@ final class ModelSource implements Serializable {
   final String key;
   /** SHA-256 of the .onnx file, checked on executors after each fetch. */
   final String sha256;
-  /** The .onnx file's name, kept in the cache (ONNX Runtime logs it). */
-  final String fileName;
   final List<DataFile> dataFiles;
   /** Whether the driver ships the files ({@code addFile}); else executors read {@link #location}. */
   final boolean shipped;
@@ -78,12 +76,11 @@ final class ModelSource implements Serializable {
     }
   }
 
-  private ModelSource(String location, String key, String sha256, String fileName, List<DataFile> dataFiles,
-      boolean shipped, Broadcast<HadoopConf> hadoopConf, File driverCopy) {
+  private ModelSource(String location, String key, String sha256, List<DataFile> dataFiles, boolean shipped,
+      Broadcast<HadoopConf> hadoopConf, File driverCopy) {
     this.location = location;
     this.key = key;
     this.sha256 = sha256;
-    this.fileName = fileName;
     this.dataFiles = Collections.unmodifiableList(dataFiles);
     this.shipped = shipped;
     this.hadoopConf = hadoopConf;
@@ -133,7 +130,7 @@ final class ModelSource implements Serializable {
         String shippedName = shipped ? "model-" + name + ".data" + i : null;
         dataFiles.add(new DataFile(locations.get(i), status.getLen(), status.getModificationTime(), shippedName));
       }
-      return new ModelSource(location, name, sha256, path.getName(), dataFiles, shipped, null, copy);
+      return new ModelSource(location, name, sha256, dataFiles, shipped, null, copy);
     } catch (FileNotFoundException e) {
       throw new ModelLoadException("model file not found: " + location, e);
     } catch (IOException e) {
@@ -161,7 +158,7 @@ final class ModelSource implements Serializable {
     if (!shipped) {
       Broadcast<HadoopConf> conf =
           JavaSparkContext.fromSparkContext(context).broadcast(new HadoopConf(context.hadoopConfiguration()));
-      return new ModelSource(location, key, sha256, fileName, dataFiles, false, conf, driverCopy);
+      return new ModelSource(location, key, sha256, dataFiles, false, conf, driverCopy);
     }
     addFileOnce(context, driverCopy, driverCopy.getName());
     File folder = new File(new Path(location).toUri().getPath()).getAbsoluteFile().getParentFile();

@@ -68,9 +68,11 @@ final class NativeApi {
   /**
    * Runs one batch. Input {@code i} is {@code inputNames[i]} fed from {@code columns[i]} (named in
    * errors), of ONNX element type {@code elementTypes[i]}, with shape {@code ranks[i]} consecutive
-   * values of {@code shapes} (batch first), and memory {@code buffers[2i]} (data address) and
-   * {@code buffers[2i+1]} (data bytes), row-major, with no null rows. The buffers must stay
-   * allocated and unchanged until this call returns.
+   * values of {@code shapes} (batch first for batched models), and memory {@code buffers[4i]} (data
+   * address), {@code buffers[4i+1]} (data bytes), {@code buffers[4i+2]} and {@code buffers[4i+3]}
+   * (for strings: address and bytes of int32 offsets, one per element plus one; else 0), row-major,
+   * in the layout {@link InputBuffer} writes. The buffers must stay allocated and unchanged until
+   * this call returns.
    *
    * @param model handle from {@link #openModel}
    * @param fetch names of the model outputs to return, in order
@@ -88,8 +90,10 @@ final class NativeApi {
 
   /**
    * @param result handle from {@link #run}
-   * @return per fetched output: element type code, data address, data bytes, rank, then the dims;
-   *     addresses stay valid until {@link #closeResult}
+   * @return per fetched output: kind (0 tensor, 1 sequence of maps), element type code (of the
+   *     tensor or the maps' values, already widened to its Spark type), key type code (-1 if none),
+   *     rank, the dims, the number of buffers, then address and bytes of each (see {@link
+   *     BatchReader}); addresses stay valid until {@link #closeResult}
    */
   static native long[] describeResult(long result);
 

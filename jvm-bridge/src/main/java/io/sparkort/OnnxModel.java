@@ -44,6 +44,7 @@ public class OnnxModel extends Transformer {
   private final StringMapParam fetchDict;
   private final IntParam batchSize;
   private transient ScoringMetrics metrics;
+  private final Param<String> handleNulls;
 
   public OnnxModel() {
     this(Identifiable$.MODULE$.randomUID("OnnxModel"));
@@ -56,9 +57,13 @@ public class OnnxModel extends Transformer {
     fetchDict = new StringMapParam(this, "fetchDict",
         "output column name -> ONNX output name; empty = every output under its own name");
     batchSize = new IntParam(this, "batchSize", "rows per native call", ParamValidators.gt(0));
+    handleNulls = new Param<>(this, "handleNulls",
+        "a row with a null input: 'error' fails the job naming the row, 'keep' gives it null outputs",
+        ParamValidators.inArray(new String[] {"error", "keep"}));
     setDefault(feedDict, Collections.<String, String>emptyMap());
     setDefault(fetchDict, Collections.<String, String>emptyMap());
     setDefault(batchSize, 1024);
+    setDefault(handleNulls, "error");
   }
 
   @Override
@@ -71,7 +76,7 @@ public class OnnxModel extends Transformer {
     return modelLocation;
   }
 
-  /** ONNX input name -> DataFrame column feeding it. */
+  /** ONNX input name -> DataFrame column feeding it (or several scalar columns, separated by commas). */
   public StringMapParam feedDict() {
     return feedDict;
   }
@@ -84,6 +89,11 @@ public class OnnxModel extends Transformer {
   /** Rows per native call. */
   public IntParam batchSize() {
     return batchSize;
+  }
+
+  /** What a row with a null input gets: "error" (the default) fails the job, "keep" gives null outputs. */
+  public Param<String> handleNulls() {
+    return handleNulls;
   }
 
   public OnnxModel setModelLocation(String value) {
@@ -120,6 +130,15 @@ public class OnnxModel extends Transformer {
 
   public int getBatchSize() {
     return (Integer) getOrDefault(batchSize);
+  }
+
+  public OnnxModel setHandleNulls(String value) {
+    set(handleNulls, value);
+    return this;
+  }
+
+  public String getHandleNulls() {
+    return getOrDefault(handleNulls);
   }
 
   /** The model's inputs and outputs, read on the driver (from the .onnx file, not its external data). */
@@ -180,7 +199,8 @@ public class OnnxModel extends Transformer {
   }
 
   private ScoringPlan plan(StructType schema, ModelSource source) {
-    return ScoringPlan.create(schema, source.signature(), getFeedDict(), getFetchDict());
+    return ScoringPlan.create(schema, source.signature(), getFeedDict(), getFetchDict(),
+        "keep".equals(getHandleNulls()));
   }
 
   private ModelSource resolveModel(Configuration hadoopConf) {

@@ -18,13 +18,14 @@ final class PartitionScorer implements FlatMapFunction<Iterator<InternalRow>, In
 
   private final ScoringPlan plan;
   private final ModelSource source;
-  private final int batchSize;
+  /** Rows per native call: batchSize, or 1 for a model without a batch dimension. */
+  private final int batchRows;
   private final ScoringMetrics metrics;
 
   PartitionScorer(ScoringPlan plan, ModelSource source, int batchSize, ScoringMetrics metrics) {
     this.plan = plan;
     this.source = source;
-    this.batchSize = batchSize;
+    this.batchRows = plan.batched ? batchSize : 1;
     this.metrics = metrics;
   }
 
@@ -35,12 +36,15 @@ final class PartitionScorer implements FlatMapFunction<Iterator<InternalRow>, In
 
   private final class ScoredRows implements Iterator<InternalRow> {
     private final Iterator<InternalRow> input;
-    private final InternalRow[] batch = new InternalRow[batchSize];
+    private final InternalRow[] batch = new InternalRow[batchRows];
+    /** Each batch row's slot in the tensors, or -1 for a row with a null input kept with null outputs. */
+    private final int[] slots = new int[batchRows];
     // Spark's row iterators may hand out the same row object again and again (a consumer that
     // keeps a row copies it), so the rows out are allocated once per task: one joined row,
     // re-pointed for each result, and one prediction row per batch slot, overwritten each batch.
-    private final Object[][] predictions = new Object[batchSize][];
-    private final GenericInternalRow[] predictionRows = new GenericInternalRow[batchSize];
+    private final Object[][] predictions = new Object[batchRows][];
+    private final GenericInternalRow[] predictionRows = new GenericInternalRow[batchRows];
+    private final GenericInternalRow nullPredictions;
     private final JoinedRow out = new JoinedRow();
     private final String[] fetch = plan.fetchNames();
     private ModelNode node;
@@ -52,10 +56,11 @@ final class PartitionScorer implements FlatMapFunction<Iterator<InternalRow>, In
 
     ScoredRows(Iterator<InternalRow> input) {
       this.input = input;
-      for (int slot = 0; slot < batchSize; slot++) {
+      for (int slot = 0; slot < batchRows; slot++) {
         predictions[slot] = new Object[fetch.length];
         predictionRows[slot] = new GenericInternalRow(predictions[slot]);
       }
+      nullPredictions = new GenericInternalRow(new Object[fetch.length]);
     }
 
     @Override
@@ -74,7 +79,7 @@ final class PartitionScorer implements FlatMapFunction<Iterator<InternalRow>, In
       if (!hasNext()) {
         throw new NoSuchElementException();
       }
-      out.apply(batch[next], predictionRows[next]);
+      out.apply(batch[next], slots[next] >= 0 ? predictionRows[slots[next]] : nullPredictions);
       batch[next] = null;
       next++;
       return out;
@@ -86,18 +91,22 @@ final class PartitionScorer implements FlatMapFunction<Iterator<InternalRow>, In
       }
       size = 0;
       next = 0;
-      while (size < batchSize && input.hasNext()) {
+      int written = 0;
+      while (size < batchRows && input.hasNext()) {
         // Spark reuses the row object it hands out; the batch must keep its own copy until scored.
         InternalRow row = input.next().copy();
-        writer.write(size, row, rowIndex++);
+        slots[size] = writer.write(written, row, rowIndex++) ? written++ : -1;
         batch[size] = row;
         size++;
       }
+      if (written == 0) {
+        return;
+      }
       long started = System.nanoTime();
-      long result = node.run(writer.nativeArguments(size), fetch);
-      recorder.batch(size, System.nanoTime() - started);
+      long result = node.run(writer.nativeArguments(written), fetch);
+      recorder.batch(written, System.nanoTime() - started);
       try {
-        BatchReader.read(NativeApi.describeResult(result), plan.fetches, size, predictions);
+        BatchReader.read(NativeApi.describeResult(result), plan.fetches, plan.batched, written, predictions);
       } finally {
         NativeApi.closeResult(result);
       }
@@ -121,7 +130,7 @@ final class PartitionScorer implements FlatMapFunction<Iterator<InternalRow>, In
       node = openedNode;
       recorder = openedRecorder;
       final BatchWriter opened =
-          new BatchWriter(plan.feeds, batchSize, "task " + task.taskAttemptId(), "partition " + task.partitionId());
+          new BatchWriter(plan, batchRows, "task " + task.taskAttemptId(), "partition " + task.partitionId());
       writer = opened;
       task.addTaskCompletionListener(
           new TaskCompletionListener() {

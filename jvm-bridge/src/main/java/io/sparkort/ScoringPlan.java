@@ -8,86 +8,71 @@ import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
 import org.apache.spark.sql.types.ArrayType;
+import org.apache.spark.sql.types.BinaryType;
 import org.apache.spark.sql.types.DataType;
 import org.apache.spark.sql.types.DataTypes;
-import org.apache.spark.sql.types.DoubleType;
-import org.apache.spark.sql.types.FloatType;
 import org.apache.spark.sql.types.Metadata;
 import org.apache.spark.sql.types.StructField;
 import org.apache.spark.sql.types.StructType;
+import org.apache.spark.sql.types.UserDefinedType;
 
 /**
  * What scoring a DataFrame with a model means, worked out on the driver before any task runs:
- * which column feeds which model input and how, which outputs become which columns, and the
+ * which columns feed which model input and how, which outputs become which columns, and the
  * resulting schema. Every mismatch is reported here, naming the column, the model input or output
  * and what was expected.
+ *
+ * <p>A model is <em>batched</em> when every input's first dimension is symbolic: rows are stacked
+ * along it, and each output's first dimension holds one entry per row. Otherwise each row carries
+ * every input's whole tensor and is run on its own, and each output's whole tensor is its value.
  */
 final class ScoringPlan implements Serializable {
   private static final long serialVersionUID = 1L;
 
-  /** How a column's value becomes a model input's row. */
-  enum ColumnKind {
-    /** {@code array<float|double>}: its elements, row-major, are the row's tensor. */
+  /** How a row's value for a model input is held in the DataFrame. */
+  enum Source {
+    /** One or more scalar columns, one element each, in feedDict order. */
+    SCALARS,
+    /** An array column, nested {@code depth} deep; its elements row-major are the row's tensor. */
     ARRAY,
-    /** A numeric column: one value per row. */
-    SCALAR
+    /** A Spark ML Vector (dense or sparse): its values are the row's tensor. */
+    VECTOR,
+    /** A binary column: its bytes are the row's uint8 (or int8) tensor. */
+    BINARY
   }
 
-  /** The Spark numeric types a column (or its array's elements) may hold. */
-  enum Numeric {
-    BYTE(DataTypes.ByteType),
-    SHORT(DataTypes.ShortType),
-    INT(DataTypes.IntegerType),
-    LONG(DataTypes.LongType),
-    FLOAT(DataTypes.FloatType),
-    DOUBLE(DataTypes.DoubleType);
-
-    final DataType sparkType;
-
-    Numeric(DataType sparkType) {
-      this.sparkType = sparkType;
-    }
-
-    /** The kind of {@code type}, or null when it is not numeric. */
-    static Numeric of(DataType type) {
-      for (Numeric n : values()) {
-        if (n.sparkType.equals(type)) {
-          return n;
-        }
-      }
-      return null;
-    }
-  }
-
-  /** One model input and the column feeding it, with everything the per-row writer needs precomputed. */
+  /** One model input and the column(s) feeding it, with everything the per-row writer needs. */
   static final class Feed implements Serializable {
     private static final long serialVersionUID = 1L;
     final String input;
-    final String column;
-    final int ordinal;
-    final ColumnKind kind;
-    /** What the column holds: its type, or its array's element type. */
-    final Numeric valueType;
+    final String[] columns;
+    final int[] ordinals;
+    final Source source;
+    /** The values' type, per column for {@link Source#SCALARS}, else one. */
+    final LeafType[] leaves;
+    /** Levels of arrays the row's value arrives in: 1 for scalars, vectors and binary. */
+    final int depth;
     final ElementType elementType;
-    /** The model's per-row shape (batch dimension dropped), -1 where symbolic. */
+    /** The model's shape of one row's tensor, -1 where symbolic (batch dimension dropped if batched). */
     final long[] rowShape;
-    /** Elements per row when the per-row shape is fixed, else -1 (set by each batch's first row). */
+    /** Elements per row when that shape is fixed, else -1 (resolved by each batch's first row). */
     final long fixedRowElements;
-    /** The values already are the model's element type, so arrays copy in bulk. */
+    /** Arrays already hold the model's element layout, so they copy in bulk. */
     final boolean bulkCopy;
-    final String modelShape;
+    private final String modelShape;
 
-    Feed(String input, String column, int ordinal, ColumnKind kind, Numeric valueType,
+    Feed(String input, String[] columns, int[] ordinals, Source source, LeafType[] leaves, int depth,
         ElementType elementType, long[] rowShape, String modelShape) {
       this.input = input;
-      this.column = column;
-      this.ordinal = ordinal;
-      this.kind = kind;
-      this.valueType = valueType;
+      this.columns = columns;
+      this.ordinals = ordinals;
+      this.source = source;
+      this.leaves = leaves;
+      this.depth = depth;
       this.elementType = elementType;
       this.rowShape = rowShape;
       this.modelShape = modelShape;
-      this.bulkCopy = valueType.sparkType.equals(elementType.sparkType);
+      this.bulkCopy = (source == Source.ARRAY || source == Source.VECTOR) && leaves[0].isLayoutOf(elementType);
       long n = 1;
       for (long d : rowShape) {
         n = d < 0 || n < 0 ? -1 : n * d;
@@ -96,34 +81,61 @@ final class ScoringPlan implements Serializable {
     }
 
     String describe() {
-      return "column '" + column + "' (model input '" + input + "', " + elementType.onnxName + " " + modelShape + ")";
+      StringBuilder s = new StringBuilder(columns.length == 1 ? "column " : "columns ");
+      for (int c = 0; c < columns.length; c++) {
+        s.append(c == 0 ? "'" : ", '").append(columns[c]).append('\'');
+      }
+      return s + " (model input '" + input + "', " + elementType.onnxName + " " + modelShape + ")";
     }
   }
 
+  /** One model output and the column it becomes. */
   static final class Fetch implements Serializable {
     private static final long serialVersionUID = 1L;
     final String column;
     final String output;
+    /** A sequence of maps, one per row (scikit-learn's ZipMap), rather than a tensor. */
+    final boolean maps;
+    /** The tensor's element type, or the maps' value type. */
     final ElementType elementType;
-    /** One value per row: the column holds that value rather than an array. */
-    final boolean scalar;
+    /** The maps' key type, else null. */
+    final ElementType keyType;
+    /** Levels of arrays a row's value becomes: 0 for one value per row. */
+    final int rowRank;
+    final DataType sparkType;
 
-    Fetch(String column, String output, ElementType elementType, boolean scalar) {
+    Fetch(String column, String output, boolean maps, ElementType elementType, ElementType keyType, int rowRank) {
       this.column = column;
       this.output = output;
+      this.maps = maps;
       this.elementType = elementType;
-      this.scalar = scalar;
+      this.keyType = keyType;
+      this.rowRank = rowRank;
+      DataType type = elementType.sparkType;
+      if (maps) {
+        type = DataTypes.createMapType(keyType.sparkType, elementType.sparkType, false);
+      }
+      for (int i = 0; i < rowRank; i++) {
+        type = DataTypes.createArrayType(type, false);
+      }
+      this.sparkType = type;
     }
   }
 
   final List<Feed> feeds;
   final List<Fetch> fetches;
   final StructType outputSchema;
+  final boolean batched;
+  /** Rows with a null input get null outputs instead of failing the job. */
+  final boolean keepNulls;
 
-  private ScoringPlan(List<Feed> feeds, List<Fetch> fetches, StructType outputSchema) {
+  private ScoringPlan(List<Feed> feeds, List<Fetch> fetches, StructType outputSchema, boolean batched,
+      boolean keepNulls) {
     this.feeds = Collections.unmodifiableList(feeds);
     this.fetches = Collections.unmodifiableList(fetches);
     this.outputSchema = outputSchema;
+    this.batched = batched;
+    this.keepNulls = keepNulls;
   }
 
   String[] fetchNames() {
@@ -135,21 +147,32 @@ final class ScoringPlan implements Serializable {
   }
 
   static ScoringPlan create(StructType schema, ModelSignature signature, Map<String, String> feedDict,
-      Map<String, String> fetchDict) {
-    return new Builder(schema, signature).build(feedDict, fetchDict);
+      Map<String, String> fetchDict, boolean keepNulls) {
+    return new Builder(schema, signature).build(feedDict, fetchDict, keepNulls);
+  }
+
+  /** Whether rows stack along every input's first dimension (see the class comment). */
+  static boolean isBatched(ModelSignature signature) {
+    for (ModelSignature.Tensor input : signature.inputs) {
+      if (input.shape.length == 0 || input.shape[0] >= 0) {
+        return false;
+      }
+    }
+    return true;
   }
 
   private static final class Builder {
     private final StructType schema;
     private final ModelSignature signature;
+    private final boolean batched;
 
     Builder(StructType schema, ModelSignature signature) {
       this.schema = schema;
       this.signature = signature;
+      this.batched = isBatched(signature);
     }
 
-    ScoringPlan build(Map<String, String> feedDict, Map<String, String> fetchDict) {
-      List<Feed> feeds = new ArrayList<>();
+    ScoringPlan build(Map<String, String> feedDict, Map<String, String> fetchDict, boolean keepNulls) {
       for (ModelSignature.Tensor input : signature.inputs) {
         if (!feedDict.containsKey(input.name)) {
           throw new InvalidInputException("model input '" + input.name + "' (" + input
@@ -157,6 +180,7 @@ final class ScoringPlan implements Serializable {
               + ModelSignature.names(signature.inputs));
         }
       }
+      List<Feed> feeds = new ArrayList<>();
       for (Map.Entry<String, String> entry : feedDict.entrySet()) {
         feeds.add(feed(entry.getKey(), entry.getValue()));
       }
@@ -168,11 +192,10 @@ final class ScoringPlan implements Serializable {
           throw new InvalidInputException("output column '" + fetch.column + "' (model output '"
               + fetch.output + "') already exists in the DataFrame; choose another name in fetchDict");
         }
-        DataType type = fetch.scalar ? fetch.elementType.sparkType : DataTypes.createArrayType(fetch.elementType.sparkType, false);
-        out = out.add(new StructField(fetch.column, type, false, Metadata.empty()));
+        out = out.add(new StructField(fetch.column, fetch.sparkType, keepNulls, Metadata.empty()));
         fetches.add(fetch);
       }
-      return new ScoringPlan(feeds, fetches, out);
+      return new ScoringPlan(feeds, fetches, out, batched, keepNulls);
     }
 
     private Map<String, String> fetchMapping(Map<String, String> fetchDict) {
@@ -186,58 +209,125 @@ final class ScoringPlan implements Serializable {
       return all;
     }
 
-    private Feed feed(String inputName, String columnName) {
+    private Feed feed(String inputName, String columnSpec) {
       ModelSignature.Tensor input = signature.input(inputName);
       if (input == null) {
         throw new InvalidInputException("feedDict names model input '" + inputName + "' (for column '"
-            + columnName + "'), which the model does not have. Model inputs: " + ModelSignature.names(signature.inputs));
-      }
-      int ordinal = columnIndex(columnName);
-      if (ordinal < 0) {
-        throw new InvalidInputException("feedDict maps model input '" + inputName + "' to column '" + columnName
-            + "', which is not in the DataFrame. Columns: " + String.join(", ", schema.fieldNames()));
+            + columnSpec + "'), which the model does not have. Model inputs: " + ModelSignature.names(signature.inputs));
       }
       ElementType elementType = input.isTensor() ? ElementType.fromName(input.elementType) : null;
       if (elementType == null) {
-        throw new InvalidInputException("model input '" + inputName + "' takes " + input.elementType
-            + " " + input.describeShape() + "; this release feeds float32 and float64 tensors");
+        throw new InvalidInputException("model input '" + inputName + "' takes " + input
+            + ", which sparkort cannot feed from a column");
       }
-      if (input.shape.length == 0 || input.shape[0] >= 0) {
-        throw new InvalidInputException("model input '" + inputName + "' has shape " + input.describeShape()
-            + " with no symbolic batch dimension first; this release scores models whose first dimension is the batch");
+      String[] columns = columnNames(inputName, columnSpec);
+      int[] ordinals = new int[columns.length];
+      DataType[] types = new DataType[columns.length];
+      for (int c = 0; c < columns.length; c++) {
+        ordinals[c] = Arrays.asList(schema.fieldNames()).indexOf(columns[c]);
+        types[c] = schema.fields()[ordinals[c]].dataType();
       }
-      long[] rowShape = Arrays.copyOfRange(input.shape, 1, input.shape.length);
-      DataType columnType = schema.fields()[ordinal].dataType();
-      String expected = "column '" + columnName + "' feeds model input '" + inputName + "' ("
-          + elementType.onnxName + " " + input.describeShape() + ")";
-      if (columnType instanceof ArrayType) {
-        DataType element = ((ArrayType) columnType).elementType();
-        if (!(element instanceof FloatType || element instanceof DoubleType)) {
-          throw new InvalidInputException(expected + " but holds " + columnType.simpleString()
-              + "; expected array<float> or array<double>");
+      long[] rowShape = batched ? Arrays.copyOfRange(input.shape, 1, input.shape.length) : input.shape;
+      String expected = (columns.length == 1 ? "column '" + columnSpec + "'" : "columns " + columnSpec)
+          + " feed" + (columns.length == 1 ? "s" : "") + " model input '" + inputName + "' (" + elementType.onnxName
+          + " " + input.describeShape() + ")";
+      Feed feed = columns.length > 1 || LeafType.of(types[0]) != null
+          ? scalars(inputName, columns, ordinals, types, elementType, rowShape, input, expected)
+          : container(inputName, columns, ordinals, types[0], elementType, rowShape, input, expected);
+      checkShape(feed, expected);
+      return feed;
+    }
+
+    /** The feedDict value as column names: one column, or several separated by commas. */
+    private String[] columnNames(String inputName, String columnSpec) {
+      List<String> names = Arrays.asList(schema.fieldNames());
+      String[] columns = names.contains(columnSpec) ? new String[] {columnSpec} : columnSpec.split(",");
+      for (int c = 0; c < columns.length; c++) {
+        columns[c] = columns[c].trim();
+        if (!names.contains(columns[c])) {
+          throw new InvalidInputException("feedDict maps model input '" + inputName + "' to column '" + columns[c]
+              + "', which is not in the DataFrame. Columns: " + String.join(", ", schema.fieldNames()));
         }
-        if (symbolicDims(rowShape) > 1) {
-          throw new InvalidInputException(expected + ": a flat array cannot fill more than one symbolic per-row dimension");
-        }
-        return new Feed(inputName, columnName, ordinal, ColumnKind.ARRAY, Numeric.of(element), elementType, rowShape,
-            input.describeShape());
       }
-      Numeric numeric = Numeric.of(columnType);
-      if (numeric != null) {
-        long fixed = 1;
-        for (long d : rowShape) {
-          fixed *= Math.abs(d);
+      return columns;
+    }
+
+    private Feed scalars(String inputName, String[] columns, int[] ordinals, DataType[] types,
+        ElementType elementType, long[] rowShape, ModelSignature.Tensor input, String expected) {
+      LeafType[] leaves = new LeafType[columns.length];
+      for (int c = 0; c < columns.length; c++) {
+        leaves[c] = LeafType.of(types[c]);
+        if (leaves[c] == null || !leaves[c].canFeed(elementType)) {
+          throw new InvalidInputException(expected + " but column '" + columns[c] + "' holds "
+              + types[c].simpleString() + "; " + accepted(elementType, columns.length > 1));
         }
-        if (fixed != 1) {
-          throw new InvalidInputException(expected + " but holds one " + columnType.simpleString()
-              + " per row; the model wants " + input.describeShape() + " per batch, so feed an array column");
-        }
-        long[] one = new long[rowShape.length];
-        Arrays.fill(one, 1);
-        return new Feed(inputName, columnName, ordinal, ColumnKind.SCALAR, numeric, elementType, one, input.describeShape());
       }
-      throw new InvalidInputException(expected + " but holds " + columnType.simpleString()
-          + "; expected array<float>, array<double> or a numeric column");
+      return new Feed(inputName, columns, ordinals, Source.SCALARS, leaves, 1, elementType, rowShape,
+          input.describeShape());
+    }
+
+    private Feed container(String inputName, String[] columns, int[] ordinals, DataType type,
+        ElementType elementType, long[] rowShape, ModelSignature.Tensor input, String expected) {
+      int depth = 0;
+      DataType leafType = type;
+      while (leafType instanceof ArrayType) {
+        leafType = ((ArrayType) leafType).elementType();
+        depth++;
+      }
+      Source source;
+      LeafType leaf;
+      if (depth > 0) {
+        source = Source.ARRAY;
+        leaf = LeafType.of(leafType);
+      } else if (isVector(type)) {
+        source = Source.VECTOR;
+        leaf = LeafType.DOUBLE;
+        depth = 1;
+      } else if (type instanceof BinaryType && (elementType == ElementType.UINT8 || elementType == ElementType.INT8)) {
+        source = Source.BINARY;
+        leaf = LeafType.BYTE;
+        depth = 1;
+      } else {
+        throw new InvalidInputException(expected + " but holds " + type.simpleString() + "; " + accepted(elementType, false));
+      }
+      if (leaf == null || !leaf.canFeed(elementType)) {
+        throw new InvalidInputException(expected + " but holds " + type.simpleString() + "; " + accepted(elementType, false));
+      }
+      return new Feed(inputName, columns, ordinals, source, new LeafType[] {leaf}, depth, elementType, rowShape,
+          input.describeShape());
+    }
+
+    /** Rejects nesting the model's shape cannot take: more levels than dims, or a flat tail with two unknowns. */
+    private void checkShape(Feed feed, String expected) {
+      int rank = feed.rowShape.length;
+      if (rank == 0) {
+        if (feed.source != Source.SCALARS || feed.columns.length != 1) {
+          throw new InvalidInputException(expected + ": the model takes one value per row, so feed one scalar column");
+        }
+        return;
+      }
+      if (feed.depth > rank) {
+        throw new InvalidInputException(expected + " but the column nests " + feed.depth
+            + " levels of arrays; a row of this input has " + rank + " dimension" + (rank == 1 ? "" : "s"));
+      }
+      int symbolic = 0;
+      long fixed = 1;
+      for (int d = feed.depth - 1; d < rank; d++) {
+        symbolic += feed.rowShape[d] < 0 ? 1 : 0;
+        fixed *= Math.max(1, feed.rowShape[d]);
+      }
+      if (symbolic > 1) {
+        throw new InvalidInputException(expected + ": a flat list of values cannot fill more than one symbolic"
+            + " dimension; nest the column's arrays one level per dimension");
+      }
+      if (feed.source == Source.SCALARS) {
+        int n = feed.columns.length;
+        if (symbolic == 0 ? fixed != n : fixed == 0 || n % fixed != 0) {
+          throw new InvalidInputException(expected + " but " + n + " scalar column" + (n == 1 ? "" : "s")
+              + " give " + n + " value" + (n == 1 ? "" : "s") + " per row; the model wants " + fixed
+              + (symbolic == 0 ? "" : "x?") + " per row, so feed an array, a Vector, or that many numeric columns");
+        }
+      }
     }
 
     private Fetch fetch(String columnName, String outputName) {
@@ -246,38 +336,58 @@ final class ScoringPlan implements Serializable {
         throw new InvalidInputException("fetchDict asks for model output '" + outputName + "' (as column '"
             + columnName + "'), which the model does not have. Model outputs: " + ModelSignature.names(signature.outputs));
       }
-      ElementType elementType = output.isTensor() ? ElementType.fromName(output.elementType) : null;
-      if (elementType == null) {
-        throw new InvalidInputException("model output '" + outputName + "' is " + output.elementType
-            + "; this release fetches float32 and float64 tensors. Leave it out with fetchDict");
+      ElementType elementType = ElementType.fromName(output.elementType);
+      if (output.isMaps()) {
+        ElementType key = ElementType.fromName(output.keyType);
+        boolean keys = key == ElementType.INT64 || key == ElementType.STRING;
+        boolean values = elementType == ElementType.FLOAT32 || elementType == ElementType.FLOAT64
+            || elementType == ElementType.INT64;
+        if (!keys || !values) {
+          throw new InvalidInputException("model output '" + outputName + "' is a " + output
+              + "; sparkort fetches maps from int64 or string to float32, float64 or int64. Leave it out with fetchDict");
+        }
+        return new Fetch(columnName, outputName, true, elementType, key, 0);
       }
-      if (output.shape.length == 0 || output.shape[0] >= 0) {
-        throw new InvalidInputException("model output '" + outputName + "' has shape " + output.describeShape()
-            + " with no batch dimension first");
+      if (!output.isTensor() || elementType == null) {
+        throw new InvalidInputException("model output '" + outputName + "' is " + output
+            + ", which sparkort cannot fetch. Leave it out with fetchDict");
+      }
+      long[] rowShape = output.shape;
+      if (batched) {
+        if (output.shape.length == 0 || output.shape[0] >= 0) {
+          throw new InvalidInputException("model output '" + outputName + "' has shape " + output.describeShape()
+              + " with no batch dimension first, so it holds no value per row. Leave it out with fetchDict");
+        }
+        rowShape = Arrays.copyOfRange(output.shape, 1, output.shape.length);
       }
       boolean scalar = true;
-      for (int i = 1; i < output.shape.length; i++) {
-        scalar &= output.shape[i] == 1;
+      for (long d : rowShape) {
+        scalar &= d == 1;
       }
-      return new Fetch(columnName, outputName, elementType, scalar);
-    }
-
-    private int columnIndex(String name) {
-      String[] names = schema.fieldNames();
-      for (int i = 0; i < names.length; i++) {
-        if (names[i].equals(name)) {
-          return i;
-        }
-      }
-      return -1;
+      return new Fetch(columnName, outputName, false, elementType, null, scalar ? 0 : rowShape.length);
     }
   }
 
-  private static int symbolicDims(long[] shape) {
-    int n = 0;
-    for (long d : shape) {
-      n += d < 0 ? 1 : 0;
+  /** A Spark ML (or MLlib) Vector column: a UDT over (type, size, indices, values). */
+  static boolean isVector(DataType type) {
+    return type instanceof UserDefinedType && type.getClass().getName().endsWith(".linalg.VectorUDT");
+  }
+
+  private static String accepted(ElementType elementType, boolean scalarsOnly) {
+    String values;
+    if (elementType.isFloating()) {
+      values = "numeric columns (tinyint to double)";
+    } else if (elementType == ElementType.BOOL) {
+      values = "boolean columns";
+    } else if (elementType == ElementType.STRING) {
+      values = "string columns";
+    } else {
+      values = "integer columns (tinyint, smallint, int, bigint)";
     }
-    return n;
+    String containers = elementType.isFloating() ? ", arrays of them (nested for more dimensions), or a Vector"
+        : elementType == ElementType.UINT8 || elementType == ElementType.INT8
+            ? ", arrays of them (nested for more dimensions), or binary"
+            : ", or arrays of them (nested for more dimensions)";
+    return elementType.onnxName + " inputs take " + values + (scalarsOnly ? "" : containers);
   }
 }

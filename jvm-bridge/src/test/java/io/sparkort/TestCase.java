@@ -8,6 +8,7 @@ import com.fasterxml.jackson.databind.ObjectMapper;
 import java.io.File;
 import java.io.IOException;
 import java.util.ArrayList;
+import java.util.HashMap;
 import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
@@ -18,15 +19,23 @@ import org.apache.spark.sql.SparkSession;
 import org.apache.spark.sql.types.DataType;
 import org.apache.spark.sql.types.DataTypes;
 import org.apache.spark.sql.types.StructField;
-import org.apache.spark.sql.types.StructType;
 
 /**
  * One model with its data and ONNX Runtime Python's outputs, as ci/models.py writes them. Each
  * model input {@code x} becomes a DataFrame column {@code col_x} and each output {@code y} is
- * fetched as {@code out_y}, so the tests exercise the name mappings too.
+ * fetched as {@code out_y}, so the tests exercise the name mappings too. Float outputs must match
+ * within {@link #TOLERANCE} relative; integers, booleans and strings exactly.
  */
 final class TestCase {
-  static final double TOLERANCE = 1e-5;
+  static final double TOLERANCE = 1e-6;
+
+  /** How a row's input tensor is laid out in its column. */
+  enum Layout {
+    /** One array<T> of the row's values, row-major; a plain T column when a row is one value. */
+    FLAT,
+    /** Arrays nested one level per dimension of the row's shape. */
+    NESTED
+  }
 
   final String name;
   final File model;
@@ -61,6 +70,10 @@ final class TestCase {
     return names;
   }
 
+  JsonNode input(String input) {
+    return json.get("inputs").get(input);
+  }
+
   Map<String, String> feedDict() {
     Map<String, String> feed = new LinkedHashMap<>();
     for (String input : inputs()) {
@@ -81,15 +94,16 @@ final class TestCase {
     return new OnnxModel().setModelLocation(model.getAbsolutePath()).setFeedDict(feedDict()).setFetchDict(fetchDict());
   }
 
-  /**
-   * The case's rows with an {@code id} column: float32 inputs as array<float>, float64 as
-   * array<double>, int64 as one bigint per row.
-   */
   Dataset<Row> dataFrame(SparkSession spark, int partitions) {
+    return dataFrame(spark, partitions, Layout.FLAT);
+  }
+
+  /** The case's rows with an {@code id} column and one column per input, each holding its dtype's Spark type. */
+  Dataset<Row> dataFrame(SparkSession spark, int partitions, Layout layout) {
     List<StructField> fields = new ArrayList<>();
     fields.add(DataTypes.createStructField("id", DataTypes.IntegerType, false));
     for (String input : inputs()) {
-      fields.add(DataTypes.createStructField("col_" + input, columnType(input), true));
+      fields.add(DataTypes.createStructField("col_" + input, columnType(input, layout), true));
     }
     List<Row> data = new ArrayList<>();
     for (int r = 0; r < rows; r++) {
@@ -97,37 +111,102 @@ final class TestCase {
       values[0] = r;
       int c = 1;
       for (String input : inputs()) {
-        values[c++] = cell(input, json.get("inputs").get(input).get("values").get(r));
+        values[c++] = cell(input, r, layout);
       }
       data.add(RowFactory.create(values));
     }
     return spark.createDataFrame(data, DataTypes.createStructType(fields)).repartition(partitions);
   }
 
-  private DataType columnType(String input) {
-    String dtype = json.get("inputs").get(input).get("dtype").asText();
-    switch (dtype) {
-      case "float32":
-        return DataTypes.createArrayType(DataTypes.FloatType, false);
-      case "float64":
-        return DataTypes.createArrayType(DataTypes.DoubleType, false);
-      case "int64":
-        return DataTypes.LongType;
-      default:
-        throw new IllegalArgumentException("no column type for " + dtype);
+  /** The Spark type holding one value of an input's dtype (the type sparkort outputs it as, too). */
+  static DataType leafType(String dtype) {
+    ElementType type = ElementType.fromName(dtype);
+    if (type == null) {
+      throw new IllegalArgumentException("no Spark type for " + dtype);
     }
+    return type.sparkType;
   }
 
-  private Object cell(String input, JsonNode row) {
-    String dtype = json.get("inputs").get(input).get("dtype").asText();
-    if (dtype.equals("int64")) {
-      return row.get(0).asLong();
+  private long[] shape(String input) {
+    JsonNode shape = input(input).get("shape");
+    long[] dims = new long[shape.size()];
+    for (int i = 0; i < dims.length; i++) {
+      dims[i] = shape.get(i).asLong();
     }
+    return dims;
+  }
+
+  private boolean oneValue(String input) {
+    long n = 1;
+    for (long d : shape(input)) {
+      n *= d;
+    }
+    return n == 1;
+  }
+
+  private DataType columnType(String input, Layout layout) {
+    DataType type = leafType(input(input).get("dtype").asText());
+    if (oneValue(input)) {
+      return type;
+    }
+    int depth = layout == Layout.NESTED ? shape(input).length : 1;
+    for (int i = 0; i < depth; i++) {
+      type = DataTypes.createArrayType(type, false);
+    }
+    return type;
+  }
+
+  private Object cell(String input, int row, Layout layout) {
+    String dtype = input(input).get("dtype").asText();
+    JsonNode values = input(input).get("values").get(row);
+    if (oneValue(input)) {
+      return value(dtype, values.get(0));
+    }
+    long[] dims = layout == Layout.NESTED ? shape(input) : new long[] {values.size()};
+    return nest(dtype, values, dims, 0, 0);
+  }
+
+  private static Object nest(String dtype, JsonNode values, long[] dims, int level, int first) {
     List<Object> list = new ArrayList<>();
-    for (JsonNode v : row) {
-      list.add(dtype.equals("float32") ? (Object) (float) v.asDouble() : (Object) v.asDouble());
+    long stride = 1;
+    for (int l = level + 1; l < dims.length; l++) {
+      stride *= dims[l];
+    }
+    for (int i = 0; i < dims[level]; i++) {
+      int at = first + (int) (i * stride);
+      list.add(level == dims.length - 1 ? value(dtype, values.get(at)) : nest(dtype, values, dims, level + 1, at));
     }
     return list;
+  }
+
+  /** A JSON value as the Java object Spark's external Row holds for {@link #leafType}. */
+  static Object value(String dtype, JsonNode v) {
+    switch (dtype) {
+      case "float32":
+      case "float16":
+      case "bfloat16":
+        return (float) v.asDouble();
+      case "float64":
+        return v.asDouble();
+      case "int8":
+        return (byte) v.asLong();
+      case "int16":
+      case "uint8":
+        return (short) v.asLong();
+      case "int32":
+      case "uint16":
+        return (int) v.asLong();
+      case "int64":
+      case "uint32":
+      case "uint64":
+        return v.asLong();
+      case "bool":
+        return v.asBoolean();
+      case "string":
+        return v.asText();
+      default:
+        throw new IllegalArgumentException("no value for " + dtype);
+    }
   }
 
   /** Checks every row of {@code scored} (which has {@code id}) against ONNX Runtime Python's outputs. */
@@ -139,29 +218,88 @@ final class TestCase {
       assertTrue(!seen[id], name + ": row " + id + " came back twice");
       seen[id] = true;
       for (String output : outputs()) {
-        JsonNode want = json.get("expected").get(output).get("values").get(id);
-        List<Double> values = numbers(row, row.fieldIndex("out_" + output));
-        assertEquals(want.size(), values.size(), name + " row " + id + " output " + output + " length");
-        for (int i = 0; i < values.size(); i++) {
-          double w = want.get(i).asDouble();
-          double g = values.get(i);
-          assertTrue(Math.abs(g - w) <= TOLERANCE * (1 + Math.abs(w)),
-              name + " row " + id + " output " + output + "[" + i + "]: sparkort " + g + ", ONNX Runtime Python " + w);
-        }
+        assertRowMatches(row, id, output);
       }
     }
   }
 
-  private static List<Double> numbers(Row row, int field) {
-    List<Double> out = new ArrayList<>();
-    Object cell = row.get(field);
-    if (cell instanceof Number) {
-      out.add(((Number) cell).doubleValue());
-      return out;
+  void assertRowMatches(Row row, int id, String output) {
+    JsonNode expected = json.get("expected").get(output);
+    String where = name + " row " + id + " output " + output;
+    Object cell = row.get(row.fieldIndex("out_" + output));
+    if (expected.get("dtype").asText().equals("map")) {
+      assertMapMatches(cell, expected, id, where);
+      return;
     }
-    for (Object v : row.getList(field)) {
-      out.add(((Number) v).doubleValue());
+    String dtype = expected.get("dtype").asText();
+    List<Long> shape = new ArrayList<>();
+    List<Object> got = new ArrayList<>();
+    flatten(cell, 0, shape, got);
+    JsonNode want = expected.get("values").get(id);
+    assertEquals(want.size(), got.size(), where + " length");
+    if (want.size() > 1) {
+      List<Long> expectedShape = new ArrayList<>();
+      expected.get("shape").forEach(d -> expectedShape.add(d.asLong()));
+      assertEquals(expectedShape, shape, where + " is nested one array per dimension");
     }
-    return out;
+    for (int i = 0; i < got.size(); i++) {
+      assertSame(dtype, want.get(i), got.get(i), where + "[" + i + "]");
+    }
+  }
+
+  private static void assertSame(String dtype, JsonNode want, Object got, String where) {
+    Object expected = value(dtype, want);
+    if (expected instanceof Float || expected instanceof Double) {
+      double w = want.asDouble();
+      double g = ((Number) got).doubleValue();
+      assertTrue(Math.abs(g - w) <= TOLERANCE * Math.max(1, Math.abs(w)),
+          where + ": sparkort " + g + ", ONNX Runtime Python " + w);
+    } else {
+      assertEquals(expected, got, where + ": sparkort vs ONNX Runtime Python");
+    }
+  }
+
+  private static void assertMapMatches(Object cell, JsonNode expected, int id, String where) {
+    assertTrue(cell instanceof scala.collection.Map, where + " is a map: " + cell);
+    Map<Object, Object> got = new HashMap<>();
+    scala.collection.Iterator<?> entries = ((scala.collection.Map<?, ?>) cell).iterator();
+    while (entries.hasNext()) {
+      scala.Tuple2<?, ?> entry = (scala.Tuple2<?, ?>) entries.next();
+      got.put(entry._1(), entry._2());
+    }
+    JsonNode pairs = expected.get("values").get(id);
+    assertEquals(pairs.size(), got.size(), where + " entries");
+    for (JsonNode pair : pairs) {
+      Object key = value(expected.get("key").asText(), pair.get(0));
+      assertTrue(got.containsKey(key), where + " has key " + key + ": " + got);
+      assertSame(expected.get("value").asText(), pair.get(1), got.get(key), where + "[" + key + "]");
+    }
+  }
+
+  /** Flattens a (nested) array cell row-major into {@code out}, recording each level's length. */
+  private static void flatten(Object cell, int level, List<Long> shape, List<Object> out) {
+    Iterable<?> items = null;
+    if (cell instanceof scala.collection.Seq) {
+      List<Object> list = new ArrayList<>();
+      scala.collection.Iterator<?> it = ((scala.collection.Seq<?>) cell).iterator();
+      while (it.hasNext()) {
+        list.add(it.next());
+      }
+      items = list;
+    } else if (cell instanceof List) {
+      items = (List<?>) cell;
+    }
+    if (items == null) {
+      out.add(cell);
+      return;
+    }
+    List<Object> list = new ArrayList<>();
+    items.forEach(list::add);
+    if (shape.size() == level) {
+      shape.add((long) list.size());
+    }
+    for (Object item : list) {
+      flatten(item, level + 1, shape, out);
+    }
   }
 }

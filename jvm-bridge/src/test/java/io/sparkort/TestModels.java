@@ -52,6 +52,11 @@ final class TestModels {
     }
   }
 
+  /** The name ({@code comm}) of the calling thread. */
+  static String currentThreadName() {
+    return comm(new File("/proc/thread-self").toPath());
+  }
+
   static long countNamed(List<String> threads, String name) {
     return threads.stream().filter(t -> t.endsWith("=" + name)).count();
   }
