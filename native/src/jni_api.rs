@@ -182,21 +182,6 @@ pub extern "system" fn Java_io_sparkort_NativeApi_externalDataFiles<'local>(
         .resolve::<ThrowSparkOrtException>()
 }
 
-/// Builds every session the model's options allow, so that scoring creates none.
-#[unsafe(no_mangle)]
-pub extern "system" fn Java_io_sparkort_NativeApi_warmModel<'local>(
-    mut unowned_env: EnvUnowned<'local>,
-    _class: JClass<'local>,
-    handle: jlong,
-) {
-    unowned_env
-        .with_env(|_env| -> Result<()> {
-            // SAFETY: the Java owner (ModelNode) passes only handles it holds open.
-            unsafe { model(handle) }?.warm()
-        })
-        .resolve::<ThrowSparkOrtException>()
-}
-
 /// The model's figures as longs: load nanos, sessions, max sessions, intra-op threads, weight
 /// bytes, disk bytes, peak concurrent runs, loads of its content in this process.
 #[unsafe(no_mangle)]

@@ -35,25 +35,23 @@ struct ModelKey {
 }
 
 /// A model open in this process: its signature, its weights (shared by all its sessions) and a
-/// bounded pool of sessions, created on demand. `Session::run` needs `&mut`, so each session runs
-/// one batch at a time; concurrent tasks take different sessions, and wait when all
-/// `max_sessions` are busy.
+/// pool of `max_sessions` sessions. `Session::run` needs `&mut`, so each session runs one batch at a
+/// time; concurrent tasks take different sessions, and wait when all are busy.
 pub struct Model {
     path: String,
     content: ContentKey,
-    onnx_sha256: [u8; 32],
     options: ModelOptions,
     signature: Signature,
     weights: SharedWeights,
     load_nanos: u64,
     disk_bytes: u64,
+    sessions: usize,
     pool: Mutex<Pool>,
     returned: Condvar,
 }
 
 struct Pool {
     idle: Vec<Session>,
-    created: usize,
     busy: usize,
     peak_busy: usize,
 }
@@ -100,7 +98,7 @@ struct Slot {
 struct Identified {
     stamps: Vec<(PathBuf, Stamp)>,
     content: ContentKey,
-    /// SHA-256 of the .onnx file alone, to check it when it is read again for another session.
+    /// SHA-256 of the .onnx file alone, which names the model's threads.
     onnx_sha256: [u8; 32],
     disk_bytes: u64,
 }
@@ -225,14 +223,23 @@ fn make_room(incoming: &ModelKey, incoming_bytes: u64) -> Vec<Slot> {
     closed
 }
 
+// Held while a model file is read to compute its content key: tasks opening a model together read
+// it once (the others then find it known), rather than each holding a copy of its bytes.
+static IDENTIFYING: Mutex<()> = Mutex::new(());
+
 /// The content key of the model at `path`, from the registry's memory of its files when none has
 /// changed; else computed, and then the bytes read for it are returned too.
 fn identify(path: &Path) -> Result<(Identified, Option<Vec<u8>>)> {
-    let known = lock(&REGISTRY).files.get(path).cloned();
-    if let Some(known) = known {
-        if known.stamps.iter().all(|(file, stamp)| self::stamp(file).ok().as_ref() == Some(stamp)) {
-            return Ok((known, None));
-        }
+    let known = || -> Option<Identified> {
+        let known = lock(&REGISTRY).files.get(path).cloned()?;
+        known.stamps.iter().all(|(file, stamp)| self::stamp(file).ok().as_ref() == Some(stamp)).then_some(known)
+    };
+    if let Some(known) = known() {
+        return Ok((known, None));
+    }
+    let _one_reader = lock(&IDENTIFYING);
+    if let Some(known) = known() {
+        return Ok((known, None));
     }
     let bytes = read(path)?;
     let failed = |reason: String| Error::ModelLoad { path: path.display().to_string(), reason };
@@ -301,16 +308,17 @@ pub fn describe(path: &str) -> Result<Signature> {
     Ok(signature)
 }
 
-/// A session of the model whose .onnx file holds `bytes`, on the shared weights.
+/// A session of the model whose .onnx file holds `bytes`, on the shared weights, its ONNX Runtime
+/// threads named `threads`.
 fn new_session(
     path: &str,
     bytes: &[u8],
-    onnx_sha256: &[u8],
+    threads: &str,
     weights: &SharedWeights,
     options: ModelOptions,
 ) -> Result<Session> {
     let failed = |reason: String| Error::ModelLoad { path: path.into(), reason };
-    let builder = runtime::session_builder(options.intra_threads, &runtime::thread_name(onnx_sha256))?;
+    let builder = runtime::session_builder(options.intra_threads, threads)?;
     let session = weights
         .apply(builder)
         .map_err(|e| failed(e.to_string()))?
@@ -367,6 +375,9 @@ fn tensor_info(name: &str, dtype: &ValueType) -> TensorInfo {
 }
 
 impl Model {
+    /// Reads the weights once and builds every session up front, one after another: a build holds
+    /// ONNX Runtime's parse of the model and a pre-packed copy of its weights until it ends, so
+    /// builds made later, while other sessions run, would add those to the running sessions' memory.
     fn load(
         path: &str,
         bytes: Vec<u8>,
@@ -375,18 +386,22 @@ impl Model {
         started: Instant,
     ) -> Result<Model> {
         let weights = SharedWeights::load(Path::new(path), &bytes)?;
-        let first = new_session(path, &bytes, &identified.onnx_sha256, &weights, options)?;
-        let signature = signature_of(&first);
+        let threads = runtime::thread_name(&identified.onnx_sha256);
+        let sessions = (0..options.max_sessions)
+            .map(|_| new_session(path, &bytes, &threads, &weights, options))
+            .collect::<Result<Vec<_>>>()?;
+        let signature =
+            sessions.first().map(signature_of).unwrap_or_else(|| Signature { inputs: vec![], outputs: vec![] });
         Ok(Model {
             path: path.into(),
             content: identified.content,
-            onnx_sha256: identified.onnx_sha256,
             options,
             signature,
             weights,
             load_nanos: u64::try_from(started.elapsed().as_nanos()).unwrap_or(u64::MAX),
             disk_bytes: identified.disk_bytes,
-            pool: Mutex::new(Pool { idle: vec![first], created: 1, busy: 0, peak_busy: 0 }),
+            sessions: sessions.len(),
+            pool: Mutex::new(Pool { idle: sessions, busy: 0, peak_busy: 0 }),
             returned: Condvar::new(),
         })
     }
@@ -395,48 +410,12 @@ impl Model {
         &self.signature
     }
 
-    /// Builds every session the options allow now, so that no task pays for one later.
-    pub fn warm(&self) -> Result<()> {
-        loop {
-            {
-                let mut pool = lock(&self.pool);
-                if pool.created >= self.options.max_sessions {
-                    return Ok(());
-                }
-                pool.created += 1;
-            }
-            match self.new_session() {
-                Ok(session) => {
-                    lock(&self.pool).idle.push(session);
-                    self.returned.notify_one();
-                }
-                Err(e) => {
-                    lock(&self.pool).created -= 1;
-                    return Err(e);
-                }
-            }
-        }
-    }
-
-    /// Another session, from the .onnx bytes read again: they are not kept between sessions, since
-    /// for a model without external data they hold a second copy of every weight.
-    fn new_session(&self) -> Result<Session> {
-        let bytes = read(Path::new(&self.path))?;
-        if <[u8; 32]>::from(Sha256::digest(&bytes)) != self.onnx_sha256 {
-            return Err(Error::ModelLoad {
-                path: self.path.clone(),
-                reason: "the file changed while the model was open; open it again".into(),
-            });
-        }
-        new_session(&self.path, &bytes, &self.onnx_sha256, &self.weights, self.options)
-    }
-
     pub fn stats(&self) -> ModelStats {
         let loads = lock(&REGISTRY).loads.get(&self.content).copied().unwrap_or(0);
         let pool = lock(&self.pool);
         ModelStats {
             load_nanos: self.load_nanos,
-            sessions: pool.created,
+            sessions: self.sessions,
             max_sessions: self.options.max_sessions,
             intra_threads: self.options.intra_threads,
             weight_bytes: self.weights.bytes(),
@@ -492,23 +471,6 @@ impl Model {
                 pool.busy += 1;
                 pool.peak_busy = pool.peak_busy.max(pool.busy);
                 return Ok(Lease { model: self, session: Some(session) });
-            }
-            if pool.created < self.options.max_sessions {
-                pool.created += 1;
-                pool.busy += 1;
-                pool.peak_busy = pool.peak_busy.max(pool.busy);
-                drop(pool);
-                let session = self.new_session();
-                return match session {
-                    Ok(session) => Ok(Lease { model: self, session: Some(session) }),
-                    Err(e) => {
-                        let mut pool = lock(&self.pool);
-                        pool.created -= 1;
-                        pool.busy -= 1;
-                        self.returned.notify_one();
-                        Err(e)
-                    }
-                };
             }
             pool = self.returned.wait(pool).unwrap_or_else(|poisoned| poisoned.into_inner());
         }

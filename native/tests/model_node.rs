@@ -38,8 +38,6 @@ fn sessions_share_one_copy_of_the_weights_and_score_alike() {
     let json = case_json("mlp");
     let options = ModelOptions { max_sessions: 3, intra_threads: 1 };
     let model = model_node::open(path.to_str().expect("path"), options).expect("open").model;
-    assert_eq!(model.stats().sessions, 1, "sessions are built on demand");
-    model.warm().expect("warm");
     let stats = model.stats();
     assert_eq!((stats.sessions, stats.max_sessions), (3, 3));
     // mlp is 64 -> 256 -> 256 -> 10, float32: every weight and bias is held once.
@@ -52,7 +50,7 @@ fn sessions_share_one_copy_of_the_weights_and_score_alike() {
         assert_eq!(output, &outputs[0], "every session computes the same bits");
     }
     assert_like_onnxruntime_python(&outputs[0], &json);
-    assert_eq!(model.stats().sessions, 3, "never more than max_sessions");
+    assert!(model.stats().peak_concurrent_runs <= 3, "six threads, three sessions: never more than three runs at once");
 }
 
 #[test]

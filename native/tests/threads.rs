@@ -27,7 +27,6 @@ fn sessions_times_threads_is_what_the_process_runs() {
     )
     .expect("open")
     .model;
-    single.warm().expect("warm");
     score(&single, &json);
     assert_eq!(runtime::live_threads(), 0, "one intra-op thread runs on the caller");
     assert_eq!(all_threads(), before, "and starts no thread at all");
@@ -37,7 +36,6 @@ fn sessions_times_threads_is_what_the_process_runs() {
         model_node::open(pooled_path.to_str().expect("path"), ModelOptions { max_sessions: 2, intra_threads: 3 })
             .expect("open")
             .model;
-    pooled.warm().expect("warm");
     score(&pooled, &json);
     assert_eq!(runtime::live_threads(), 4, "2 sessions x (3 - 1) pool threads; callers are the third");
     let bytes = std::fs::read(&pooled_path).expect("model");

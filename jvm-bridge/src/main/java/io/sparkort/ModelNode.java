@@ -78,11 +78,6 @@ final class ModelNode implements AutoCloseable {
         handle, in.inputNames, in.columns, in.elementTypes, in.shapes, in.ranks, in.buffers, fetch);
   }
 
-  /** Builds every session the budget allows, so that no task pays for one later. */
-  void warm() {
-    NativeApi.warmModel(handle);
-  }
-
   Stats stats() {
     return new Stats(NativeApi.modelStats(handle));
   }

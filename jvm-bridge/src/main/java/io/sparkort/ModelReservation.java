@@ -18,8 +18,8 @@ import org.slf4j.LoggerFactory;
 /**
  * A model loaded on one executor by {@link OnnxModel#reserve}: where, how long the load took, and
  * what the executor holds afterwards. The reservation runs one task on every live executor (each
- * task prefers its executor) before any data arrives, and builds every session the executor's
- * {@link ThreadBudget} allows, so that scoring afterwards pays no load time.
+ * task prefers its executor) before any data arrives; the node builds every session the executor's
+ * {@link ThreadBudget} allows as it loads, so scoring afterwards pays no load time.
  */
 public final class ModelReservation implements Serializable {
   private static final long serialVersionUID = 1L;
@@ -138,7 +138,6 @@ public final class ModelReservation implements Serializable {
     try (ModelNode node = ModelNode.open(ModelCache.localModel(source, fetched).getPath(),
         ThreadBudget.forThisExecutor())) {
       metrics.startTask(fetched[0], node);
-      node.warm();
       SparkEnv env = SparkEnv.get();
       return new ModelReservation(env.executorId(), env.blockManager().blockManagerId().host(), node.stats(),
           node.loadNanos() > 0, processResidentBytes());

@@ -17,7 +17,7 @@ final class NativeApi {
 
   /**
    * Opens a model, or finds the one this process already has open with the same content and options.
-   * The model's weights are read once and shared by all its sessions.
+   * The model's weights are read once and shared by all its sessions, which are all built here.
    *
    * @param path local file path of the .onnx model (its external data files beside it)
    * @param maxSessions most sessions (concurrent runs) kept for this model in this process
@@ -39,9 +39,6 @@ final class NativeApi {
    * @return the external data files its initializers name, relative to its folder, as a JSON array
    */
   static native String externalDataFiles(String path);
-
-  /** @param model handle from {@link #openModel}: builds every session its options allow now */
-  static native void warmModel(long model);
 
   /**
    * @param model handle from {@link #openModel}

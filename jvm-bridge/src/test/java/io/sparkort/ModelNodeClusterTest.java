@@ -222,7 +222,6 @@ class ModelNodeClusterTest {
       List<String> before = TestModels.threadNames();
       List<String> added;
       try (ModelNode node = ModelNode.open(path, ThreadBudget.forThisExecutor())) {
-        node.warm();
         added = TestModels.added(before, TestModels.threadNames());
       }
       long named = TestModels.countNamed(added, threadName);
