@@ -15,8 +15,8 @@ use jni::{Env, EnvUnowned};
 
 use crate::exchange::{self, InputBuffers};
 use crate::model_node::{self, Model, ModelOptions};
-use crate::onnx_proto;
 use crate::tensor::{ElementType, Output};
+use crate::{logging, onnx_proto};
 use crate::{runtime, Error, Result};
 
 // Run results handed to the JVM and not yet closed: a leak check for tests and diagnostics.
@@ -223,6 +223,23 @@ pub extern "system" fn Java_io_sparkort_NativeApi_setModelMemoryBudget<'local>(
         .with_env(|_env| -> Result<()> {
             model_node::set_memory_budget(u64::try_from(bytes).unwrap_or(0));
             Ok(())
+        })
+        .resolve::<ThrowSparkOrtException>()
+}
+
+/// The native library's log records since the last call, one per line as `LEVEL message`.
+#[unsafe(no_mangle)]
+pub extern "system" fn Java_io_sparkort_NativeApi_drainLog<'local>(
+    mut unowned_env: EnvUnowned<'local>,
+    _class: JClass<'local>,
+) -> JString<'local> {
+    unowned_env
+        .with_env(|env| -> Result<JString<'local>> {
+            let lines: Vec<String> = logging::drain()
+                .into_iter()
+                .map(|(level, message)| format!("{level} {}", message.replace('\n', " ")))
+                .collect();
+            Ok(env.new_string(lines.join("\n"))?)
         })
         .resolve::<ThrowSparkOrtException>()
 }

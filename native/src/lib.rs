@@ -2,6 +2,7 @@
 //!
 //! - `jni_api`: the only `extern "system"` functions; each unpacks arguments and calls a typed function.
 //! - `error`: the one error enum and the Java exception class each variant becomes.
+//! - `logging`: this library's log records, queued for the JVM's logger.
 //! - `runtime`: the process-wide ONNX Runtime environment, loaded from an explicit library path.
 //! - `model_node`: models open in this process, keyed by content hash and options, each with a bounded pool of sessions.
 //! - `onnx_proto`: the few ONNX protobuf fields read and rewritten here (initializers, external data).
@@ -13,6 +14,7 @@
 pub mod error;
 pub mod exchange;
 pub mod jni_api;
+pub mod logging;
 pub mod model_node;
 pub mod onnx_proto;
 pub mod runtime;

@@ -159,7 +159,6 @@ pub fn open(path: &str, options: ModelOptions) -> Result<Opened> {
         let model = Model::load(path, bytes, &identified, options, started)?;
         loaded_nanos = Some(model.load_nanos);
         *lock(&REGISTRY).loads.entry(key.content).or_insert(0) += 1;
-        log::info!("sparkort: loaded model {path} ({options:?}) in {} ms", model.load_nanos / 1_000_000);
         Ok(Arc::new(model))
     });
     match result {
@@ -212,10 +211,13 @@ fn make_room(incoming: &ModelKey, incoming_bytes: u64) -> Vec<Slot> {
             .min_by_key(|(_, s)| s.last_used)
             .map(|(k, _)| k.clone());
         let Some(key) = idle else {
-            log::warn!("sparkort: models in use hold {held} bytes; loading {incoming_bytes} more exceeds the budget of {budget}");
+            log::warn!(
+                "models in use hold {held} bytes; loading {incoming_bytes} more goes past spark.sparkort.modelMemory ({budget})"
+            );
             break;
         };
         if let Some(slot) = registry.models.remove(&key) {
+            log::info!("closed an idle model of {} bytes to make room for {incoming_bytes}", slot.disk_bytes);
             held -= slot.disk_bytes;
             closed.push(slot);
         }

@@ -22,6 +22,7 @@ static LIVE_THREADS: AtomicUsize = AtomicUsize::new(0);
 /// Loads ONNX Runtime from `library_path` (the versioned .so extracted from the jar, or a user's GPU build)
 /// and creates the process's environment. Later calls are no-ops: the first library loaded stays.
 pub fn init(library_path: &Path) -> Result<()> {
+    crate::logging::init();
     ENVIRONMENT.get_or_try_init(|| {
         let failed = |reason: String| Error::Runtime { path: library_path.display().to_string(), reason };
         let builder = ort::init_from(library_path).map_err(|e| failed(e.to_string()))?;

@@ -38,13 +38,32 @@ final class ModelNode implements AutoCloseable {
     NativeLoader.load();
     NativeApi.setModelMemoryBudget(memoryBudget(conf()));
     long[] loadNanos = new long[1];
-    long handle = NativeApi.openModel(localPath, budget.sessions, budget.intraThreads, loadNanos);
+    long handle;
+    try {
+      handle = NativeApi.openModel(localPath, budget.sessions, budget.intraThreads, loadNanos);
+    } finally {
+      logNative();
+    }
     ModelNode node = new ModelNode(localPath, handle, loadNanos[0]);
     if (node.loadNanos > 0) {
       LOG.info("sparkort: loaded model {} in {} ms ({}; weights {} bytes)",
           localPath, node.loadNanos / 1_000_000, budget, node.stats().weightBytes);
     }
     return node;
+  }
+
+  /** Passes the native library's log records (evictions, budget warnings) to this logger. */
+  private static void logNative() {
+    for (String line : NativeApi.drainLog().split("\n")) {
+      String message = "sparkort: " + line.substring(line.indexOf(' ') + 1);
+      if (line.startsWith("ERROR ")) {
+        LOG.error(message);
+      } else if (line.startsWith("WARN ")) {
+        LOG.warn(message);
+      } else if (!line.isEmpty()) {
+        LOG.info(message);
+      }
+    }
   }
 
   /** The signature of the model file at {@code localPath}, read without its external data. */

@@ -53,6 +53,9 @@ final class NativeApi {
    */
   static native void setModelMemoryBudget(long bytes);
 
+  /** @return the native library's log records since the last call, one per line as "LEVEL message" */
+  static native String drainLog();
+
   /** @return ONNX Runtime pool threads alive in this process */
   static native long onnxRuntimeThreads();
 
