@@ -1,5 +1,5 @@
 # `make demo` and `make test` do all set-up on a fresh machine (ci/setup), then build and run.
-.PHONY: setup build test demo clean
+.PHONY: setup build test demo demo-java clean
 
 setup:
 	bash ci/setup
@@ -12,6 +12,9 @@ test: build
 
 demo: build
 	bash ci/demo
+
+demo-java: build
+	bash ci/demo-java
 
 clean:
 	rm -rf build dist target

@@ -21,15 +21,15 @@ from sklearn.linear_model import LogisticRegression
 from sklearn.pipeline import Pipeline
 from sklearn.preprocessing import OneHotEncoder, StandardScaler
 
+import sparkort
+
 OPSET = 17
 IRIS = ["sepal_length", "sepal_width", "petal_length", "petal_width"]
 
 
-def _score(spark: SparkSession, model_path: Path, df: DataFrame, feed: Dict[str, str], fetch: Dict[str, str]) -> List[Any]:
-    jvm = spark.sparkContext._jvm
-    model = jvm.io.sparkort.OnnxModel().setModelLocation(str(model_path)).setFeedDict(feed).setFetchDict(fetch)
-    scored = DataFrame(model.setBatchSize(32).transform(df._jdf), spark)
-    return sorted(scored.collect(), key=lambda r: r.id)
+def _score(model_path: Path, df: DataFrame, feed: Dict[str, str], fetch: Dict[str, str]) -> List[Any]:
+    model = sparkort.OnnxModel(modelLocation=str(model_path), feedDict=feed, fetchDict=fetch, batchSize=32)
+    return sorted(model.transform(df).collect(), key=lambda r: r.id)
 
 
 def _onnxruntime(model_path: Path, feeds: Dict[str, np.ndarray]) -> Dict[str, Any]:
@@ -51,7 +51,7 @@ def _save(model: Any, path: Path) -> Path:
 
 
 @pytest.fixture(scope="module")
-def iris() -> pd.DataFrame:
+def iris_frame() -> pd.DataFrame:
     data = load_iris()
     frame = pd.DataFrame(data.data, columns=IRIS)
     frame.insert(0, "id", range(len(frame)))
@@ -60,27 +60,27 @@ def iris() -> pd.DataFrame:
     return frame
 
 
-def test_logistic_regression_with_zipmap_from_four_double_columns(spark: SparkSession, iris: pd.DataFrame, tmp_path: Path) -> None:
-    x = iris[IRIS].to_numpy(np.float32)
-    classifier = LogisticRegression(max_iter=500).fit(x, iris["target"])
+def test_logistic_regression_with_zipmap_from_four_double_columns(spark: SparkSession, iris_frame: pd.DataFrame, tmp_path: Path) -> None:
+    x = iris_frame[IRIS].to_numpy(np.float32)
+    classifier = LogisticRegression(max_iter=500).fit(x, iris_frame["target"])
     path = _save(to_onnx(classifier, x[:1], target_opset=OPSET), tmp_path / "logreg.onnx")
     expected = _onnxruntime(path, {"X": x})
 
-    df = spark.createDataFrame(iris[["id", *IRIS]]).repartition(3)
-    rows = _score(spark, path, df, {"X": ",".join(IRIS)}, {"label": "output_label", "probability": "output_probability"})
+    df = spark.createDataFrame(iris_frame[["id", *IRIS]]).repartition(3)
+    rows = _score(path, df, {"X": ",".join(IRIS)}, {"label": "output_label", "probability": "output_probability"})
 
     assert [r.label for r in rows] == expected["output_label"].tolist()
     _assert_maps_equal([r.probability for r in rows], expected["output_probability"])
 
 
-def test_random_forest_with_string_labels_from_a_vector_column(spark: SparkSession, iris: pd.DataFrame, tmp_path: Path) -> None:
-    x = iris[IRIS].to_numpy(np.float32)
-    forest = RandomForestClassifier(n_estimators=12, max_depth=4, random_state=0).fit(x, iris["species"])
+def test_random_forest_with_string_labels_from_a_vector_column(spark: SparkSession, iris_frame: pd.DataFrame, tmp_path: Path) -> None:
+    x = iris_frame[IRIS].to_numpy(np.float32)
+    forest = RandomForestClassifier(n_estimators=12, max_depth=4, random_state=0).fit(x, iris_frame["species"])
     path = _save(to_onnx(forest, x[:1], target_opset=OPSET), tmp_path / "forest.onnx")
     expected = _onnxruntime(path, {"X": x})
 
-    assembled = VectorAssembler(inputCols=IRIS, outputCol="features").transform(spark.createDataFrame(iris[["id", *IRIS]]))
-    rows = _score(spark, path, assembled.repartition(2), {"X": "features"}, {"label": "output_label", "probability": "output_probability"})
+    assembled = VectorAssembler(inputCols=IRIS, outputCol="features").transform(spark.createDataFrame(iris_frame[["id", *IRIS]]))
+    rows = _score(path, assembled.repartition(2), {"X": "features"}, {"label": "output_label", "probability": "output_probability"})
 
     assert [r.label for r in rows] == expected["output_label"].tolist()
     assert {type(k) for r in rows for k in r.probability} == {str}
@@ -95,32 +95,32 @@ def test_gradient_boosting_regressor_from_an_array_column(spark: SparkSession, t
     expected = _onnxruntime(path, {"X": x})["variable"]
 
     frame = pd.DataFrame({"id": range(len(x)), "features": [row.tolist() for row in data.data]})
-    rows = _score(spark, path, spark.createDataFrame(frame).repartition(3), {"X": "features"}, {"prediction": "variable"})
+    rows = _score(path, spark.createDataFrame(frame).repartition(3), {"X": "features"}, {"prediction": "variable"})
 
     got = np.asarray([r.prediction for r in rows], dtype=np.float32)
     assert isinstance(rows[0].prediction, float), "[N, 1] is one value per row"
     np.testing.assert_allclose(got, expected[:, 0], rtol=1e-6, atol=1e-6)
 
 
-def test_column_transformer_with_one_hot_string_and_scaled_numbers(spark: SparkSession, iris: pd.DataFrame, tmp_path: Path) -> None:
+def test_column_transformer_with_one_hot_string_and_scaled_numbers(spark: SparkSession, iris_frame: pd.DataFrame, tmp_path: Path) -> None:
     features = ["species", "sepal_length", "sepal_width"]
-    target = (iris["petal_length"] > 4.0).astype(int)
+    target = (iris_frame["petal_length"] > 4.0).astype(int)
     pipeline = Pipeline([
         ("columns", ColumnTransformer([
             ("onehot", OneHotEncoder(), ["species"]),
             ("scale", StandardScaler(), ["sepal_length", "sepal_width"]),
         ])),
         ("classifier", LogisticRegression(max_iter=500)),
-    ]).fit(iris[features], target)
+    ]).fit(iris_frame[features], target)
     types = [("species", StringTensorType([None, 1])), ("sepal_length", FloatTensorType([None, 1])),
              ("sepal_width", FloatTensorType([None, 1]))]
     path = _save(convert_sklearn(pipeline, initial_types=types, target_opset={"": OPSET, "ai.onnx.ml": 1}), tmp_path / "pipeline.onnx")
-    as_column: Callable[[str, Any], np.ndarray] = lambda name, t: iris[name].to_numpy().astype(t).reshape(-1, 1)  # noqa: E731
+    as_column: Callable[[str, Any], np.ndarray] = lambda name, t: iris_frame[name].to_numpy().astype(t).reshape(-1, 1)  # noqa: E731
     expected = _onnxruntime(path, {"species": as_column("species", object), "sepal_length": as_column("sepal_length", np.float32),
                                    "sepal_width": as_column("sepal_width", np.float32)})
 
-    df = spark.createDataFrame(iris[["id", *features]]).repartition(3)
-    rows = _score(spark, path, df, {f: f for f in features}, {"label": "output_label", "probability": "output_probability"})
+    df = spark.createDataFrame(iris_frame[["id", *features]]).repartition(3)
+    rows = _score(path, df, {f: f for f in features}, {"label": "output_label", "probability": "output_probability"})
 
     assert [r.label for r in rows] == expected["output_label"].tolist()
     _assert_maps_equal([r.probability for r in rows], expected["output_probability"])

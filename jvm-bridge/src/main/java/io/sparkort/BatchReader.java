@@ -1,5 +1,6 @@
 package io.sparkort;
 
+import java.util.ArrayList;
 import java.util.Arrays;
 import java.util.List;
 import org.apache.spark.sql.catalyst.expressions.UnsafeArrayData;
@@ -18,16 +19,18 @@ final class BatchReader {
   private BatchReader() {}
 
   /**
-   * @param described {@link NativeApi#describeResult} of a run that fetched {@code fetches} in order
+   * @param described {@link NativeApi#describeResult} of a run for {@link ScoringPlan#fetchNames()}
    * @param batched whether the outputs' first dimension is the batch (else the run was one row)
    * @param values filled as {@code values[row][f]}
    */
   static void read(long[] described, List<ScoringPlan.Fetch> fetches, boolean batched, int rows, Object[][] values) {
-    int at = 0;
+    List<Output> outputs = new ArrayList<>();
+    for (int at = 0; at < described.length; at = outputs.get(outputs.size() - 1).end) {
+      outputs.add(new Output(described, at));
+    }
     for (int f = 0; f < fetches.size(); f++) {
       ScoringPlan.Fetch fetch = fetches.get(f);
-      Output output = new Output(described, at);
-      at = output.end;
+      Output output = outputs.get(fetch.result);
       if (fetch.maps) {
         readMaps(fetch, output, rows, values, f);
       } else {

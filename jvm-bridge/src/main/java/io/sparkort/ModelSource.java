@@ -26,9 +26,9 @@ import org.apache.hadoop.fs.FileStatus;
 import org.apache.hadoop.fs.FileSystem;
 import org.apache.hadoop.fs.Path;
 import org.apache.spark.SparkContext;
-import org.apache.spark.SparkFiles;
 import org.apache.spark.api.java.JavaSparkContext;
 import org.apache.spark.broadcast.Broadcast;
+import org.apache.spark.sql.SparkSession;
 
 /**
  * Where a model's files are, and how executors get them. A {@code modelLocation} without a scheme
@@ -65,7 +65,7 @@ final class ModelSource implements Serializable {
     final String location;
     final long length;
     final long modified;
-    /** Where the driver ships it from: a unique name for {@link SparkFiles#get}, and its path there. */
+    /** The unique name the driver ships it under ({@link SparkShim#addedFile} finds it). */
     final String shippedName;
 
     DataFile(String location, long length, long modified, String shippedName) {
@@ -150,17 +150,18 @@ final class ModelSource implements Serializable {
 
   /**
    * On the driver: makes the model reachable from executors, and returns the source tasks carry.
-   * Files without a scheme are registered with {@code addFile} once per application (the data
-   * files through links named after the model, so two models' {@code weights.bin} never meet);
-   * for a URI, the driver's Hadoop configuration is broadcast.
+   * Files without a scheme are registered with {@code addFile} once per application and session
+   * (Spark 4 ships files per session), the data files through links named after the model, so two
+   * models' {@code weights.bin} never meet; for a URI, the driver's Hadoop configuration is broadcast.
    */
-  ModelSource shipTo(SparkContext context) {
+  ModelSource shipTo(SparkSession session) {
+    SparkContext context = session.sparkContext();
     if (!shipped) {
       Broadcast<HadoopConf> conf =
           JavaSparkContext.fromSparkContext(context).broadcast(new HadoopConf(context.hadoopConfiguration()));
       return new ModelSource(location, key, sha256, dataFiles, false, conf, driverCopy);
     }
-    addFileOnce(context, driverCopy, driverCopy.getName());
+    addFileOnce(session, driverCopy, driverCopy.getName());
     File folder = new File(new Path(location).toUri().getPath()).getAbsoluteFile().getParentFile();
     for (DataFile data : dataFiles) {
       File original = new File(folder, data.location);
@@ -179,14 +180,14 @@ final class ModelSource implements Serializable {
       } catch (IOException e) {
         throw new ModelLoadException("cannot ship " + original + " (external data of " + location + "): " + e, e);
       }
-      addFileOnce(context, named, data.shippedName);
+      addFileOnce(session, named, data.shippedName);
     }
     return this;
   }
 
-  private static void addFileOnce(SparkContext context, File file, String name) {
-    if (SHIPPED.add(context.applicationId() + "/" + name)) {
-      context.addFile(file.getAbsolutePath());
+  private static void addFileOnce(SparkSession session, File file, String name) {
+    if (SHIPPED.add(session.sparkContext().applicationId() + "/" + SparkShim.artifactScope(session) + "/" + name)) {
+      SparkShim.addFile(session, file.getAbsolutePath());
     }
   }
 
@@ -197,7 +198,7 @@ final class ModelSource implements Serializable {
 
   /** On an executor: where Spark fetched a shipped file to. */
   static File shippedFile(String name) {
-    return new File(SparkFiles.get(name));
+    return new File(SparkShim.addedFile(name));
   }
 
   /** The name under which the driver ships the .onnx file. */

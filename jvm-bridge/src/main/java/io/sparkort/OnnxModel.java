@@ -13,6 +13,9 @@ import org.apache.spark.ml.param.Param;
 import org.apache.spark.ml.param.ParamMap;
 import org.apache.spark.ml.param.ParamValidators;
 import org.apache.spark.ml.util.Identifiable$;
+import org.apache.spark.ml.util.MLReader;
+import org.apache.spark.ml.util.MLWritable;
+import org.apache.spark.ml.util.MLWriter;
 import org.apache.spark.sql.Dataset;
 import org.apache.spark.sql.Row;
 import org.apache.spark.sql.SparkSession;
@@ -32,7 +35,7 @@ import scala.Option;
  *     .transform(df);
  * }</pre>
  */
-public class OnnxModel extends Transformer {
+public class OnnxModel extends Transformer implements MLWritable {
   private static final long serialVersionUID = 1L;
 
   private final String uid;
@@ -154,7 +157,7 @@ public class OnnxModel extends Transformer {
    */
   public List<ModelReservation> reserve(SparkSession spark) {
     SparkContext context = spark.sparkContext();
-    ModelSource source = resolveModel(context.hadoopConfiguration()).shipTo(context);
+    ModelSource source = resolveModel(context.hadoopConfiguration()).shipTo(spark);
     return ModelReservation.reserve(context, source, metrics(context));
   }
 
@@ -188,7 +191,7 @@ public class OnnxModel extends Transformer {
     SparkContext context = session.sparkContext();
     ModelSource source = resolveModel(context.hadoopConfiguration());
     ScoringPlan plan = plan(dataset.schema(), source);
-    PartitionScorer scorer = new PartitionScorer(plan, source.shipTo(context), getBatchSize(), metrics(context));
+    PartitionScorer scorer = new PartitionScorer(plan, source.shipTo(session), getBatchSize(), metrics(context));
     JavaRDD<InternalRow> scored = SparkShim.internalRows(dataset).toJavaRDD().mapPartitions(scorer);
     return SparkShim.createDataFrame(session, scored.rdd(), plan.outputSchema);
   }
@@ -196,6 +199,21 @@ public class OnnxModel extends Transformer {
   @Override
   public OnnxModel copy(ParamMap extra) {
     return (OnnxModel) defaultCopy(extra);
+  }
+
+  /** Saves params and the model's bytes, so the loaded stage needs no original file. */
+  @Override
+  public MLWriter write() {
+    return new OnnxModelPersistence.Writer(this);
+  }
+
+  /** Spark ML (Java {@code PipelineModel.load}, PySpark) finds a stage's reader by this name. */
+  public static MLReader<OnnxModel> read() {
+    return new OnnxModelPersistence.Reader();
+  }
+
+  public static OnnxModel load(String path) {
+    return read().load(path);
   }
 
   private ScoringPlan plan(StructType schema, ModelSource source) {

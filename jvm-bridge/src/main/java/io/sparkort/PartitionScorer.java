@@ -57,10 +57,10 @@ final class PartitionScorer implements FlatMapFunction<Iterator<InternalRow>, In
     ScoredRows(Iterator<InternalRow> input) {
       this.input = input;
       for (int slot = 0; slot < batchRows; slot++) {
-        predictions[slot] = new Object[fetch.length];
+        predictions[slot] = new Object[plan.fetches.size()];
         predictionRows[slot] = new GenericInternalRow(predictions[slot]);
       }
-      nullPredictions = new GenericInternalRow(new Object[fetch.length]);
+      nullPredictions = new GenericInternalRow(new Object[plan.fetches.size()]);
     }
 
     @Override

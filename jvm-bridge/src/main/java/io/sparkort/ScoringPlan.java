@@ -103,6 +103,8 @@ final class ScoringPlan implements Serializable {
     /** Levels of arrays a row's value becomes: 0 for one value per row. */
     final int rowRank;
     final DataType sparkType;
+    /** Which of the run's results ({@link ScoringPlan#fetchNames()}) this column reads. */
+    int result;
 
     Fetch(String column, String output, boolean maps, ElementType elementType, ElementType keyType, int rowRank) {
       this.column = column;
@@ -136,14 +138,21 @@ final class ScoringPlan implements Serializable {
     this.outputSchema = outputSchema;
     this.batched = batched;
     this.keepNulls = keepNulls;
+    List<String> results = Arrays.asList(fetchNames());
+    for (Fetch fetch : fetches) {
+      fetch.result = results.indexOf(fetch.output);
+    }
   }
 
+  /** The model outputs to run for, each once, in the order {@link Fetch#result} indexes. */
   String[] fetchNames() {
-    String[] names = new String[fetches.size()];
-    for (int i = 0; i < names.length; i++) {
-      names[i] = fetches.get(i).output;
+    List<String> names = new ArrayList<>();
+    for (Fetch fetch : fetches) {
+      if (!names.contains(fetch.output)) {
+        names.add(fetch.output);
+      }
     }
-    return names;
+    return names.toArray(new String[0]);
   }
 
   static ScoringPlan create(StructType schema, ModelSignature signature, Map<String, String> feedDict,

@@ -1,11 +1,13 @@
 package io.sparkort;
 
+import java.io.File;
 import java.lang.reflect.InvocationTargetException;
 import java.lang.reflect.Method;
 import java.util.ArrayList;
 import java.util.List;
 import org.apache.spark.SparkContext;
 import org.apache.spark.api.java.JavaRDD;
+import org.apache.spark.SparkFiles;
 import org.apache.spark.rdd.RDD;
 import org.apache.spark.sql.Dataset;
 import org.apache.spark.sql.Row;
@@ -17,6 +19,9 @@ import org.apache.spark.status.api.v1.ExecutorSummary;
 import scala.Tuple2;
 import scala.collection.immutable.List$;
 import scala.reflect.ClassTag$;
+import scala.Function0;
+import scala.runtime.AbstractFunction0;
+import scala.runtime.BoxedUnit;
 
 /**
  * The Spark internals sparkort reaches for, found by name at run time: Spark 4 moved them from
@@ -80,6 +85,71 @@ final class SparkShim {
       }
     }
     throw new SparkOrtException("this Spark version has no SparkContext.makeRDD with locations");
+  }
+
+  /**
+   * {@code SparkContext.addFile} for the session's jobs. A Spark 4 session with artifact isolation
+   * (the default in the JVM; PySpark turns it off) ships a job only the files added under its
+   * artifact state, so there the file is added inside the session's {@code withResources}.
+   */
+  static void addFile(SparkSession session, String path) {
+    if (artifactState(session) == null) {
+      session.sparkContext().addFile(path);
+      return;
+    }
+    invoke(invoke(session, "artifactManager"), "withResources", new Class<?>[] {Function0.class},
+        new AbstractFunction0<BoxedUnit>() {
+          @Override
+          public BoxedUnit apply() {
+            session.sparkContext().addFile(path);
+            return BoxedUnit.UNIT;
+          }
+        });
+  }
+
+  /**
+   * On an executor: the local path of a file added by {@link #addFile}. Spark 4 fetches a session's
+   * files into a subdirectory named by its artifact state, which {@code SparkFiles.get} does not
+   * name on executors (4.1 sets no job artifact state on task threads). sparkort names the files it
+   * adds by their content's SHA-256, so a copy found under any session's directory is the right one.
+   */
+  static String addedFile(String name) {
+    File direct = new File(SparkFiles.get(name));
+    if (direct.isFile()) {
+      return direct.getPath();
+    }
+    File[] sessions = new File(SparkFiles.getRootDirectory()).listFiles(File::isDirectory);
+    for (File session : sessions == null ? new File[0] : sessions) {
+      File candidate = new File(session, name);
+      if (candidate.isFile()) {
+        return candidate.getPath();
+      }
+    }
+    return direct.getPath();
+  }
+
+  /** Which session's files {@link #addFile} adds to: its artifact state's id, else "default". */
+  static String artifactScope(SparkSession session) {
+    Object state = artifactState(session);
+    return state == null ? "default" : (String) invoke(state, "uuid");
+  }
+
+  /** The session's {@code JobArtifactState}: null on Spark 3.5 and without artifact isolation. */
+  private static Object artifactState(SparkSession session) {
+    if (!hasMethod(session, "artifactManager")) {
+      return null;
+    }
+    Object manager = invoke(session, "artifactManager");
+    return manager == null ? null : invoke(manager, "state");
+  }
+
+  private static boolean hasMethod(Object target, String name) {
+    try {
+      target.getClass().getMethod(name);
+      return true;
+    } catch (NoSuchMethodException e) {
+      return false;
+    }
   }
 
   private static Object invoke(Object target, String name) {

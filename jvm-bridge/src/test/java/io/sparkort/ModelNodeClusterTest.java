@@ -142,7 +142,7 @@ class ModelNodeClusterTest {
     TestCase c = TestCase.load("mlp");
     OnnxModel model = c.onnxModel().setModelLocation(TestModels.variant(c, 14).getPath()).setBatchSize(8);
     ModelSource source = ModelSource.resolve(model.getModelLocation(), spark.sparkContext().hadoopConfiguration())
-        .shipTo(spark.sparkContext());
+        .shipTo(spark);
     List<String[]> executors = SparkShim.liveExecutors(spark.sparkContext());
     List<String> ids = new ArrayList<>();
     for (String[] executor : executors) {

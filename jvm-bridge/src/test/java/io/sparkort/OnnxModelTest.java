@@ -69,6 +69,19 @@ class OnnxModelTest {
   }
 
   @Test
+  void oneOutputCanBeFetchedUnderTwoColumns() {
+    TestCase c = TestCase.load("linear");
+    Map<String, String> fetch = new java.util.LinkedHashMap<>();
+    fetch.put("out_score", "score");
+    fetch.put("again", "score");
+    List<Row> rows = c.onnxModel().setFetchDict(fetch).setBatchSize(9).transform(c.dataFrame(spark, 2)).collectAsList();
+    c.assertMatchesOnnxRuntime(rows);
+    for (Row row : rows) {
+      assertEquals(row.getFloat(row.fieldIndex("out_score")), row.getFloat(row.fieldIndex("again")));
+    }
+  }
+
+  @Test
   void emptyFetchDictFetchesEveryOutputUnderItsOwnName() {
     TestCase c = TestCase.load("two_inputs");
     OnnxModel model = c.onnxModel().setFetchDict(Collections.<String, String>emptyMap());

@@ -1,0 +1,55 @@
+"""The wheel (dist/sparkort-<version>-py3-none-any.whl) and the quickstart that `make demo` runs."""
+
+from __future__ import annotations
+
+import ast
+import email
+import os
+import re
+import subprocess
+import sys
+import zipfile
+from pathlib import Path
+
+import sparkort
+
+from conftest import REPO
+
+PACKAGE = REPO / "python" / "sparkort"
+
+
+def wheel() -> Path:
+    path = Path(os.environ.get("SPARKORT_WHEEL", REPO / "dist" / f"sparkort-{sparkort.__version__}-py3-none-any.whl"))
+    assert path.is_file(), f"{path} is missing: run `make build`"
+    return path
+
+
+def test_wheel_carries_the_jar_and_the_typed_package() -> None:
+    with zipfile.ZipFile(wheel()) as whl:
+        names = set(whl.namelist())
+        jar = f"sparkort/jars/sparkort-{sparkort.__version__}.jar"
+        assert whl.read(jar) == Path(sparkort.jar_path()).read_bytes(), "the bundled jar is the one built"
+        expected = {f"sparkort/{p.name}" for p in PACKAGE.iterdir() if p.suffix == ".py" or p.name == "py.typed"}
+        assert expected <= names, expected - names
+        metadata = email.message_from_bytes(whl.read(f"sparkort-{sparkort.__version__}.dist-info/METADATA"))
+    assert metadata["Requires-Python"] == ">=3.9"
+    assert metadata.get_all("Requires-Dist") == ["pyspark[ml]>=3.5"]
+
+
+def test_package_sources_are_python_3_9() -> None:
+    for source in PACKAGE.glob("*.py"):
+        ast.parse(source.read_text(), filename=str(source), feature_version=(3, 9))
+
+
+def test_quickstart_scores_the_digits_as_scikit_learn_does() -> None:
+    env = dict(os.environ, PYTHONPATH=str(REPO / "python"))
+    run = subprocess.run(
+        [sys.executable, str(REPO / "examples" / "quickstart.py"), "--rows", "20000"],
+        env=env, capture_output=True, text=True, timeout=300,
+    )
+    assert run.returncode == 0, run.stderr[-3000:]
+    accuracy = re.search(r"accuracy on (\d+) held-out digits: ([0-9.]+) \(scikit-learn on the same digits: ([0-9.]+)\)", run.stdout)
+    assert accuracy, run.stdout
+    assert accuracy.group(2) == accuracy.group(3), "sparkort's predictions score as scikit-learn's own"
+    assert float(accuracy.group(2)) > 0.9
+    assert re.search(r"scored [\d,]+ rows at [\d,]+ rows/s", run.stdout), run.stdout
