@@ -56,8 +56,11 @@ class ModelNodeClusterTest {
   }
 
   @AfterAll
-  static void stopCluster() {
+  static void stopCluster() throws IOException {
     spark.stop();
+    try (java.util.stream.Stream<java.nio.file.Path> files = Files.walk(cache.toPath())) {
+      files.sorted(java.util.Comparator.reverseOrder()).forEach(p -> p.toFile().delete());
+    }
   }
 
   @Test
