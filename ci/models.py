@@ -259,6 +259,7 @@ def _cases():
     yield "linear_sparse", linear_model(), {"features": f32(120, 8) * (rng.random((120, 8)) < 0.5)}
     yield "external_mlp", mlp_model(n_in=16, hidden=48, n_out=4, seed=5), {"features": f32(240, 16)}
     yield "half_weights", _half_weights(), {"x": f32(50, 64)}
+    yield "mlp_inner", mlp_model(n_in=12, hidden=20, n_out=3, seed=9), {"features": f32(90, 12)}
 
 
 def _dtype(array):
@@ -287,13 +288,26 @@ def _batched(model):
     return all(i.type.tensor_type.shape.dim and not i.type.tensor_type.shape.dim[0].HasField("dim_value") for i in model.graph.input)
 
 
+# Tensors inside a case's graph its JSON expects too (sparkort fetches them by cutting the model).
+INNER_OUTPUTS = {"mlp_inner": ["r0", "h2"]}
+
+
+def _with_outputs(model, names):
+    cut = onnx.ModelProto()
+    cut.CopyFrom(model)
+    cut.graph.output.extend(onnx.ValueInfoProto(name=n) for n in names)
+    return cut
+
+
 def write_cases(out_dir):
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
     for name, model, inputs in _cases():
         path = out / f"{name}.onnx"
         save(model, path)
-        session = ort.InferenceSession(str(path), providers=["CPUExecutionProvider"])
+        inner = INNER_OUTPUTS.get(name, [])
+        source = _with_outputs(model, inner).SerializeToString() if inner else str(path)
+        session = ort.InferenceSession(source, providers=["CPUExecutionProvider"])
         # Data of another type (a bigint column into a float input) is cast to the model's, as sparkort does.
         model_types = {i.name: ORT_TYPES[i.type] for i in session.get_inputs()}
         feeds = {k: v.astype(model_types[k]) for k, v in inputs.items()}

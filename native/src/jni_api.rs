@@ -120,8 +120,9 @@ pub extern "system" fn Java_io_sparkort_NativeApi_initRuntime<'local>(
         .resolve::<ThrowSparkOrtException>()
 }
 
-/// Opens (or finds already open) a model; returns a handle the caller must pass to `closeModel` once.
-/// Writes into `loadNanos[0]` how long this call spent loading the model, 0 when it was open already.
+/// Opens (or finds already open) a model, with `outputs` (tensors inside its graph) exposed as extra
+/// outputs; returns a handle the caller must pass to `closeModel` once. Writes into `loadNanos[0]`
+/// how long this call spent loading the model, 0 when it was open already.
 #[unsafe(no_mangle)]
 pub extern "system" fn Java_io_sparkort_NativeApi_openModel<'local>(
     mut unowned_env: EnvUnowned<'local>,
@@ -129,6 +130,7 @@ pub extern "system" fn Java_io_sparkort_NativeApi_openModel<'local>(
     path: JString<'local>,
     max_sessions: jint,
     intra_threads: jint,
+    outputs: JObjectArray<'local, JString<'local>>,
     load_nanos: JLongArray<'local>,
 ) -> jlong {
     unowned_env
@@ -140,7 +142,8 @@ pub extern "system" fn Java_io_sparkort_NativeApi_openModel<'local>(
             if load_nanos.len(env)? < 1 {
                 return Err(Error::InvalidArgument("openModel: loadNanos must have room for one value".into()));
             }
-            let opened = model_node::open(&string(env, &path)?, options)?;
+            let outputs = strings(env, &outputs)?;
+            let opened = model_node::open_with_outputs(&string(env, &path)?, options, &outputs)?;
             let nanos = opened.loaded_nanos.map_or(0, |n| i64::try_from(n).unwrap_or(i64::MAX));
             load_nanos.set_region(env, 0, &[nanos])?;
             Ok(Box::into_raw(Box::new(opened.model)) as jlong)
@@ -148,16 +151,18 @@ pub extern "system" fn Java_io_sparkort_NativeApi_openModel<'local>(
         .resolve::<ThrowSparkOrtException>()
 }
 
-/// The signature of the model file at `path`, read without its external data files.
+/// The signature of the model file at `path` with `outputs` exposed, read without its external data files.
 #[unsafe(no_mangle)]
 pub extern "system" fn Java_io_sparkort_NativeApi_describeModel<'local>(
     mut unowned_env: EnvUnowned<'local>,
     _class: JClass<'local>,
     path: JString<'local>,
+    outputs: JObjectArray<'local, JString<'local>>,
 ) -> JString<'local> {
     unowned_env
         .with_env(|env| -> Result<JString<'local>> {
-            let json = model_node::describe(&string(env, &path)?)?.to_json();
+            let outputs = strings(env, &outputs)?;
+            let json = model_node::describe(&string(env, &path)?, &outputs)?.to_json();
             Ok(env.new_string(json)?)
         })
         .resolve::<ThrowSparkOrtException>()

@@ -32,6 +32,8 @@ type ContentKey = [u8; 32];
 struct ModelKey {
     content: ContentKey,
     options: ModelOptions,
+    /// Tensors inside the graph exposed as extra outputs: the model cut to fetch them is another model.
+    outputs: Vec<String>,
 }
 
 /// A model open in this process: its signature, its weights (shared by all its sessions) and a
@@ -127,15 +129,21 @@ pub struct Opened {
     pub loaded_nanos: Option<u64>,
 }
 
-/// Opens the model at `path`, or returns the one already open with the same content and options.
+/// Opens the model at `path` with its own outputs; see [`open_with_outputs`].
+pub fn open(path: &str, options: ModelOptions) -> Result<Opened> {
+    open_with_outputs(path, options, &[])
+}
+
+/// Opens the model at `path`, with the tensors named in `outputs` (computed inside its graph) exposed
+/// as extra outputs, or returns the one already open with the same content, options and outputs.
 /// The content is the SHA-256 of the .onnx bytes and the length and modification time of each
 /// external data file, so it is hashed again only when one of those files changes.
-pub fn open(path: &str, options: ModelOptions) -> Result<Opened> {
+pub fn open_with_outputs(path: &str, options: ModelOptions, outputs: &[String]) -> Result<Opened> {
     if options.max_sessions == 0 || options.intra_threads == 0 {
         return Err(Error::InvalidArgument(format!("sessions and threads must be positive, got {options:?}")));
     }
     let (identified, bytes) = identify(Path::new(path))?;
-    let key = ModelKey { content: identified.content, options };
+    let key = ModelKey { content: identified.content, options, outputs: outputs.to_vec() };
     let cell = {
         let mut registry = lock(&REGISTRY);
         registry.clock += 1;
@@ -156,7 +164,7 @@ pub fn open(path: &str, options: ModelOptions) -> Result<Opened> {
             Some(bytes) => bytes,
             None => read(Path::new(path))?,
         };
-        let model = Model::load(path, bytes, &identified, options, started)?;
+        let model = Model::load(path, cut(path, bytes, outputs)?, &identified, options, started)?;
         loaded_nanos = Some(model.load_nanos);
         *lock(&REGISTRY).loads.entry(key.content).or_insert(0) += 1;
         Ok(Arc::new(model))
@@ -278,12 +286,28 @@ fn read(path: &Path) -> Result<Vec<u8>> {
     std::fs::read(path).map_err(|e| Error::ModelLoad { path: path.display().to_string(), reason: e.to_string() })
 }
 
+/// The model's bytes with `outputs` exposed as graph outputs (as they are when there are none).
+fn cut(path: &str, bytes: Vec<u8>, outputs: &[String]) -> Result<Vec<u8>> {
+    if outputs.is_empty() {
+        return Ok(bytes);
+    }
+    let failed = |e: onnx_proto::DecodeError| Error::ModelLoad { path: path.into(), reason: e.to_string() };
+    let computed = onnx_proto::computed_tensors(&bytes).map_err(failed)?;
+    if let Some(unknown) = outputs.iter().find(|o| !computed.contains(*o)) {
+        return Err(Error::InvalidInput(format!(
+            "fetchDict asks for '{unknown}', which is neither an output of model {path} nor a tensor its graph computes"
+        )));
+    }
+    onnx_proto::with_outputs(&bytes, outputs).map_err(failed)
+}
+
 /// The signature of the model at `path`, read without its external data: the initializers kept in
 /// external files are declared as inputs instead, which lets ONNX Runtime type every output while
-/// only the .onnx file is read (a driver never needs a multi-gigabyte model's weights).
-pub fn describe(path: &str) -> Result<Signature> {
+/// only the .onnx file is read (a driver never needs a multi-gigabyte model's weights). `outputs`
+/// are tensors inside the graph to expose as extra outputs, as [`open_with_outputs`] does.
+pub fn describe(path: &str, outputs: &[String]) -> Result<Signature> {
     let failed = |reason: String| Error::ModelLoad { path: path.into(), reason };
-    let bytes = read(Path::new(path))?;
+    let bytes = cut(path, read(Path::new(path))?, outputs)?;
     let external: Vec<String> = onnx_proto::initializers(&bytes)
         .map_err(|e| failed(e.to_string()))?
         .into_iter()

@@ -1,9 +1,12 @@
 //! Just enough of the ONNX protobuf format to find a model's top-level initializers (their data
-//! inline or in external data files) and to rewrite them, without a protobuf dependency.
+//! inline or in external data files), to rewrite them, and to expose tensors computed inside the
+//! graph as outputs, without a protobuf dependency.
 //!
-//! Field numbers are from onnx/onnx.proto3: ModelProto.graph = 7; GraphProto.initializer = 5,
-//! input = 11; TensorProto.dims = 1, data_type = 2, name = 8, raw_data = 9, external_data = 13,
-//! data_location = 14; StringStringEntryProto.key = 1, value = 2. Unknown fields are copied as they are.
+//! Field numbers are from onnx/onnx.proto3: ModelProto.graph = 7; GraphProto.node = 1,
+//! initializer = 5, input = 11, output = 12, value_info = 13; NodeProto.output = 2;
+//! ValueInfoProto.name = 1; TensorProto.dims = 1, data_type = 2, name = 8, raw_data = 9,
+//! external_data = 13, data_location = 14; StringStringEntryProto.key = 1, value = 2. Unknown fields
+//! are copied as they are.
 
 use std::collections::BTreeSet;
 
@@ -20,8 +23,13 @@ fn malformed(what: &str) -> DecodeError {
 }
 
 const MODEL_GRAPH: u32 = 7;
+const GRAPH_NODE: u32 = 1;
 const GRAPH_INITIALIZER: u32 = 5;
 const GRAPH_INPUT: u32 = 11;
+const GRAPH_OUTPUT: u32 = 12;
+const GRAPH_VALUE_INFO: u32 = 13;
+const NODE_OUTPUT: u32 = 2;
+const VALUE_INFO_NAME: u32 = 1;
 const TENSOR_DIMS: u32 = 1;
 const TENSOR_DATA_TYPE: u32 = 2;
 const TENSOR_NAME: u32 = 8;
@@ -100,11 +108,78 @@ pub fn rewrite_initializers(model: &[u8], mut decide: impl FnMut(&Initializer<'_
         }
     }
     graph.extend_from_slice(&inputs);
-    let mut out = Vec::with_capacity(model.len());
+    with_graph(model, &graph)
+}
+
+/// The model with `names`, tensors computed by its top-level nodes, added as graph outputs (typed
+/// as the graph's `value_info` knows them, else left for ONNX Runtime to infer). Names that already
+/// are outputs are left as they are. Fails naming the first name no node computes.
+pub fn with_outputs(model: &[u8], names: &[String]) -> Result<Vec<u8>> {
+    let graph = graph_of(model)?;
+    let computed = computed_tensors(model)?;
+    let mut outputs = BTreeSet::new();
+    let mut typed = Vec::new();
+    for field in Fields::new(graph) {
+        let field = field?;
+        match field.number {
+            GRAPH_OUTPUT => {
+                outputs.insert(value_info_name(field.bytes()?)?);
+            }
+            GRAPH_VALUE_INFO => typed.push((value_info_name(field.bytes()?)?, field.bytes()?)),
+            _ => {}
+        }
+    }
+    let mut added = graph.to_vec();
+    for name in names.iter().filter(|n| !outputs.contains(*n)) {
+        if !computed.contains(name) {
+            return Err(DecodeError(format!("no node of the graph computes a tensor named '{name}'")));
+        }
+        match typed.iter().find(|(n, _)| n == name) {
+            Some((_, info)) => put_bytes(&mut added, GRAPH_OUTPUT, info),
+            None => {
+                let mut info = Vec::new();
+                put_bytes(&mut info, VALUE_INFO_NAME, name.as_bytes());
+                put_bytes(&mut added, GRAPH_OUTPUT, &info);
+            }
+        }
+    }
+    with_graph(model, &added)
+}
+
+/// The names of the tensors the graph's top-level nodes compute.
+pub fn computed_tensors(model: &[u8]) -> Result<BTreeSet<String>> {
+    let mut computed = BTreeSet::new();
+    for field in Fields::new(graph_of(model)?) {
+        let field = field?;
+        if field.number == GRAPH_NODE {
+            for node_field in Fields::new(field.bytes()?) {
+                let node_field = node_field?;
+                if node_field.number == NODE_OUTPUT {
+                    computed.insert(string(node_field.bytes()?)?);
+                }
+            }
+        }
+    }
+    Ok(computed)
+}
+
+fn value_info_name(bytes: &[u8]) -> Result<String> {
+    for field in Fields::new(bytes) {
+        let field = field?;
+        if field.number == VALUE_INFO_NAME {
+            return string(field.bytes()?);
+        }
+    }
+    Ok(String::new())
+}
+
+/// The model with its graph replaced by `graph`, every other field copied.
+fn with_graph(model: &[u8], graph: &[u8]) -> Result<Vec<u8>> {
+    let mut out = Vec::with_capacity(model.len() + graph.len());
     for field in Fields::new(model) {
         let field = field?;
         if field.number == MODEL_GRAPH {
-            put_bytes(&mut out, MODEL_GRAPH, &graph);
+            put_bytes(&mut out, MODEL_GRAPH, graph);
         } else {
             out.extend_from_slice(field.raw);
         }
@@ -336,6 +411,48 @@ fn put_bytes(out: &mut Vec<u8>, number: u32, bytes: &[u8]) {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    fn outputs_of(model: &[u8]) -> Vec<(String, Vec<u8>)> {
+        Fields::new(graph_of(model).expect("graph"))
+            .map(|f| f.expect("field"))
+            .filter(|f| f.number == GRAPH_OUTPUT)
+            .map(|f| (value_info_name(f.bytes().expect("bytes")).expect("name"), f.bytes().expect("bytes").to_vec()))
+            .collect()
+    }
+
+    #[test]
+    fn computed_tensors_become_outputs_typed_when_the_graph_knows_them() {
+        let named = |name: &str, extra: &[u8]| {
+            let mut info = Vec::new();
+            put_bytes(&mut info, VALUE_INFO_NAME, name.as_bytes());
+            info.extend_from_slice(extra);
+            info
+        };
+        let mut graph = Vec::new();
+        for (inputs, output) in [("x", "h"), ("h", "g"), ("g", "y")] {
+            let mut node = Vec::new();
+            put_bytes(&mut node, 1, inputs.as_bytes());
+            put_bytes(&mut node, NODE_OUTPUT, output.as_bytes());
+            put_bytes(&mut graph, GRAPH_NODE, &node);
+        }
+        put_bytes(&mut graph, GRAPH_OUTPUT, &named("y", &[]));
+        let h_type = named("h", &[0x12, 0x02, 0x0a, 0x00]); // type: an empty TypeProto.tensor_type
+        put_bytes(&mut graph, GRAPH_VALUE_INFO, &h_type);
+        let mut model = Vec::new();
+        put_varint_field(&mut model, 1, 8); // ir_version, copied as is
+        put_bytes(&mut model, MODEL_GRAPH, &graph);
+
+        let cut = with_outputs(&model, &["h".into(), "g".into(), "y".into()]).expect("cut");
+        let outputs = outputs_of(&cut);
+        let names: Vec<&str> = outputs.iter().map(|(n, _)| n.as_str()).collect();
+        assert_eq!(names, ["y", "h", "g"], "existing outputs stay first and are not repeated");
+        assert_eq!(outputs[1].1, h_type, "h keeps the type value_info gives it");
+        assert_eq!(outputs[2].1, named("g", &[]), "g is left for ONNX Runtime to type");
+        assert_eq!(&cut[..2], &model[..2], "other model fields are copied");
+
+        let err = with_outputs(&model, &["x".into()]).err().expect("an input is not computed");
+        assert!(err.to_string().contains("no node of the graph computes a tensor named 'x'"), "{err}");
+    }
 
     fn put_packed(out: &mut Vec<u8>, number: u32, values: &[i64]) {
         let mut packed = Vec::new();

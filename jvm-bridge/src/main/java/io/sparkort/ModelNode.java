@@ -33,14 +33,17 @@ final class ModelNode implements AutoCloseable {
     this.loadNanos = loadNanos;
   }
 
-  /** Opens the node for the model file at {@code localPath}, loading it if this JVM has not yet. */
-  static ModelNode open(String localPath, ThreadBudget budget) {
+  /**
+   * Opens the node for the model file at {@code localPath}, with {@code outputs} (tensors inside its
+   * graph) exposed as extra outputs, loading it if this JVM has not yet.
+   */
+  static ModelNode open(String localPath, ThreadBudget budget, String[] outputs) {
     NativeLoader.load();
     NativeApi.setModelMemoryBudget(memoryBudget(conf()));
     long[] loadNanos = new long[1];
     long handle;
     try {
-      handle = NativeApi.openModel(localPath, budget.sessions, budget.intraThreads, loadNanos);
+      handle = NativeApi.openModel(localPath, budget.sessions, budget.intraThreads, outputs, loadNanos);
     } finally {
       logNative();
     }
@@ -66,10 +69,10 @@ final class ModelNode implements AutoCloseable {
     }
   }
 
-  /** The signature of the model file at {@code localPath}, read without its external data. */
-  static ModelSignature describe(String localPath) {
+  /** The signature of the model file at {@code localPath} with {@code outputs} exposed, read without its external data. */
+  static ModelSignature describe(String localPath, String[] outputs) {
     NativeLoader.load();
-    return ModelSignature.fromJson(NativeApi.describeModel(localPath));
+    return ModelSignature.fromJson(NativeApi.describeModel(localPath, outputs));
   }
 
   /** The external data files the model at {@code localPath} names, relative to its folder. */

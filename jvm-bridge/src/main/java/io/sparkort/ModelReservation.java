@@ -95,7 +95,8 @@ public final class ModelReservation implements Serializable {
   }
 
   /** Loads the shipped model on every live executor; one entry per executor reached. */
-  static List<ModelReservation> reserve(SparkContext context, final ModelSource source, final ScoringMetrics metrics) {
+  static List<ModelReservation> reserve(SparkContext context, final ModelSource source, final String[] outputs,
+      final ScoringMetrics metrics) {
     Map<String, ModelReservation> reached = new LinkedHashMap<>();
     List<String[]> executors = SparkShim.liveExecutors(context);
     for (int round = 0; round < ROUNDS; round++) {
@@ -116,7 +117,7 @@ public final class ModelReservation implements Serializable {
 
             @Override
             public ModelReservation call(String intended) {
-              return loadHere(source, metrics);
+              return loadHere(source, outputs, metrics);
             }
           })
           .collect();
@@ -133,10 +134,10 @@ public final class ModelReservation implements Serializable {
     return new ArrayList<>(reached.values());
   }
 
-  private static ModelReservation loadHere(ModelSource source, ScoringMetrics metrics) {
+  private static ModelReservation loadHere(ModelSource source, String[] outputs, ScoringMetrics metrics) {
     long[] fetched = new long[1];
     try (ModelNode node = ModelNode.open(ModelCache.localModel(source, fetched).getPath(),
-        ThreadBudget.forThisExecutor())) {
+        ThreadBudget.forThisExecutor(), outputs)) {
       metrics.startTask(fetched[0], node);
       SparkEnv env = SparkEnv.get();
       return new ModelReservation(env.executorId(), env.blockManager().blockManagerId().host(), node.stats(),

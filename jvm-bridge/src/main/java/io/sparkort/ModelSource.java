@@ -138,12 +138,16 @@ final class ModelSource implements Serializable {
     }
   }
 
-  /** On the driver: the model's signature, read from the .onnx file alone. */
-  ModelSignature signature() {
-    ModelSignature known = SIGNATURES.get(key);
+  /**
+   * On the driver: the model's signature, read from the .onnx file alone, with {@code outputs}
+   * (tensors inside its graph) exposed as extra outputs.
+   */
+  ModelSignature signature(String[] outputs) {
+    String signatureKey = key + "|" + String.join("|", outputs);
+    ModelSignature known = SIGNATURES.get(signatureKey);
     if (known == null) {
-      known = ModelNode.describe(driverCopy.getPath());
-      SIGNATURES.put(key, known);
+      known = ModelNode.describe(driverCopy.getPath(), outputs);
+      SIGNATURES.put(signatureKey, known);
     }
     return known;
   }

@@ -22,17 +22,20 @@ final class NativeApi {
    * @param path local file path of the .onnx model (its external data files beside it)
    * @param maxSessions most sessions (concurrent runs) kept for this model in this process
    * @param intraThreads ONNX Runtime intra-op threads per session
+   * @param outputs tensors computed inside the graph to expose as extra outputs (the model is cut to
+   *     fetch them); a model opened with other outputs is another model
    * @param loadNanos receives in element 0 the nanoseconds this call spent loading the model, 0 when
    *     it was open already
    * @return a handle to pass to {@link #closeModel(long)} exactly once
    */
-  static native long openModel(String path, int maxSessions, int intraThreads, long[] loadNanos);
+  static native long openModel(String path, int maxSessions, int intraThreads, String[] outputs, long[] loadNanos);
 
   /**
    * @param path local file path of the .onnx model; its external data files are not read
+   * @param outputs tensors inside the graph to expose as extra outputs, as {@link #openModel} does
    * @return the model's inputs and outputs as JSON (see {@link ModelSignature})
    */
-  static native String describeModel(String path);
+  static native String describeModel(String path, String[] outputs);
 
   /**
    * @param path local file path of the .onnx model

@@ -1,5 +1,6 @@
 package io.sparkort;
 
+import java.util.ArrayList;
 import java.util.Collections;
 import java.util.LinkedHashMap;
 import java.util.List;
@@ -146,7 +147,7 @@ public class OnnxModel extends Transformer implements MLWritable {
 
   /** The model's inputs and outputs, read on the driver (from the .onnx file, not its external data). */
   public ModelSignature signature() {
-    return resolveModel(hadoopConfiguration()).signature();
+    return resolveModel(hadoopConfiguration()).signature(new String[0]);
   }
 
   /**
@@ -157,8 +158,9 @@ public class OnnxModel extends Transformer implements MLWritable {
    */
   public List<ModelReservation> reserve(SparkSession spark) {
     SparkContext context = spark.sparkContext();
-    ModelSource source = resolveModel(context.hadoopConfiguration()).shipTo(spark);
-    return ModelReservation.reserve(context, source, metrics(context));
+    ModelSource source = resolveModel(context.hadoopConfiguration());
+    String[] outputs = intermediateOutputs(source);
+    return ModelReservation.reserve(context, source.shipTo(spark), outputs, metrics(context));
   }
 
   /**
@@ -217,8 +219,21 @@ public class OnnxModel extends Transformer implements MLWritable {
   }
 
   private ScoringPlan plan(StructType schema, ModelSource source) {
-    return ScoringPlan.create(schema, source.signature(), getFeedDict(), getFetchDict(),
+    String[] outputs = intermediateOutputs(source);
+    return ScoringPlan.create(schema, source.signature(outputs), outputs, getFeedDict(), getFetchDict(),
         "keep".equals(getHandleNulls()));
+  }
+
+  /** The fetchDict names that are not model outputs: tensors inside the graph, exposed by cutting it. */
+  private String[] intermediateOutputs(ModelSource source) {
+    ModelSignature own = source.signature(new String[0]);
+    List<String> outputs = new ArrayList<>();
+    for (String name : getFetchDict().values()) {
+      if (own.output(name) == null && !outputs.contains(name)) {
+        outputs.add(name);
+      }
+    }
+    return outputs.toArray(new String[0]);
   }
 
   private ModelSource resolveModel(Configuration hadoopConf) {

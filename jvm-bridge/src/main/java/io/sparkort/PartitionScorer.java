@@ -117,7 +117,8 @@ final class PartitionScorer implements FlatMapFunction<Iterator<InternalRow>, In
       TaskContext task = TaskContext.get();
       long[] fetched = new long[1];
       final ModelNode openedNode =
-          ModelNode.open(ModelCache.localModel(source, fetched).getPath(), ThreadBudget.forThisExecutor());
+          ModelNode.open(ModelCache.localModel(source, fetched).getPath(), ThreadBudget.forThisExecutor(),
+              plan.extraOutputs);
       final ScoringMetrics.Task openedRecorder = metrics.startTask(fetched[0], openedNode);
       task.addTaskCompletionListener(
           new TaskCompletionListener() {

@@ -224,7 +224,7 @@ class ModelNodeClusterTest {
       String taskThread = TestModels.currentThreadName();
       List<String> before = TestModels.threadNames();
       List<String> added;
-      try (ModelNode node = ModelNode.open(path, ThreadBudget.forThisExecutor())) {
+      try (ModelNode node = ModelNode.open(path, ThreadBudget.forThisExecutor(), new String[0])) {
         added = TestModels.added(before, TestModels.threadNames());
       }
       long named = TestModels.countNamed(added, threadName);

@@ -124,7 +124,8 @@ class ModelNodeTest {
   /** The node scoring used on this JVM, through the same cache path tasks open. */
   static ModelNode openedHere(File model) {
     ModelSource source = ModelSource.resolve(model.getPath(), spark.sparkContext().hadoopConfiguration());
-    return ModelNode.open(ModelCache.localModel(source, new long[1]).getPath(), ThreadBudget.forThisExecutor());
+    return ModelNode.open(ModelCache.localModel(source, new long[1]).getPath(), ThreadBudget.forThisExecutor(),
+        new String[0]);
   }
 
   /** "id/copy:bits of every output value", exact. */
