@@ -450,7 +450,7 @@ mod tests {
         assert_eq!(outputs[2].1, named("g", &[]), "g is left for ONNX Runtime to type");
         assert_eq!(&cut[..2], &model[..2], "other model fields are copied");
 
-        let err = with_outputs(&model, &["x".into()]).err().expect("an input is not computed");
+        let err = with_outputs(&model, &["x".into()]).expect_err("an input is not computed");
         assert!(err.to_string().contains("no node of the graph computes a tensor named 'x'"), "{err}");
     }
 
