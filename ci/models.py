@@ -8,6 +8,8 @@ Every per-row value list is flattened row-major. Floats round-trip exactly (json
 A sequence-of-maps output has "dtype": "map", "key": "int64"|"string", "value": "float32", and per row
 a list of [key, value] pairs in ONNX Runtime's order. An unbatched case (a model without a batch
 dimension) runs each row on its own, its whole tensor per row.
+Cases named in EXTERNAL keep their larger weights in an ONNX external data file, at the location
+EXTERNAL gives, relative to OUTDIR.
 """
 
 from __future__ import annotations
@@ -113,6 +115,25 @@ def _unseen_mlp():
     return _model(nodes, [_value("pixels", np.float32, [20])], [_value("out", np.float32, [5])], inits, "unseen_mlp")
 
 
+# Models saved with external data: name -> data file location, relative to the .onnx file.
+EXTERNAL = {"external_mlp": "external_mlp_data/weights.bin"}
+
+
+def save(model, path):
+    """Writes the model, and for an EXTERNAL case its weights (tensors of 256 bytes or more) to its data file."""
+    path = Path(path)
+    location = EXTERNAL.get(path.stem)
+    if location is None:
+        onnx.save(model, str(path))
+        return
+    (path.parent / location).parent.mkdir(parents=True, exist_ok=True)
+    (path.parent / location).unlink(missing_ok=True)  # onnx appends to an existing data file
+    copy = onnx.ModelProto()
+    copy.CopyFrom(model)
+    onnx.save_model(copy, str(path), save_as_external_data=True, all_tensors_to_one_file=True,
+                    location=location, size_threshold=256)
+
+
 # Every element type sparkort exchanges, with numpy's type and ONNX's code.
 ELEMENT_TYPES = {
     "float32": (np.float32, TensorProto.FLOAT),
@@ -208,6 +229,17 @@ def _byte_sum():
     return _model(nodes, inputs, [helper.make_tensor_value_info("total", TensorProto.INT32, ["N"])], inits, "byte_sum")
 
 
+def _half_weights():
+    """y = x + float(W), W a float16 and a bfloat16 weight [64]: initializers of 16-bit float types."""
+    rng = np.random.default_rng(16)
+    w16 = numpy_helper.from_array(rng.standard_normal(64).astype(np.float16), "w16")
+    bf = helper.make_tensor("wbf", TensorProto.BFLOAT16, [64], rng.integers(0x3c00, 0x4000, size=64).astype(np.uint16).tobytes(), raw=True)
+    nodes = [helper.make_node("Cast", ["w16"], ["w16f"], to=TensorProto.FLOAT),
+             helper.make_node("Cast", ["wbf"], ["wbff"], to=TensorProto.FLOAT),
+             helper.make_node("Add", ["x", "w16f"], ["xw"]), helper.make_node("Add", ["xw", "wbff"], ["y"])]
+    return _model(nodes, [_value("x", np.float32, [64])], [_value("y", np.float32, [64])], [w16, bf], "half_weights")
+
+
 def _cases():
     rng = np.random.default_rng(0)
     f32 = lambda rows, n: rng.standard_normal((rows, n)).astype(np.float32)  # noqa: E731
@@ -225,6 +257,9 @@ def _cases():
     yield "byte_sum", _byte_sum(), {"x": rng.integers(0, 256, size=(90, 8)).astype(np.uint8)}
     # Half the features exactly zero, so sparse vectors leave them out.
     yield "linear_sparse", linear_model(), {"features": f32(120, 8) * (rng.random((120, 8)) < 0.5)}
+    yield "external_mlp", mlp_model(n_in=16, hidden=48, n_out=4, seed=5), {"features": f32(240, 16)}
+    yield "half_weights", _half_weights(), {"x": f32(50, 64)}
+    yield "mlp_inner", mlp_model(n_in=12, hidden=20, n_out=3, seed=9), {"features": f32(90, 12)}
 
 
 def _dtype(array):
@@ -253,13 +288,26 @@ def _batched(model):
     return all(i.type.tensor_type.shape.dim and not i.type.tensor_type.shape.dim[0].HasField("dim_value") for i in model.graph.input)
 
 
+# Tensors inside a case's graph its JSON expects too (sparkort fetches them by cutting the model).
+INNER_OUTPUTS = {"mlp_inner": ["r0", "h2"]}
+
+
+def _with_outputs(model, names):
+    cut = onnx.ModelProto()
+    cut.CopyFrom(model)
+    cut.graph.output.extend(onnx.ValueInfoProto(name=n) for n in names)
+    return cut
+
+
 def write_cases(out_dir):
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
     for name, model, inputs in _cases():
         path = out / f"{name}.onnx"
-        onnx.save(model, str(path))
-        session = ort.InferenceSession(str(path), providers=["CPUExecutionProvider"])
+        save(model, path)
+        inner = INNER_OUTPUTS.get(name, [])
+        source = _with_outputs(model, inner).SerializeToString() if inner else str(path)
+        session = ort.InferenceSession(source, providers=["CPUExecutionProvider"])
         # Data of another type (a bigint column into a float input) is cast to the model's, as sparkort does.
         model_types = {i.name: ORT_TYPES[i.type] for i in session.get_inputs()}
         feeds = {k: v.astype(model_types[k]) for k, v in inputs.items()}

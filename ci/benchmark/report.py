@@ -5,6 +5,7 @@ from __future__ import annotations
 import os
 import platform
 import subprocess
+import sys
 from importlib import metadata
 from pathlib import Path
 from typing import Dict, List, Optional
@@ -136,6 +137,8 @@ def targets(run: dict) -> List[List[str]]:
 
 def chart(run: dict, png: Path) -> None:
     """Two panels, log scale: each path's rows/s over the limit's, and over predict_batch_udf's."""
+    if os.environ.get("BENCH_SITE_PACKAGES"):
+        sys.path.append(os.environ["BENCH_SITE_PACKAGES"])  # ci/bench's matplotlib, after .venv's packages
     import matplotlib
 
     matplotlib.use("Agg")

@@ -16,6 +16,7 @@ use jni::{Env, EnvUnowned};
 use crate::exchange::{self, InputBuffers};
 use crate::model_node::{self, Model, ModelOptions};
 use crate::tensor::{ElementType, Output};
+use crate::{logging, onnx_proto};
 use crate::{runtime, Error, Result};
 
 // Run results handed to the JVM and not yet closed: a leak check for tests and diagnostics.
@@ -119,7 +120,9 @@ pub extern "system" fn Java_io_sparkort_NativeApi_initRuntime<'local>(
         .resolve::<ThrowSparkOrtException>()
 }
 
-/// Opens (or finds already open) a model; returns a handle the caller must pass to `closeModel` once.
+/// Opens (or finds already open) a model, with `outputs` (tensors inside its graph) exposed as extra
+/// outputs; returns a handle the caller must pass to `closeModel` once. Writes into `loadNanos[0]`
+/// how long this call spent loading the model, 0 when it was open already.
 #[unsafe(no_mangle)]
 pub extern "system" fn Java_io_sparkort_NativeApi_openModel<'local>(
     mut unowned_env: EnvUnowned<'local>,
@@ -127,6 +130,8 @@ pub extern "system" fn Java_io_sparkort_NativeApi_openModel<'local>(
     path: JString<'local>,
     max_sessions: jint,
     intra_threads: jint,
+    outputs: JObjectArray<'local, JString<'local>>,
+    load_nanos: JLongArray<'local>,
 ) -> jlong {
     unowned_env
         .with_env(|env| -> Result<jlong> {
@@ -134,24 +139,124 @@ pub extern "system" fn Java_io_sparkort_NativeApi_openModel<'local>(
                 max_sessions: usize::try_from(max_sessions).unwrap_or(0),
                 intra_threads: usize::try_from(intra_threads).unwrap_or(0),
             };
-            let model = model_node::open(&string(env, &path)?, options)?;
-            Ok(Box::into_raw(Box::new(model)) as jlong)
+            if load_nanos.len(env)? < 1 {
+                return Err(Error::InvalidArgument("openModel: loadNanos must have room for one value".into()));
+            }
+            let outputs = strings(env, &outputs)?;
+            let opened = model_node::open_with_outputs(&string(env, &path)?, options, &outputs)?;
+            let nanos = opened.loaded_nanos.map_or(0, |n| i64::try_from(n).unwrap_or(i64::MAX));
+            load_nanos.set_region(env, 0, &[nanos])?;
+            Ok(Box::into_raw(Box::new(opened.model)) as jlong)
         })
         .resolve::<ThrowSparkOrtException>()
 }
 
+/// The signature of the model file at `path` with `outputs` exposed, read without its external data files.
 #[unsafe(no_mangle)]
-pub extern "system" fn Java_io_sparkort_NativeApi_modelSignature<'local>(
+pub extern "system" fn Java_io_sparkort_NativeApi_describeModel<'local>(
     mut unowned_env: EnvUnowned<'local>,
     _class: JClass<'local>,
-    handle: jlong,
+    path: JString<'local>,
+    outputs: JObjectArray<'local, JString<'local>>,
 ) -> JString<'local> {
     unowned_env
         .with_env(|env| -> Result<JString<'local>> {
-            // SAFETY: the Java owner (ModelNode) passes only handles it holds open.
-            let json = unsafe { model(handle) }?.signature().to_json();
+            let outputs = strings(env, &outputs)?;
+            let json = model_node::describe(&string(env, &path)?, &outputs)?.to_json();
             Ok(env.new_string(json)?)
         })
+        .resolve::<ThrowSparkOrtException>()
+}
+
+/// The external data files the model at `path` names, relative to its folder, as a JSON array.
+#[unsafe(no_mangle)]
+pub extern "system" fn Java_io_sparkort_NativeApi_externalDataFiles<'local>(
+    mut unowned_env: EnvUnowned<'local>,
+    _class: JClass<'local>,
+    path: JString<'local>,
+) -> JString<'local> {
+    unowned_env
+        .with_env(|env| -> Result<JString<'local>> {
+            let path = string(env, &path)?;
+            let bytes =
+                std::fs::read(&path).map_err(|e| Error::ModelLoad { path: path.clone(), reason: e.to_string() })?;
+            let files = onnx_proto::external_data_files(&bytes)
+                .map_err(|e| Error::ModelLoad { path: path.clone(), reason: e.to_string() })?;
+            Ok(env.new_string(serde_json::Value::from(files).to_string())?)
+        })
+        .resolve::<ThrowSparkOrtException>()
+}
+
+/// The model's figures as longs: load nanos, sessions, max sessions, intra-op threads, weight
+/// bytes, disk bytes, peak concurrent runs, loads of its content in this process.
+#[unsafe(no_mangle)]
+pub extern "system" fn Java_io_sparkort_NativeApi_modelStats<'local>(
+    mut unowned_env: EnvUnowned<'local>,
+    _class: JClass<'local>,
+    handle: jlong,
+) -> JLongArray<'local> {
+    unowned_env
+        .with_env(|env| -> Result<JLongArray<'local>> {
+            // SAFETY: the Java owner (ModelNode) passes only handles it holds open.
+            let s = unsafe { model(handle) }?.stats();
+            let long = |n: u64| i64::try_from(n).unwrap_or(i64::MAX);
+            let values = [
+                long(s.load_nanos),
+                s.sessions as i64,
+                s.max_sessions as i64,
+                s.intra_threads as i64,
+                long(s.weight_bytes),
+                long(s.disk_bytes),
+                s.peak_concurrent_runs as i64,
+                long(s.loads),
+            ];
+            let array = env.new_long_array(values.len())?;
+            array.set_region(env, 0, &values)?;
+            Ok(array)
+        })
+        .resolve::<ThrowSparkOrtException>()
+}
+
+/// Sets the bytes (models' sizes on disk) that open models may hold before idle ones are closed.
+#[unsafe(no_mangle)]
+pub extern "system" fn Java_io_sparkort_NativeApi_setModelMemoryBudget<'local>(
+    mut unowned_env: EnvUnowned<'local>,
+    _class: JClass<'local>,
+    bytes: jlong,
+) {
+    unowned_env
+        .with_env(|_env| -> Result<()> {
+            model_node::set_memory_budget(u64::try_from(bytes).unwrap_or(0));
+            Ok(())
+        })
+        .resolve::<ThrowSparkOrtException>()
+}
+
+/// The native library's log records since the last call, one per line as `LEVEL message`.
+#[unsafe(no_mangle)]
+pub extern "system" fn Java_io_sparkort_NativeApi_drainLog<'local>(
+    mut unowned_env: EnvUnowned<'local>,
+    _class: JClass<'local>,
+) -> JString<'local> {
+    unowned_env
+        .with_env(|env| -> Result<JString<'local>> {
+            let lines: Vec<String> = logging::drain()
+                .into_iter()
+                .map(|(level, message)| format!("{level} {}", message.replace('\n', " ")))
+                .collect();
+            Ok(env.new_string(lines.join("\n"))?)
+        })
+        .resolve::<ThrowSparkOrtException>()
+}
+
+/// ONNX Runtime pool threads alive in this process.
+#[unsafe(no_mangle)]
+pub extern "system" fn Java_io_sparkort_NativeApi_onnxRuntimeThreads<'local>(
+    mut unowned_env: EnvUnowned<'local>,
+    _class: JClass<'local>,
+) -> jlong {
+    unowned_env
+        .with_env(|_env| -> Result<jlong> { Ok(runtime::live_threads() as jlong) })
         .resolve::<ThrowSparkOrtException>()
 }
 

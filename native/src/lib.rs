@@ -2,18 +2,24 @@
 //!
 //! - `jni_api`: the only `extern "system"` functions; each unpacks arguments and calls a typed function.
 //! - `error`: the one error enum and the Java exception class each variant becomes.
+//! - `logging`: this library's log records, queued for the JVM's logger.
 //! - `runtime`: the process-wide ONNX Runtime environment, loaded from an explicit library path.
 //! - `model_node`: models open in this process, keyed by content hash and options, each with a bounded pool of sessions.
+//! - `onnx_proto`: the few ONNX protobuf fields read and rewritten here (initializers, external data).
 //! - `signature`: a model's inputs and outputs, as JSON for the JVM.
 //! - `tensor`: element types, and Arrow arrays <-> ONNX Runtime tensors.
 //! - `exchange`: JVM buffers imported as validated Arrow arrays.
+//! - `weights`: a model's initializers read once and shared by all its sessions.
 
 pub mod error;
 pub mod exchange;
 pub mod jni_api;
+pub mod logging;
 pub mod model_node;
+pub mod onnx_proto;
 pub mod runtime;
 pub mod signature;
 pub mod tensor;
+pub mod weights;
 
 pub use error::{Error, Result};

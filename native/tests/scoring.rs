@@ -24,7 +24,8 @@ fn case(name: &str) -> (Arc<Model>, Value) {
     let dir = models();
     let json: Value = serde_json::from_str(&std::fs::read_to_string(dir.join(format!("{name}.json"))).expect("case"))
         .expect("case JSON");
-    let model = model_node::open(dir.join(format!("{name}.onnx")).to_str().expect("utf-8 path"), ONE).expect("model");
+    let model =
+        model_node::open(dir.join(format!("{name}.onnx")).to_str().expect("utf-8 path"), ONE).expect("model").model;
     (model, json)
 }
 
@@ -251,6 +252,27 @@ fn every_element_type_and_shape_scores_like_onnxruntime_python() {
 }
 
 #[test]
+fn tensors_inside_the_graph_are_fetched_by_cutting_the_model() {
+    let dir = models();
+    let json: Value =
+        serde_json::from_str(&std::fs::read_to_string(dir.join("mlp_inner.json")).expect("case")).expect("case JSON");
+    let path = dir.join("mlp_inner.onnx");
+    let path = path.to_str().expect("path");
+    let inner = ["r0".to_string(), "h2".to_string()];
+    let cut = model_node::open_with_outputs(path, ONE, &inner).expect("cut model").model;
+    let outputs: Vec<&str> = cut.signature().outputs.iter().map(|o| o.name.as_str()).collect();
+    assert_eq!(outputs, ["probabilities", "r0", "h2"]);
+    assert_eq!(cut.signature().outputs[1].shape, vec![-1, 20], "ONNX Runtime infers the inner tensor's shape");
+    assert_scores_like_onnxruntime_python(&cut, &json, 1e-6);
+    let whole = model_node::open(path, ONE).expect("model").model;
+    assert!(!Arc::ptr_eq(&whole, &cut), "a cut model is another model");
+    assert_eq!(model_node::describe(path, &inner).expect("describe").outputs.len(), 3);
+    let err = model_node::open_with_outputs(path, ONE, &["nope".into()]).err().expect("unknown tensor");
+    assert!(matches!(err, Error::InvalidInput(_)), "{err:?}");
+    assert!(err.to_string().contains("fetchDict asks for 'nope'"), "{err}");
+}
+
+#[test]
 fn sequences_of_maps_keep_keys_values_and_order() {
     let (model, json) = case("zipmap");
     assert_scores_like_onnxruntime_python(&model, &json, 1e-6);
@@ -293,11 +315,12 @@ fn same_content_and_options_share_one_model() {
     let path = dir.join("linear.onnx");
     let copy = std::env::temp_dir().join(format!("sparkort-test-copy-{}.onnx", std::process::id()));
     std::fs::copy(&path, &copy).expect("copy");
-    let first = model_node::open(path.to_str().expect("path"), ONE).expect("open");
-    let again = model_node::open(copy.to_str().expect("path"), ONE).expect("open copy");
+    let first = model_node::open(path.to_str().expect("path"), ONE).expect("open").model;
+    let again = model_node::open(copy.to_str().expect("path"), ONE).expect("open copy").model;
     assert!(Arc::ptr_eq(&first, &again), "same bytes under another path is the same model");
     let other = model_node::open(path.to_str().expect("path"), ModelOptions { max_sessions: 2, intra_threads: 1 })
-        .expect("open with other options");
+        .expect("open with other options")
+        .model;
     assert!(!Arc::ptr_eq(&first, &other), "other options are another set of sessions");
     std::fs::remove_file(copy).ok();
 }
@@ -349,7 +372,8 @@ fn concurrent_runs_on_a_pool_match_a_serial_run() {
         dir.join("mlp.onnx").to_str().expect("path"),
         ModelOptions { max_sessions: 2, intra_threads: 1 },
     )
-    .expect("model");
+    .expect("model")
+    .model;
     std::thread::scope(|s| {
         for _ in 0..4 {
             s.spawn(|| {

@@ -14,12 +14,15 @@ from sparkort import errors as _errors
 from sparkort._jvm import jar_path, session_builder
 from sparkort.errors import InferenceError, InvalidInputError, ModelLoadError, NativeLibraryError, SparkOrtError
 from sparkort.model import OnnxModel, register_java_package as _register_java_package
+from sparkort.node import ModelReservation, ScoringMetrics
 
 _errors.install()
 _register_java_package()
 
 __all__ = [
     "OnnxModel",
+    "ModelReservation",
+    "ScoringMetrics",
     "SparkOrtError",
     "InvalidInputError",
     "ModelLoadError",

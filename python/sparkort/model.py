@@ -14,6 +14,7 @@ from pyspark.sql import SparkSession
 from pyspark.sql.types import StructType, _parse_datatype_json_string
 
 from sparkort._jvm import JAVA_STAGE, java_string_map, new_java_stage
+from sparkort.node import ModelReservation, ScoringMetrics
 
 if TYPE_CHECKING:
     from py4j.java_gateway import JavaObject
@@ -157,6 +158,20 @@ class OnnxModel(JavaTransformer, JavaMLReadable["OnnxModel"], JavaMLWritable):
         java_schema = spark._jsparkSession.parseDataType(schema.json())
         out = self._java_obj.transformSchema(java_schema)
         return cast(StructType, _parse_datatype_json_string(out.json()))
+
+    def reserve(self, spark: Optional[SparkSession] = None) -> List[ModelReservation]:
+        """Loads the model on every live executor now, before any data arrives, so that scoring
+        afterwards pays no load time; one entry per executor reached (in local mode, the driver)."""
+        assert self._java_obj is not None
+        self._transfer_params_to_java()
+        session = spark or SparkSession.active()
+        return [ModelReservation.from_java(r) for r in self._java_obj.reserve(session._jsparkSession)]
+
+    def metrics(self) -> ScoringMetrics:
+        """Rows scored, batches, time in the model, executor loads and their time, bytes fetched:
+        this stage's Spark accumulators (also on each stage's page of the Spark UI) as they stand."""
+        assert self._java_obj is not None
+        return ScoringMetrics.from_java(self._java_obj.metrics())
 
     @classmethod
     def read(cls) -> "JavaMLReader[OnnxModel]":

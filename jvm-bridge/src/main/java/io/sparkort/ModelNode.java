@@ -1,38 +1,151 @@
 package io.sparkort;
 
-import java.util.concurrent.ConcurrentHashMap;
+import com.fasterxml.jackson.databind.JsonNode;
+import com.fasterxml.jackson.databind.ObjectMapper;
+import java.io.IOException;
+import java.util.ArrayList;
+import java.util.List;
+import org.apache.spark.SparkConf;
+import org.apache.spark.SparkEnv;
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
 
 /**
- * A model as one executor JVM holds it: opened once, shared by every task that scores with it,
- * with the sessions and threads of its {@link ThreadBudget}. The native side keys open models by
- * content hash and options, so two paths to the same bytes still share one load.
+ * A task's hold on a model node: the model as one executor JVM holds it, read and initialised once
+ * (keyed by content and {@link ThreadBudget}) and shared by every task, partition, job and DataFrame
+ * that scores with it. The node owns the sessions; tasks hand it their batches. Each task opens its
+ * own {@code ModelNode} and closes it when it ends; the model stays open for the next task, until
+ * the memory budget ({@value #MEMORY_CONF}) needs its room while no task holds it.
  */
-public final class ModelNode {
-  private static final ConcurrentHashMap<String, ModelNode> NODES = new ConcurrentHashMap<>();
+final class ModelNode implements AutoCloseable {
+  /** Bytes (models' sizes on disk) an executor may keep open; idle models beyond it are closed. */
+  static final String MEMORY_CONF = "spark.sparkort.modelMemory";
 
-  private final long handle;
-  private final ModelSignature signature;
+  private static final Logger LOG = LoggerFactory.getLogger(ModelNode.class);
 
-  private ModelNode(long handle) {
+  private final String path;
+  private final long loadNanos;
+  private long handle;
+
+  private ModelNode(String path, long handle, long loadNanos) {
+    this.path = path;
     this.handle = handle;
-    this.signature = ModelSignature.fromJson(NativeApi.modelSignature(handle));
+    this.loadNanos = loadNanos;
   }
 
-  /** The node for the model file at {@code localPath}, opened on first use in this JVM. */
-  static ModelNode forModel(String localPath, ThreadBudget budget) {
+  /**
+   * Opens the node for the model file at {@code localPath}, with {@code outputs} (tensors inside its
+   * graph) exposed as extra outputs, loading it if this JVM has not yet.
+   */
+  static ModelNode open(String localPath, ThreadBudget budget, String[] outputs) {
     NativeLoader.load();
-    return NODES.computeIfAbsent(
-        localPath + "|" + budget,
-        key -> new ModelNode(NativeApi.openModel(localPath, budget.sessions, budget.intraThreads)));
+    NativeApi.setModelMemoryBudget(memoryBudget(conf()));
+    long[] loadNanos = new long[1];
+    long handle;
+    try {
+      handle = NativeApi.openModel(localPath, budget.sessions, budget.intraThreads, outputs, loadNanos);
+    } finally {
+      logNative();
+    }
+    ModelNode node = new ModelNode(localPath, handle, loadNanos[0]);
+    if (node.loadNanos > 0) {
+      LOG.info("sparkort: loaded model {} in {} ms ({}; weights {} bytes)",
+          localPath, node.loadNanos / 1_000_000, budget, node.stats().weightBytes);
+    }
+    return node;
   }
 
-  ModelSignature signature() {
-    return signature;
+  /** Passes the native library's log records (evictions, budget warnings) to this logger. */
+  private static void logNative() {
+    for (String line : NativeApi.drainLog().split("\n")) {
+      String message = "sparkort: " + line.substring(line.indexOf(' ') + 1);
+      if (line.startsWith("ERROR ")) {
+        LOG.error(message);
+      } else if (line.startsWith("WARN ")) {
+        LOG.warn(message);
+      } else if (!line.isEmpty()) {
+        LOG.info(message);
+      }
+    }
+  }
+
+  /** The signature of the model file at {@code localPath} with {@code outputs} exposed, read without its external data. */
+  static ModelSignature describe(String localPath, String[] outputs) {
+    NativeLoader.load();
+    return ModelSignature.fromJson(NativeApi.describeModel(localPath, outputs));
+  }
+
+  /** The external data files the model at {@code localPath} names, relative to its folder. */
+  static List<String> externalDataFiles(String localPath) {
+    NativeLoader.load();
+    List<String> files = new ArrayList<>();
+    try {
+      for (JsonNode file : new ObjectMapper().readTree(NativeApi.externalDataFiles(localPath))) {
+        files.add(file.asText());
+      }
+    } catch (IOException e) {
+      throw new SparkOrtException("unreadable list of external data files: " + e.getMessage(), e);
+    }
+    return files;
+  }
+
+  /** Nanoseconds this open spent loading the model; 0 when the JVM had it open already. */
+  long loadNanos() {
+    return loadNanos;
   }
 
   /** Runs one batch described by {@link BatchWriter#nativeArguments}; see {@link NativeApi#run}. */
   long run(BatchWriter.NativeArguments in, String[] fetch) {
     return NativeApi.run(
         handle, in.inputNames, in.columns, in.elementTypes, in.shapes, in.ranks, in.buffers, fetch);
+  }
+
+  Stats stats() {
+    return new Stats(NativeApi.modelStats(handle));
+  }
+
+  @Override
+  public synchronized void close() {
+    if (handle != 0) {
+      NativeApi.closeModel(handle);
+      handle = 0;
+    }
+  }
+
+  @Override
+  public String toString() {
+    return "model node " + path;
+  }
+
+  static long memoryBudget(SparkConf conf) {
+    return conf.contains(MEMORY_CONF) ? conf.getSizeAsBytes(MEMORY_CONF) : Long.MAX_VALUE;
+  }
+
+  private static SparkConf conf() {
+    SparkEnv env = SparkEnv.get();
+    return env != null ? env.conf() : new SparkConf();
+  }
+
+  /** What the node reports about the model (see {@link NativeApi#modelStats}). */
+  static final class Stats {
+    final long loadNanos;
+    final int sessions;
+    final int maxSessions;
+    final int intraThreads;
+    final long weightBytes;
+    final long diskBytes;
+    final int peakConcurrentRuns;
+    final long loads;
+
+    Stats(long[] s) {
+      loadNanos = s[0];
+      sessions = (int) s[1];
+      maxSessions = (int) s[2];
+      intraThreads = (int) s[3];
+      weightBytes = s[4];
+      diskBytes = s[5];
+      peakConcurrentRuns = (int) s[6];
+      loads = s[7];
+    }
   }
 }

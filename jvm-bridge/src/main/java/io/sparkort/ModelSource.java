@@ -1,69 +1,136 @@
 package io.sparkort;
 
+import java.io.DataInputStream;
+import java.io.DataOutputStream;
 import java.io.File;
 import java.io.FileNotFoundException;
 import java.io.IOException;
 import java.io.InputStream;
+import java.io.ObjectInputStream;
+import java.io.ObjectOutputStream;
 import java.io.OutputStream;
 import java.io.Serializable;
+import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.StandardCopyOption;
 import java.security.MessageDigest;
+import java.util.ArrayList;
 import java.util.Collections;
 import java.util.HashSet;
+import java.util.List;
+import java.util.Map;
 import java.util.Set;
+import java.util.concurrent.ConcurrentHashMap;
 import org.apache.hadoop.conf.Configuration;
+import org.apache.hadoop.fs.FileStatus;
+import org.apache.hadoop.fs.FileSystem;
 import org.apache.hadoop.fs.Path;
+import org.apache.spark.SparkContext;
+import org.apache.spark.api.java.JavaSparkContext;
+import org.apache.spark.broadcast.Broadcast;
 import org.apache.spark.sql.SparkSession;
 
 /**
- * Where a model's bytes are. On the driver, the user's {@code modelLocation} (a local path or any
- * Hadoop-FS URI) is read once into a local copy named by its SHA-256; Spark's {@code addFile}
- * ships that copy to executors, which find it with {@link SparkShim#addedFile}. Naming by content keeps two
- * models called {@code model.onnx} apart, and a model that changes on disk is shipped anew.
+ * Where a model's files are, and how executors get them. A {@code modelLocation} without a scheme
+ * is a file on the driver: the driver reads it and ships it with {@code SparkContext.addFile}. A URI
+ * ({@code file:}, {@code hdfs:}, {@code s3a:}, {@code dbfs:}, any Hadoop file system) is read by the
+ * executors themselves; the driver reads only the .onnx file (for the signature), never its
+ * external data files. Either way executors keep the files in their {@link ModelCache}.
+ *
+ * <p>A model is known by its key: the SHA-256 of the .onnx bytes, and for each external data file
+ * its location, length and modification time (so the driver need not read the data to name it).
  */
 final class ModelSource implements Serializable {
   private static final long serialVersionUID = 1L;
   private static final Set<String> SHIPPED = Collections.synchronizedSet(new HashSet<String>());
-  private static File cacheDirectory;
+  private static final Map<String, ModelSignature> SIGNATURES = new ConcurrentHashMap<>();
+  private static File driverDirectory;
 
   final String location;
+  /** Names the model's content: its folder in every executor's cache. */
+  final String key;
+  /** SHA-256 of the .onnx file, checked on executors after each fetch. */
   final String sha256;
-  /** The name executors look the file up by. */
-  final String fileName;
-  /** The driver's local copy; not shipped with tasks. */
-  private final transient File localCopy;
+  final List<DataFile> dataFiles;
+  /** Whether the driver ships the files ({@code addFile}); else executors read {@link #location}. */
+  final boolean shipped;
+  /** For a URI: the driver's Hadoop configuration (credentials and all), for executors to read with. */
+  private final Broadcast<HadoopConf> hadoopConf;
+  /** The driver's copy of the .onnx file; not sent to executors. */
+  private final transient File driverCopy;
 
-  private ModelSource(String location, String sha256, File localCopy) {
-    this.location = location;
-    this.sha256 = sha256;
-    this.fileName = localCopy.getName();
-    this.localCopy = localCopy;
+  /** An external data file of the model, relative to its .onnx file. */
+  static final class DataFile implements Serializable {
+    private static final long serialVersionUID = 1L;
+    final String location;
+    final long length;
+    final long modified;
+    /** The unique name the driver ships it under ({@link SparkShim#addedFile} finds it). */
+    final String shippedName;
+
+    DataFile(String location, long length, long modified, String shippedName) {
+      this.location = location;
+      this.length = length;
+      this.modified = modified;
+      this.shippedName = shippedName;
+    }
   }
 
-  /** Reads the model at {@code location} into the driver's cache. */
+  private ModelSource(String location, String key, String sha256, List<DataFile> dataFiles, boolean shipped,
+      Broadcast<HadoopConf> hadoopConf, File driverCopy) {
+    this.location = location;
+    this.key = key;
+    this.sha256 = sha256;
+    this.dataFiles = Collections.unmodifiableList(dataFiles);
+    this.shipped = shipped;
+    this.hadoopConf = hadoopConf;
+    this.driverCopy = driverCopy;
+  }
+
+  /** On the driver: reads the .onnx file at {@code location} and names the model's files. */
   static ModelSource resolve(String location, Configuration hadoopConf) {
     if (location == null || location.isEmpty()) {
       throw new ModelLoadException("modelLocation is not set");
     }
-    Path path = new Path(location);
+    Path given = new Path(location);
+    boolean shipped = given.toUri().getScheme() == null;
     try {
-      File directory = cacheDirectory();
+      FileSystem fs = shipped ? FileSystem.getLocal(hadoopConf) : given.getFileSystem(hadoopConf);
+      Path path = fs.makeQualified(given);
+      File directory = driverDirectory();
       File download = File.createTempFile("download-", ".onnx", directory);
-      MessageDigest sha256 = NativeLoader.sha256();
-      try (InputStream in = path.getFileSystem(hadoopConf).open(path);
-          OutputStream out = Files.newOutputStream(download.toPath())) {
-        byte[] buffer = new byte[1 << 16];
-        for (int n = in.read(buffer); n > 0; n = in.read(buffer)) {
-          sha256.update(buffer, 0, n);
-          out.write(buffer, 0, n);
-        }
+      String sha256;
+      try (InputStream in = fs.open(path)) {
+        sha256 = copy(in, download);
       }
-      String digest = NativeLoader.hex(sha256.digest());
-      File named = new File(directory, "model-" + digest + ".onnx");
-      Files.move(download.toPath(), named.toPath(), StandardCopyOption.REPLACE_EXISTING);
-      named.deleteOnExit();
-      return new ModelSource(location, digest, named);
+      File copy = new File(directory, "model-" + sha256 + ".onnx");
+      Files.move(download.toPath(), copy.toPath(), StandardCopyOption.REPLACE_EXISTING);
+      copy.deleteOnExit();
+      List<String> locations = ModelNode.externalDataFiles(copy.getPath());
+      List<FileStatus> statuses = new ArrayList<>();
+      MessageDigest key = NativeLoader.sha256();
+      key.update(sha256.getBytes(StandardCharsets.UTF_8));
+      for (String dataLocation : locations) {
+        String relative = ModelCache.checkedLocation(dataLocation, path.toString());
+        Path dataPath = new Path(path.getParent(), relative);
+        try {
+          statuses.add(fs.getFileStatus(dataPath));
+        } catch (FileNotFoundException e) {
+          throw new ModelLoadException("model " + path + " keeps weights in " + relative
+              + ", which is not beside it (" + dataPath + ")", e);
+        }
+        FileStatus status = statuses.get(statuses.size() - 1);
+        key.update(("\n" + relative + "\t" + status.getLen() + "\t" + status.getModificationTime())
+            .getBytes(StandardCharsets.UTF_8));
+      }
+      String name = locations.isEmpty() ? sha256 : NativeLoader.hex(key.digest());
+      List<DataFile> dataFiles = new ArrayList<>();
+      for (int i = 0; i < locations.size(); i++) {
+        FileStatus status = statuses.get(i);
+        String shippedName = shipped ? "model-" + name + ".data" + i : null;
+        dataFiles.add(new DataFile(locations.get(i), status.getLen(), status.getModificationTime(), shippedName));
+      }
+      return new ModelSource(location, name, sha256, dataFiles, shipped, null, copy);
     } catch (FileNotFoundException e) {
       throw new ModelLoadException("model file not found: " + location, e);
     } catch (IOException e) {
@@ -71,28 +138,117 @@ final class ModelSource implements Serializable {
     }
   }
 
-  /** The driver's local copy, for reading the signature without any executor. */
-  File localCopy() {
-    return localCopy;
+  /**
+   * On the driver: the model's signature, read from the .onnx file alone, with {@code outputs}
+   * (tensors inside its graph) exposed as extra outputs.
+   */
+  ModelSignature signature(String[] outputs) {
+    String signatureKey = key + "|" + String.join("|", outputs);
+    ModelSignature known = SIGNATURES.get(signatureKey);
+    if (known == null) {
+      known = ModelNode.describe(driverCopy.getPath(), outputs);
+      SIGNATURES.put(signatureKey, known);
+    }
+    return known;
   }
 
-  /** Registers the model with {@code addFile} once per application and session (Spark 4 ships files per session). */
-  void shipTo(SparkSession session) {
-    if (SHIPPED.add(session.sparkContext().applicationId() + "/" + SparkShim.artifactScope(session) + "/" + fileName)) {
-      SparkShim.addFile(session, localCopy.getAbsolutePath());
+  /**
+   * On the driver: makes the model reachable from executors, and returns the source tasks carry.
+   * Files without a scheme are registered with {@code addFile} once per application and session
+   * (Spark 4 ships files per session), the data files through links named after the model, so two
+   * models' {@code weights.bin} never meet; for a URI, the driver's Hadoop configuration is broadcast.
+   */
+  ModelSource shipTo(SparkSession session) {
+    SparkContext context = session.sparkContext();
+    if (!shipped) {
+      Broadcast<HadoopConf> conf =
+          JavaSparkContext.fromSparkContext(context).broadcast(new HadoopConf(context.hadoopConfiguration()));
+      return new ModelSource(location, key, sha256, dataFiles, false, conf, driverCopy);
+    }
+    addFileOnce(session, driverCopy, driverCopy.getName());
+    File folder = new File(new Path(location).toUri().getPath()).getAbsoluteFile().getParentFile();
+    for (DataFile data : dataFiles) {
+      File original = new File(folder, data.location);
+      File named = new File(driverCopy.getParentFile(), data.shippedName);
+      // Spark ships a file under its own name (a symbolic link under its target's), so each data file
+      // gets a name of its own: a hard link where the file system allows, else a copy.
+      try {
+        if (!named.isFile()) {
+          try {
+            Files.createLink(named.toPath(), original.toPath());
+          } catch (IOException | UnsupportedOperationException e) {
+            Files.copy(original.toPath(), named.toPath());
+          }
+          named.deleteOnExit();
+        }
+      } catch (IOException e) {
+        throw new ModelLoadException("cannot ship " + original + " (external data of " + location + "): " + e, e);
+      }
+      addFileOnce(session, named, data.shippedName);
+    }
+    return this;
+  }
+
+  private static void addFileOnce(SparkSession session, File file, String name) {
+    if (SHIPPED.add(session.sparkContext().applicationId() + "/" + SparkShim.artifactScope(session) + "/" + name)) {
+      SparkShim.addFile(session, file.getAbsolutePath());
     }
   }
 
-  /** On an executor: the local path Spark fetched the model to. */
-  String executorPath() {
-    return SparkShim.addedFile(fileName);
+  /** On an executor: the Hadoop configuration to read {@link #location} with. */
+  Configuration hadoopConf() {
+    return hadoopConf.value().conf;
   }
 
-  private static synchronized File cacheDirectory() throws IOException {
-    if (cacheDirectory == null) {
-      cacheDirectory = Files.createTempDirectory("sparkort-models-").toFile();
-      cacheDirectory.deleteOnExit();
+  /** On an executor: where Spark fetched a shipped file to. */
+  static File shippedFile(String name) {
+    return new File(SparkShim.addedFile(name));
+  }
+
+  /** The name under which the driver ships the .onnx file. */
+  String shippedModelName() {
+    return "model-" + sha256 + ".onnx";
+  }
+
+  /** Copies {@code in} to {@code target}, returning the SHA-256 of what was copied. */
+  static String copy(InputStream in, File target) throws IOException {
+    MessageDigest sha256 = NativeLoader.sha256();
+    try (OutputStream out = Files.newOutputStream(target.toPath())) {
+      byte[] buffer = new byte[1 << 16];
+      for (int n = in.read(buffer); n > 0; n = in.read(buffer)) {
+        sha256.update(buffer, 0, n);
+        out.write(buffer, 0, n);
+      }
     }
-    return cacheDirectory;
+    return NativeLoader.hex(sha256.digest());
+  }
+
+  private static synchronized File driverDirectory() throws IOException {
+    if (driverDirectory == null) {
+      driverDirectory = Files.createTempDirectory("sparkort-models-").toFile();
+      driverDirectory.deleteOnExit();
+    }
+    return driverDirectory;
+  }
+
+  /** A Hadoop configuration that can travel in a broadcast. */
+  static final class HadoopConf implements Serializable {
+    private static final long serialVersionUID = 1L;
+    transient Configuration conf;
+
+    HadoopConf(Configuration conf) {
+      this.conf = conf;
+    }
+
+    private void writeObject(ObjectOutputStream out) throws IOException {
+      out.defaultWriteObject();
+      conf.write(new DataOutputStream(out));
+    }
+
+    private void readObject(ObjectInputStream in) throws IOException, ClassNotFoundException {
+      in.defaultReadObject();
+      conf = new Configuration(false);
+      conf.readFields(new DataInputStream(in));
+    }
   }
 }

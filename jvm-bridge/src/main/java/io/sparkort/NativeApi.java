@@ -17,19 +17,50 @@ final class NativeApi {
 
   /**
    * Opens a model, or finds the one this process already has open with the same content and options.
+   * The model's weights are read once and shared by all its sessions, which are all built here.
    *
-   * @param path local file path of the .onnx model
+   * @param path local file path of the .onnx model (its external data files beside it)
    * @param maxSessions most sessions (concurrent runs) kept for this model in this process
    * @param intraThreads ONNX Runtime intra-op threads per session
+   * @param outputs tensors computed inside the graph to expose as extra outputs (the model is cut to
+   *     fetch them); a model opened with other outputs is another model
+   * @param loadNanos receives in element 0 the nanoseconds this call spent loading the model, 0 when
+   *     it was open already
    * @return a handle to pass to {@link #closeModel(long)} exactly once
    */
-  static native long openModel(String path, int maxSessions, int intraThreads);
+  static native long openModel(String path, int maxSessions, int intraThreads, String[] outputs, long[] loadNanos);
+
+  /**
+   * @param path local file path of the .onnx model; its external data files are not read
+   * @param outputs tensors inside the graph to expose as extra outputs, as {@link #openModel} does
+   * @return the model's inputs and outputs as JSON (see {@link ModelSignature})
+   */
+  static native String describeModel(String path, String[] outputs);
+
+  /**
+   * @param path local file path of the .onnx model
+   * @return the external data files its initializers name, relative to its folder, as a JSON array
+   */
+  static native String externalDataFiles(String path);
 
   /**
    * @param model handle from {@link #openModel}
-   * @return the model's inputs and outputs as JSON (see {@link ModelSignature})
+   * @return load nanos, sessions, max sessions, intra-op threads, weight bytes, disk bytes, peak
+   *     concurrent runs, loads of this content in this process
    */
-  static native String modelSignature(long model);
+  static native long[] modelStats(long model);
+
+  /**
+   * @param bytes what open models may hold, counted by their size on disk, before idle ones are
+   *     closed (least recently used first) to load another
+   */
+  static native void setModelMemoryBudget(long bytes);
+
+  /** @return the native library's log records since the last call, one per line as "LEVEL message" */
+  static native String drainLog();
+
+  /** @return ONNX Runtime pool threads alive in this process */
+  static native long onnxRuntimeThreads();
 
   /** @param model handle from {@link #openModel}; invalid afterwards */
   static native void closeModel(long model);

@@ -1,9 +1,12 @@
 package io.sparkort;
 
+import java.util.ArrayList;
 import java.util.Collections;
 import java.util.LinkedHashMap;
+import java.util.List;
 import java.util.Map;
 import org.apache.hadoop.conf.Configuration;
+import org.apache.spark.SparkContext;
 import org.apache.spark.api.java.JavaRDD;
 import org.apache.spark.ml.Transformer;
 import org.apache.spark.ml.param.IntParam;
@@ -44,6 +47,7 @@ public class OnnxModel extends Transformer implements MLWritable {
   private final StringMapParam feedDict;
   private final StringMapParam fetchDict;
   private final IntParam batchSize;
+  private transient ScoringMetrics metrics;
   private final Param<String> handleNulls;
 
   public OnnxModel() {
@@ -141,9 +145,41 @@ public class OnnxModel extends Transformer implements MLWritable {
     return getOrDefault(handleNulls);
   }
 
-  /** The model's inputs and outputs, read on the driver. */
+  /** The model's inputs and outputs, read on the driver (from the .onnx file, not its external data). */
   public ModelSignature signature() {
-    return signature(resolveModel(hadoopConfiguration()));
+    return resolveModel(hadoopConfiguration()).signature(new String[0]);
+  }
+
+  /**
+   * Loads the model on every live executor now, before any data arrives, with every session the
+   * executor's thread budget allows; scoring afterwards pays no load time.
+   *
+   * @return per executor reached: host, load time, sessions, resident memory after the load
+   */
+  public List<ModelReservation> reserve(SparkSession spark) {
+    SparkContext context = spark.sparkContext();
+    ModelSource source = resolveModel(context.hadoopConfiguration());
+    String[] outputs = intermediateOutputs(source);
+    return ModelReservation.reserve(context, source.shipTo(spark), outputs, metrics(context));
+  }
+
+  /**
+   * Rows scored, batches, time in the model, model loads and their time, over every job this model
+   * has scored in the active SparkContext (the same figures are accumulators in the Spark UI).
+   */
+  public ScoringMetrics metrics() {
+    Option<SparkSession> active = SparkSession.getActiveSession();
+    if (!active.isDefined()) {
+      throw new SparkOrtException("metrics are kept in a SparkContext, and there is no active SparkSession");
+    }
+    return metrics(active.get().sparkContext());
+  }
+
+  private synchronized ScoringMetrics metrics(SparkContext context) {
+    if (metrics == null || !metrics.belongsTo(context)) {
+      metrics = new ScoringMetrics(context, uid);
+    }
+    return metrics;
   }
 
   @Override
@@ -154,11 +190,11 @@ public class OnnxModel extends Transformer implements MLWritable {
   @Override
   public Dataset<Row> transform(Dataset<?> dataset) {
     SparkSession session = dataset.sparkSession();
-    ModelSource source = resolveModel(session.sparkContext().hadoopConfiguration());
+    SparkContext context = session.sparkContext();
+    ModelSource source = resolveModel(context.hadoopConfiguration());
     ScoringPlan plan = plan(dataset.schema(), source);
-    source.shipTo(session);
-    JavaRDD<InternalRow> scored =
-        SparkShim.internalRows(dataset).toJavaRDD().mapPartitions(new PartitionScorer(plan, source, getBatchSize()));
+    PartitionScorer scorer = new PartitionScorer(plan, source.shipTo(session), getBatchSize(), metrics(context));
+    JavaRDD<InternalRow> scored = SparkShim.internalRows(dataset).toJavaRDD().mapPartitions(scorer);
     return SparkShim.createDataFrame(session, scored.rdd(), plan.outputSchema);
   }
 
@@ -183,12 +219,21 @@ public class OnnxModel extends Transformer implements MLWritable {
   }
 
   private ScoringPlan plan(StructType schema, ModelSource source) {
-    return ScoringPlan.create(schema, signature(source), getFeedDict(), getFetchDict(),
+    String[] outputs = intermediateOutputs(source);
+    return ScoringPlan.create(schema, source.signature(outputs), outputs, getFeedDict(), getFetchDict(),
         "keep".equals(getHandleNulls()));
   }
 
-  private static ModelSignature signature(ModelSource source) {
-    return ModelNode.forModel(source.localCopy().getPath(), ThreadBudget.forThisExecutor()).signature();
+  /** The fetchDict names that are not model outputs: tensors inside the graph, exposed by cutting it. */
+  private String[] intermediateOutputs(ModelSource source) {
+    ModelSignature own = source.signature(new String[0]);
+    List<String> outputs = new ArrayList<>();
+    for (String name : getFetchDict().values()) {
+      if (own.output(name) == null && !outputs.contains(name)) {
+        outputs.add(name);
+      }
+    }
+    return outputs.toArray(new String[0]);
   }
 
   private ModelSource resolveModel(Configuration hadoopConf) {

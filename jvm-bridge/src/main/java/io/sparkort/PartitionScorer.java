@@ -20,11 +20,13 @@ final class PartitionScorer implements FlatMapFunction<Iterator<InternalRow>, In
   private final ModelSource source;
   /** Rows per native call: batchSize, or 1 for a model without a batch dimension. */
   private final int batchRows;
+  private final ScoringMetrics metrics;
 
-  PartitionScorer(ScoringPlan plan, ModelSource source, int batchSize) {
+  PartitionScorer(ScoringPlan plan, ModelSource source, int batchSize, ScoringMetrics metrics) {
     this.plan = plan;
     this.source = source;
     this.batchRows = plan.batched ? batchSize : 1;
+    this.metrics = metrics;
   }
 
   @Override
@@ -46,6 +48,7 @@ final class PartitionScorer implements FlatMapFunction<Iterator<InternalRow>, In
     private final JoinedRow out = new JoinedRow();
     private final String[] fetch = plan.fetchNames();
     private ModelNode node;
+    private ScoringMetrics.Task recorder;
     private BatchWriter writer;
     private int size;
     private int next;
@@ -99,7 +102,9 @@ final class PartitionScorer implements FlatMapFunction<Iterator<InternalRow>, In
       if (written == 0) {
         return;
       }
+      long started = System.nanoTime();
       long result = node.run(writer.nativeArguments(written), fetch);
+      recorder.batch(written, System.nanoTime() - started);
       try {
         BatchReader.read(NativeApi.describeResult(result), plan.fetches, plan.batched, written, predictions);
       } finally {
@@ -110,7 +115,21 @@ final class PartitionScorer implements FlatMapFunction<Iterator<InternalRow>, In
     /** Model and buffers are taken on the first row, so an empty partition costs nothing. */
     private void open() {
       TaskContext task = TaskContext.get();
-      node = ModelNode.forModel(source.executorPath(), ThreadBudget.forThisExecutor());
+      long[] fetched = new long[1];
+      final ModelNode openedNode =
+          ModelNode.open(ModelCache.localModel(source, fetched).getPath(), ThreadBudget.forThisExecutor(),
+              plan.extraOutputs);
+      final ScoringMetrics.Task openedRecorder = metrics.startTask(fetched[0], openedNode);
+      task.addTaskCompletionListener(
+          new TaskCompletionListener() {
+            @Override
+            public void onTaskCompletion(TaskContext context) {
+              openedNode.close();
+              openedRecorder.finish(context);
+            }
+          });
+      node = openedNode;
+      recorder = openedRecorder;
       final BatchWriter opened =
           new BatchWriter(plan, batchRows, "task " + task.taskAttemptId(), "partition " + task.partitionId());
       writer = opened;

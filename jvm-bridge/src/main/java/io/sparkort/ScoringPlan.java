@@ -130,14 +130,17 @@ final class ScoringPlan implements Serializable {
   final boolean batched;
   /** Rows with a null input get null outputs instead of failing the job. */
   final boolean keepNulls;
+  /** Tensors inside the graph that fetchDict asks for: the model is opened cut to expose them. */
+  final String[] extraOutputs;
 
   private ScoringPlan(List<Feed> feeds, List<Fetch> fetches, StructType outputSchema, boolean batched,
-      boolean keepNulls) {
+      boolean keepNulls, String[] extraOutputs) {
     this.feeds = Collections.unmodifiableList(feeds);
     this.fetches = Collections.unmodifiableList(fetches);
     this.outputSchema = outputSchema;
     this.batched = batched;
     this.keepNulls = keepNulls;
+    this.extraOutputs = extraOutputs;
     List<String> results = Arrays.asList(fetchNames());
     for (Fetch fetch : fetches) {
       fetch.result = results.indexOf(fetch.output);
@@ -155,9 +158,10 @@ final class ScoringPlan implements Serializable {
     return names.toArray(new String[0]);
   }
 
-  static ScoringPlan create(StructType schema, ModelSignature signature, Map<String, String> feedDict,
-      Map<String, String> fetchDict, boolean keepNulls) {
-    return new Builder(schema, signature).build(feedDict, fetchDict, keepNulls);
+  /** @param signature the model's, with {@code extraOutputs} (tensors inside its graph) exposed */
+  static ScoringPlan create(StructType schema, ModelSignature signature, String[] extraOutputs,
+      Map<String, String> feedDict, Map<String, String> fetchDict, boolean keepNulls) {
+    return new Builder(schema, signature).build(feedDict, fetchDict, keepNulls, extraOutputs);
   }
 
   /** Whether rows stack along every input's first dimension (see the class comment). */
@@ -181,7 +185,8 @@ final class ScoringPlan implements Serializable {
       this.batched = isBatched(signature);
     }
 
-    ScoringPlan build(Map<String, String> feedDict, Map<String, String> fetchDict, boolean keepNulls) {
+    ScoringPlan build(Map<String, String> feedDict, Map<String, String> fetchDict, boolean keepNulls,
+        String[] extraOutputs) {
       for (ModelSignature.Tensor input : signature.inputs) {
         if (!feedDict.containsKey(input.name)) {
           throw new InvalidInputException("model input '" + input.name + "' (" + input
@@ -204,7 +209,7 @@ final class ScoringPlan implements Serializable {
         out = out.add(new StructField(fetch.column, fetch.sparkType, keepNulls, Metadata.empty()));
         fetches.add(fetch);
       }
-      return new ScoringPlan(feeds, fetches, out, batched, keepNulls);
+      return new ScoringPlan(feeds, fetches, out, batched, keepNulls, extraOutputs);
     }
 
     private Map<String, String> fetchMapping(Map<String, String> fetchDict) {

@@ -3,6 +3,10 @@ package io.sparkort;
 import java.io.File;
 import java.lang.reflect.InvocationTargetException;
 import java.lang.reflect.Method;
+import java.util.ArrayList;
+import java.util.List;
+import org.apache.spark.SparkContext;
+import org.apache.spark.api.java.JavaRDD;
 import org.apache.spark.SparkFiles;
 import org.apache.spark.rdd.RDD;
 import org.apache.spark.sql.Dataset;
@@ -11,6 +15,10 @@ import org.apache.spark.sql.SparkSession;
 import org.apache.spark.sql.catalyst.InternalRow;
 import org.apache.spark.sql.execution.QueryExecution;
 import org.apache.spark.sql.types.StructType;
+import org.apache.spark.status.api.v1.ExecutorSummary;
+import scala.Tuple2;
+import scala.collection.immutable.List$;
+import scala.reflect.ClassTag$;
 import scala.Function0;
 import scala.runtime.AbstractFunction0;
 import scala.runtime.BoxedUnit;
@@ -35,6 +43,48 @@ final class SparkShim {
     return (Dataset<Row>)
         invoke(session, "internalCreateDataFrame", new Class<?>[] {RDD.class, StructType.class, boolean.class},
             rows, schema, false);
+  }
+
+  /** The live executors as {id, host}; in local mode the driver, which is the executor there. */
+  static List<String[]> liveExecutors(SparkContext context) {
+    // AppStatusStore.executorList returns Scala 2.12's collection.Seq or 2.13's immutable.Seq; both are Iterables.
+    Object store = invoke(context, "statusStore");
+    Object summaries = invoke(store, "executorList", new Class<?>[] {boolean.class}, true);
+    List<String[]> executors = new ArrayList<>();
+    List<String[]> driver = new ArrayList<>();
+    scala.collection.Iterator<?> it = ((scala.collection.Iterable<?>) summaries).iterator();
+    while (it.hasNext()) {
+      ExecutorSummary summary = (ExecutorSummary) it.next();
+      String hostPort = summary.hostPort();
+      int colon = hostPort.lastIndexOf(':');
+      String[] executor = {summary.id(), colon < 0 ? hostPort : hostPort.substring(0, colon)};
+      (summary.id().equals("driver") ? driver : executors).add(executor);
+    }
+    return executors.isEmpty() ? driver : executors;
+  }
+
+  /**
+   * One-element partitions, the {@code i}th holding {@code values[i]} and preferring executor
+   * {@code executors[i]} = {id, host} ({@code SparkContext.makeRDD} with locations, found by name:
+   * its Seq parameter is another class on Scala 2.13).
+   */
+  static JavaRDD<String> onExecutors(SparkContext context, List<String> values, List<String[]> executors) {
+    scala.collection.immutable.List<Object> located = List$.MODULE$.empty();
+    for (int i = values.size() - 1; i >= 0; i--) {
+      String[] executor = executors.get(i);
+      scala.collection.immutable.List<Object> where =
+          List$.MODULE$.empty().$colon$colon("executor_" + executor[1] + "_" + executor[0]);
+      located = located.$colon$colon(new Tuple2<Object, Object>(values.get(i), where));
+    }
+    for (Method method : context.getClass().getMethods()) {
+      Class<?>[] types = method.getParameterTypes();
+      if (method.getName().equals("makeRDD") && types.length == 2 && types[0].isInstance(located)) {
+        @SuppressWarnings("unchecked")
+        RDD<String> rdd = (RDD<String>) invoke(context, "makeRDD", types, located, ClassTag$.MODULE$.apply(String.class));
+        return rdd.toJavaRDD();
+      }
+    }
+    throw new SparkOrtException("this Spark version has no SparkContext.makeRDD with locations");
   }
 
   /**

@@ -7,11 +7,17 @@ import org.apache.spark.SparkEnv;
 
 /**
  * How many sessions a model gets on one executor and how many ONNX Runtime threads each may use:
- * one session per task slot, with {@code spark.task.cpus} intra-op threads each, so sessions x
- * threads never exceed the executor's cores. Measured on 2 cores (DESIGN.md): 2 tasks x 1 thread
- * beat 1 x 2 and 2 x 2.
+ * one session per task slot ({@code executor cores / spark.task.cpus}), with {@code spark.task.cpus}
+ * intra-op threads each, so sessions x threads never exceed the executor's cores and every task
+ * slot scores at once without waiting for another's session. With one thread a session runs on the
+ * task's own thread and ONNX Runtime starts none. The measurements behind this default are in the
+ * README ({@code ci/thread-budget} repeats them). {@value #SESSIONS_CONF} and
+ * {@value #THREADS_CONF} override either number.
  */
 final class ThreadBudget {
+  static final String SESSIONS_CONF = "spark.sparkort.sessions";
+  static final String THREADS_CONF = "spark.sparkort.intraOpThreads";
+
   private static final Pattern LOCAL = Pattern.compile("local\\[(\\d+|\\*)(,\\d+)?\\]");
   private static final Pattern LOCAL_CLUSTER = Pattern.compile("local-cluster\\[\\d+,\\s*(\\d+),\\s*\\d+\\]");
 
@@ -31,10 +37,16 @@ final class ThreadBudget {
   static ThreadBudget of(SparkConf conf, int availableProcessors) {
     int taskCpus = Math.max(1, conf.getInt("spark.task.cpus", 1));
     int cores = executorCores(conf, availableProcessors);
-    return new ThreadBudget(Math.max(1, cores / taskCpus), taskCpus);
+    int sessions = conf.getInt(SESSIONS_CONF, Math.max(1, cores / taskCpus));
+    int threads = conf.getInt(THREADS_CONF, taskCpus);
+    if (sessions < 1 || threads < 1) {
+      throw new SparkOrtException(SESSIONS_CONF + " and " + THREADS_CONF + " must be at least 1, got "
+          + sessions + " and " + threads);
+    }
+    return new ThreadBudget(sessions, threads);
   }
 
-  private static int executorCores(SparkConf conf, int availableProcessors) {
+  static int executorCores(SparkConf conf, int availableProcessors) {
     if (conf.contains("spark.executor.cores")) {
       return conf.getInt("spark.executor.cores", availableProcessors);
     }

@@ -91,6 +91,20 @@ class FeedAndFetchTest {
   }
 
   @Test
+  void tensorsInsideTheGraphAreFetchedByName() {
+    TestCase c = TestCase.load("mlp_inner");
+    Dataset<Row> scored = c.onnxModel().setBatchSize(16).transform(c.dataFrame(spark, 2));
+    assertEquals(Arrays.asList("id", "col_features", "out_probabilities", "out_r0", "out_h2"),
+        Arrays.asList(scored.columns()));
+    assertEquals(DataTypes.createArrayType(DataTypes.FloatType, false), scored.schema().apply("out_r0").dataType());
+    c.assertMatchesOnnxRuntime(scored.collectAsList());
+
+    OnnxModel unknown = c.onnxModel().setFetchDict(Collections.singletonMap("x", "nope"));
+    InvalidInputException e = assertThrows(InvalidInputException.class, () -> unknown.transformSchema(scored.schema()));
+    assertTrue(e.getMessage().contains("fetchDict asks for 'nope', which is neither an output of model"), e.getMessage());
+  }
+
+  @Test
   void binaryColumnFeedsAUint8Input() {
     TestCase c = TestCase.load("byte_sum");
     List<Row> rows = new ArrayList<>();

@@ -38,7 +38,7 @@ class OnnxModelTest {
   }
 
   @ParameterizedTest
-  @ValueSource(strings = {"linear", "mlp", "double_affine", "two_inputs", "scalar_in", "unseen_mlp"})
+  @ValueSource(strings = {"linear", "mlp", "double_affine", "two_inputs", "scalar_in", "unseen_mlp", "external_mlp"})
   void scoresLikeOnnxRuntimePython(String name) {
     TestCase c = TestCase.load(name);
     // A small batch size so partitions end in partial batches.

@@ -1,0 +1,192 @@
+package io.sparkort;
+
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+
+import java.io.File;
+import java.io.Serializable;
+import java.util.ArrayList;
+import java.util.Arrays;
+import java.util.HashMap;
+import java.util.Iterator;
+import java.util.List;
+import java.util.Map;
+import org.apache.spark.BarrierTaskContext;
+import org.apache.spark.api.java.function.Function2;
+import org.apache.spark.sql.Dataset;
+import org.apache.spark.sql.Row;
+import org.apache.spark.sql.SparkSession;
+import org.apache.spark.scheduler.AccumulableInfo;
+import org.apache.spark.scheduler.SparkListener;
+import org.apache.spark.scheduler.SparkListenerStageCompleted;
+import org.junit.jupiter.api.AfterAll;
+import org.junit.jupiter.api.BeforeAll;
+import org.junit.jupiter.api.Test;
+import scala.collection.JavaConverters;
+import scala.reflect.ClassTag$;
+import scala.runtime.AbstractFunction1;
+
+/**
+ * The model node on {@code local[2]}, where the driver JVM is the one executor with two task slots:
+ * concurrent tasks share one load and give the bits of a serial run; the metrics count what ran.
+ */
+class ModelNodeTest {
+  private static SparkSession spark;
+
+  @BeforeAll
+  static void startSpark() {
+    spark = SparkSession.builder().master("local[2]").appName("sparkort-model-node-test")
+        .config("spark.ui.enabled", "false").getOrCreate();
+  }
+
+  @AfterAll
+  static void stopSpark() {
+    spark.stop();
+  }
+
+  @Test
+  void twoTasksScoringConcurrentlyOnOneExecutorGiveTheBitsOfASerialRun() {
+    TestCase c = TestCase.load("mlp");
+    File model = TestModels.variant(c, 1);
+    // Twenty copies of each row, keyed by copy: enough batches per task that both run at once for a while.
+    Dataset<Row> input = c.dataFrame(spark, 1).crossJoin(spark.range(20).withColumnRenamed("id", "copy"))
+        .repartition(2).cache();
+    long rows = input.count();
+    Dataset<Row> scored = c.onnxModel().setModelLocation(model.getPath()).setBatchSize(2).transform(input);
+
+    // Serial: one job per partition; the other partition's task returns without scoring.
+    Map<String, String> serial = new HashMap<>();
+    for (int p = 0; p < 2; p++) {
+      for (String row : scored.toJavaRDD().mapPartitionsWithIndex(new OnlyPartition(p), false).collect()) {
+        serial.put(row.split(":")[0], row);
+      }
+    }
+    // Concurrent: a barrier stage starts both tasks together and lets neither score before both run.
+    List<String> concurrent = Arrays.asList((String[]) scored.rdd().barrier()
+        .mapPartitions(new AfterBarrier(), false, ClassTag$.MODULE$.apply(String.class)).collect());
+    assertEquals(rows, serial.size());
+    assertEquals(rows, concurrent.size());
+    for (String row : concurrent) {
+      assertEquals(serial.get(row.split(":")[0]), row, "bit for bit");
+    }
+    c.assertMatchesOnnxRuntime(scored.where("copy = 7").collectAsList());
+
+    try (ModelNode node = openedHere(model)) {
+      ModelNode.Stats stats = node.stats();
+      assertEquals(1, stats.loads, "one load for every task and job");
+      assertEquals(2, stats.sessions, "one session per task slot");
+      assertEquals(2, stats.peakConcurrentRuns, "the two tasks ran batches at the same time");
+    }
+    input.unpersist();
+  }
+
+  @Test
+  void metricsCountWhatRanAndShowInTheStatusStore() throws Exception {
+    TestCase c = TestCase.load("unseen_mlp");
+    OnnxModel model = c.onnxModel().setModelLocation(TestModels.variant(c, 2).getPath()).setBatchSize(50);
+    Dataset<Row> input = c.dataFrame(spark, 3);
+    c.assertMatchesOnnxRuntime(model.transform(input).collectAsList());
+    c.assertMatchesOnnxRuntime(model.transform(input).collectAsList());
+    ScoringMetrics metrics = model.metrics();
+    assertEquals(2L * c.rows, metrics.rowsScored());
+    assertTrue(metrics.batches() >= 2L * c.rows / 50 && metrics.batches() <= 2L * (c.rows / 50 + 3), metrics.toString());
+    assertTrue(metrics.modelNanos() > 0, metrics.toString());
+    assertEquals(1, metrics.modelLoads(), "loaded once, by the first task: " + metrics);
+    assertTrue(metrics.modelLoadNanos() > 0, metrics.toString());
+
+    // What the Spark UI shows: each stage's named accumulators, as the listener bus reports them.
+    StageAccumulators stages = new StageAccumulators("sparkort " + model.uid() + ": rows scored");
+    spark.sparkContext().addSparkListener(stages);
+    model.transform(input).collectAsList();
+    spark.sparkContext().listenerBus().waitUntilEmpty();
+    spark.sparkContext().removeSparkListener(stages);
+    assertEquals(3L * c.rows, stages.latest, "the stage page lists the accumulator with its running total");
+  }
+
+  @Test
+  void reservationLoadsBeforeDataSoScoringPaysNoLoadTime() {
+    TestCase c = TestCase.load("linear");
+    OnnxModel model = c.onnxModel().setModelLocation(TestModels.variant(c, 3).getPath());
+    List<ModelReservation> reserved = model.reserve(spark);
+    assertEquals(1, reserved.size(), "local mode has one executor: " + reserved);
+    ModelReservation here = reserved.get(0);
+    assertEquals("driver", here.executorId());
+    assertTrue(here.loadedByReservation(), here.toString());
+    assertEquals(2, here.sessions(), "every task slot's session is built: " + here);
+    assertTrue(here.loadMillis() > 0 && here.residentBytes() > 0, here.toString());
+    long loadNanos = model.metrics().modelLoadNanos();
+    c.assertMatchesOnnxRuntime(model.transform(c.dataFrame(spark, 2)).collectAsList());
+    assertEquals(1, model.metrics().modelLoads(), "only the reservation loaded");
+    assertEquals(loadNanos, model.metrics().modelLoadNanos(), "scoring paid no load time");
+    assertTrue(!model.reserve(spark).get(0).loadedByReservation(), "a second reservation finds it loaded");
+  }
+
+  /** The node scoring used on this JVM, through the same cache path tasks open. */
+  static ModelNode openedHere(File model) {
+    ModelSource source = ModelSource.resolve(model.getPath(), spark.sparkContext().hadoopConfiguration());
+    return ModelNode.open(ModelCache.localModel(source, new long[1]).getPath(), ThreadBudget.forThisExecutor(),
+        new String[0]);
+  }
+
+  /** "id/copy:bits of every output value", exact. */
+  static String describe(Row row) {
+    StringBuilder s = new StringBuilder().append(row.getInt(row.fieldIndex("id"))).append('/')
+        .append(row.getLong(row.fieldIndex("copy"))).append(':');
+    for (Object v : row.getList(row.fieldIndex("out_probabilities"))) {
+      s.append(Integer.toHexString(Float.floatToIntBits((Float) v))).append(',');
+    }
+    return s.toString();
+  }
+
+  /** The value a named accumulator had at the end of the last stage that updated it. */
+  static final class StageAccumulators extends SparkListener {
+    private final String name;
+    volatile long latest = -1;
+
+    StageAccumulators(String name) {
+      this.name = name;
+    }
+
+    @Override
+    public void onStageCompleted(SparkListenerStageCompleted completed) {
+      for (AccumulableInfo info : JavaConverters.asJavaCollectionConverter(completed.stageInfo().accumulables().values()).asJavaCollection()) {
+        if (info.name().isDefined() && info.name().get().equals(name) && info.value().isDefined()) {
+          latest = Long.parseLong(info.value().get().toString());
+        }
+      }
+    }
+  }
+
+  static final class OnlyPartition implements Function2<Integer, Iterator<Row>, Iterator<String>> {
+    private static final long serialVersionUID = 1L;
+    private final int partition;
+
+    OnlyPartition(int partition) {
+      this.partition = partition;
+    }
+
+    @Override
+    public Iterator<String> call(Integer index, Iterator<Row> rows) {
+      List<String> out = new ArrayList<>();
+      while (index == partition && rows.hasNext()) {
+        out.add(describe(rows.next()));
+      }
+      return out.iterator();
+    }
+  }
+
+  static final class AfterBarrier
+      extends AbstractFunction1<scala.collection.Iterator<Row>, scala.collection.Iterator<String>> implements Serializable {
+    private static final long serialVersionUID = 1L;
+
+    @Override
+    public scala.collection.Iterator<String> apply(scala.collection.Iterator<Row> rows) {
+      BarrierTaskContext.get().barrier();
+      List<String> out = new ArrayList<>();
+      while (rows.hasNext()) {
+        out.add(describe(rows.next()));
+      }
+      return JavaConverters.asScalaIteratorConverter(out.iterator()).asScala();
+    }
+  }
+}

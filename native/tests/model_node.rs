@@ -1,0 +1,127 @@
+//! The model node registry on the real ONNX Runtime: one load per content and options, weights
+//! shared by every session, external data, and signatures read without the weights.
+
+#![allow(clippy::expect_used, clippy::unwrap_used)] // a test crate: a failed expectation is a failed test
+
+mod common;
+
+use std::sync::Arc;
+
+use common::{assert_like_onnxruntime_python, case_json, models, score, scratch, variant, ONE};
+use sparkort::model_node::{self, ModelOptions};
+use sparkort::onnx_proto::{self, TensorData};
+use sparkort::Error;
+
+#[test]
+fn concurrent_opens_load_a_model_once() {
+    let dir = scratch("concurrent-opens");
+    let path = variant("mlp", 1, &dir);
+    let path = path.to_str().expect("path");
+    let opened: Vec<_> = std::thread::scope(|s| {
+        let handles: Vec<_> = (0..6).map(|_| s.spawn(|| model_node::open(path, ONE).expect("open"))).collect();
+        handles.into_iter().map(|h| h.join().expect("thread")).collect()
+    });
+    assert_eq!(opened.iter().filter(|o| o.loaded_nanos.is_some()).count(), 1, "exactly one open loads");
+    assert!(opened.iter().all(|o| Arc::ptr_eq(&o.model, &opened[0].model)), "all share one model");
+    let again = model_node::open(path, ONE).expect("open again");
+    assert!(again.loaded_nanos.is_none());
+    let stats = again.model.stats();
+    assert_eq!(stats.loads, 1);
+    assert!(stats.load_nanos > 0);
+    assert_eq!(stats.disk_bytes, std::fs::metadata(path).expect("file").len());
+}
+
+#[test]
+fn sessions_share_one_copy_of_the_weights_and_score_alike() {
+    let dir = scratch("shared-weights");
+    let path = variant("mlp", 2, &dir);
+    let json = case_json("mlp");
+    let options = ModelOptions { max_sessions: 3, intra_threads: 1 };
+    let model = model_node::open(path.to_str().expect("path"), options).expect("open").model;
+    let stats = model.stats();
+    assert_eq!((stats.sessions, stats.max_sessions), (3, 3));
+    // mlp is 64 -> 256 -> 256 -> 10, float32: every weight and bias is held once.
+    assert_eq!(stats.weight_bytes, 4 * (64 * 256 + 256 + 256 * 256 + 256 + 256 * 10 + 10));
+    let outputs: Vec<Vec<f32>> = std::thread::scope(|s| {
+        let handles: Vec<_> = (0..6).map(|_| s.spawn(|| score(&model, &json))).collect();
+        handles.into_iter().map(|h| h.join().expect("thread")).collect()
+    });
+    for output in &outputs {
+        assert_eq!(output, &outputs[0], "every session computes the same bits");
+    }
+    assert_like_onnxruntime_python(&outputs[0], &json);
+    assert!(model.stats().peak_concurrent_runs <= 3, "six threads, three sessions: never more than three runs at once");
+}
+
+#[test]
+fn external_data_model_scores_like_onnxruntime_python() {
+    let dir = models();
+    let path = dir.join("external_mlp.onnx");
+    let bytes = std::fs::read(&path).expect("model");
+    let external = onnx_proto::initializers(&bytes)
+        .expect("decodes")
+        .iter()
+        .filter(|i| matches!(i.data, TensorData::External { .. }))
+        .count();
+    assert!(external >= 3, "the case keeps its weights outside the .onnx");
+    let json = case_json("external_mlp");
+    let model = model_node::open(path.to_str().expect("path"), ONE).expect("open").model;
+    assert_like_onnxruntime_python(&score(&model, &json), &json);
+    // A copy elsewhere reads its data from its own folder.
+    let copy = variant("external_mlp", 3, &scratch("external-copy"));
+    let model = model_node::open(copy.to_str().expect("path"), ONE).expect("open copy").model;
+    assert_like_onnxruntime_python(&score(&model, &json), &json);
+}
+
+#[test]
+fn signature_is_read_without_the_external_data() {
+    let full = model_node::open(models().join("external_mlp.onnx").to_str().expect("path"), ONE).expect("open").model;
+    let alone = scratch("graph-alone").join("external_mlp.onnx");
+    std::fs::copy(models().join("external_mlp.onnx"), &alone).expect("copy the .onnx only");
+    let described = model_node::describe(alone.to_str().expect("path"), &[]).expect("describe without data");
+    assert_eq!(&described, full.signature());
+    let err = model_node::open(alone.to_str().expect("path"), ONE).err().expect("scoring needs the data");
+    assert!(matches!(err, Error::ModelLoad { .. }), "{err:?}");
+    assert!(err.to_string().contains("weights.bin"), "names the missing file: {err}");
+}
+
+#[test]
+fn external_data_outside_the_model_folder_is_refused() {
+    let dir = scratch("escape");
+    let bytes = std::fs::read(models().join("external_mlp.onnx")).expect("model");
+    // Same length, so every protobuf length around the location stays right.
+    let (from, to) = (b"external_mlp_data/weights.bin", b"../external_mlp_data/weights.b");
+    let at = bytes.windows(from.len()).position(|w| w == from).expect("the location is in the model");
+    let mut escaping = bytes.clone();
+    escaping[at..at + to.len()].copy_from_slice(to);
+    let path = dir.join("escaping.onnx");
+    std::fs::write(&path, escaping).expect("write");
+    let err = model_node::open(path.to_str().expect("path"), ONE).err().expect("refused");
+    assert!(matches!(err, Error::ModelLoad { .. }), "{err:?}");
+    assert!(err.to_string().contains("inside the model's folder"), "{err}");
+    // Describing reads no external data, so it has nothing to refuse.
+    assert!(model_node::describe(path.to_str().expect("path"), &[]).is_ok());
+}
+
+#[test]
+fn a_changed_file_is_another_model() {
+    let dir = scratch("changed");
+    let path = variant("mlp", 4, &dir);
+    let first = model_node::open(path.to_str().expect("path"), ONE).expect("open").model;
+    // Same length, other bytes, and a modification time set apart from the first one's.
+    let other = variant("mlp", 5, &dir);
+    std::fs::rename(&other, &path).expect("replace");
+    let file = std::fs::File::options().write(true).open(&path).expect("open file");
+    file.set_modified(std::time::SystemTime::now() + std::time::Duration::from_secs(5)).expect("set mtime");
+    let second = model_node::open(path.to_str().expect("path"), ONE).expect("open changed");
+    assert!(second.loaded_nanos.is_some(), "the changed file is loaded");
+    assert!(!Arc::ptr_eq(&first, &second.model));
+}
+
+#[test]
+fn sixteen_bit_float_weights_are_shared_too() {
+    let json = case_json("half_weights");
+    let model = model_node::open(models().join("half_weights.onnx").to_str().expect("path"), ONE).expect("open").model;
+    assert_eq!(model.stats().weight_bytes, 2 * 64 * 2, "a float16 and a bfloat16 weight of 64 values");
+    assert_like_onnxruntime_python(&score(&model, &json), &json);
+}
