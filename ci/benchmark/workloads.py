@@ -133,7 +133,9 @@ MLP = Workload(
     description="MLP 64 -> 256 -> 256 -> 10, softmax (balanced)",
     feeds=[Feed("features", "features", "tensor", (64,))],
     output="probabilities", output_column="probabilities", output_per_row=10,
-    batch_size=4096, rows=2_000_000, quick_rows=100_000,
+    # 1024 rows keep a batch's 256-wide activations in cache: ONNX Runtime alone runs 2.52M rows/s at
+    # 1024 against 2.30M at 4096 on this machine, and sparkort 2.12M against 1.83M.
+    batch_size=1024, rows=2_000_000, quick_rows=100_000,
     build_model=lambda p: models.build_mlp(p),
     make_columns=_features(64),
 )
