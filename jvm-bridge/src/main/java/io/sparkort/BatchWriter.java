@@ -161,49 +161,13 @@ final class BatchWriter implements AutoCloseable {
       }
       return product(levels);
     }
-    long[] dims = resolve(feed.rowShape, levels);
+    long[] dims = feed.dims(levels);
     if (dims == null) {
-      throw new InvalidInputException(at(feed, rowIndex) + " has " + describeLevels(levels)
-          + ", which does not fit the model's " + (batched ? "per-row shape " : "shape ") + describeShape(feed.rowShape));
+      throw new InvalidInputException(at(feed, rowIndex) + " has " + describeLevels(levels) + ", which does not fit");
     }
     batchLevels[f] = levels;
     batchDims[f] = dims;
     return product(levels);
-  }
-
-  /**
-   * The row's dims when its arrays, {@code levels[i]} long at level i, fit {@code rowShape}: outer
-   * levels one dimension each, the innermost level the remaining dimensions flattened. Null if not.
-   */
-  static long[] resolve(long[] rowShape, long[] levels) {
-    long[] dims = rowShape.clone();
-    if (dims.length == 0) {
-      return levels.length == 1 && levels[0] == 1 ? dims : null;
-    }
-    int last = levels.length - 1;
-    for (int i = 0; i < last; i++) {
-      if (dims[i] >= 0 && dims[i] != levels[i]) {
-        return null;
-      }
-      dims[i] = levels[i];
-    }
-    long fixed = 1;
-    int symbolic = -1;
-    for (int d = last; d < dims.length; d++) {
-      if (dims[d] < 0) {
-        symbolic = d;
-      } else {
-        fixed *= dims[d];
-      }
-    }
-    if (symbolic < 0) {
-      return levels[last] == fixed ? dims : null;
-    }
-    if (fixed == 0 || levels[last] % fixed != 0) {
-      return null;
-    }
-    dims[symbolic] = levels[last] / fixed;
-    return dims;
   }
 
   private boolean writeNested(int f, int slot, ArrayData array, long rowIndex) {
@@ -393,11 +357,4 @@ final class BatchWriter implements AutoCloseable {
     return s.append(']').toString();
   }
 
-  private static String describeShape(long[] shape) {
-    StringBuilder s = new StringBuilder("[");
-    for (int i = 0; i < shape.length; i++) {
-      s.append(i == 0 ? "" : ", ").append(shape[i] < 0 ? "?" : Long.toString(shape[i]));
-    }
-    return s.append(']').toString();
-  }
 }

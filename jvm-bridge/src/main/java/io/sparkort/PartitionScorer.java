@@ -116,30 +116,27 @@ final class PartitionScorer implements FlatMapFunction<Iterator<InternalRow>, In
     private void open() {
       TaskContext task = TaskContext.get();
       long[] fetched = new long[1];
-      final ModelNode openedNode =
-          ModelNode.open(ModelCache.localModel(source, fetched).getPath(), ThreadBudget.forThisExecutor(),
-              plan.extraOutputs);
-      final ScoringMetrics.Task openedRecorder = metrics.startTask(fetched[0], openedNode);
+      node = ModelNode.open(ModelCache.localModel(source, fetched).getPath(), ThreadBudget.forThisExecutor(),
+          plan.extraOutputs);
+      recorder = metrics.startTask(fetched[0], node);
       task.addTaskCompletionListener(
           new TaskCompletionListener() {
             @Override
             public void onTaskCompletion(TaskContext context) {
-              openedNode.close();
-              openedRecorder.finish(context);
+              try {
+                if (writer != null) {
+                  writer.close();
+                }
+              } finally {
+                try {
+                  node.close();
+                } finally {
+                  recorder.finish(context);
+                }
+              }
             }
           });
-      node = openedNode;
-      recorder = openedRecorder;
-      final BatchWriter opened =
-          new BatchWriter(plan, batchRows, "task " + task.taskAttemptId(), "partition " + task.partitionId());
-      writer = opened;
-      task.addTaskCompletionListener(
-          new TaskCompletionListener() {
-            @Override
-            public void onTaskCompletion(TaskContext context) {
-              opened.close();
-            }
-          });
+      writer = new BatchWriter(plan, batchRows, "task " + task.taskAttemptId(), "partition " + task.partitionId());
     }
   }
 }

@@ -80,6 +80,41 @@ final class ScoringPlan implements Serializable {
       this.fixedRowElements = n;
     }
 
+    /**
+     * The row's dims when its arrays, {@code levels[i]} long at level i, fit {@link #rowShape}: outer
+     * levels one dimension each, the innermost level the remaining dimensions flattened. Null if not.
+     */
+    long[] dims(long[] levels) {
+      long[] dims = rowShape.clone();
+      if (dims.length == 0) {
+        return levels.length == 1 && levels[0] == 1 ? dims : null;
+      }
+      int last = levels.length - 1;
+      for (int i = 0; i < last; i++) {
+        if (dims[i] >= 0 && dims[i] != levels[i]) {
+          return null;
+        }
+        dims[i] = levels[i];
+      }
+      long fixed = 1;
+      int symbolic = -1;
+      for (int d = last; d < dims.length; d++) {
+        if (dims[d] < 0) {
+          symbolic = d;
+        } else {
+          fixed *= dims[d];
+        }
+      }
+      if (symbolic < 0) {
+        return levels[last] == fixed ? dims : null;
+      }
+      if (fixed == 0 || levels[last] % fixed != 0) {
+        return null;
+      }
+      dims[symbolic] = levels[last] / fixed;
+      return dims;
+    }
+
     String describe() {
       StringBuilder s = new StringBuilder(columns.length == 1 ? "column " : "columns ");
       for (int c = 0; c < columns.length; c++) {
@@ -328,7 +363,7 @@ final class ScoringPlan implements Serializable {
       long fixed = 1;
       for (int d = feed.depth - 1; d < rank; d++) {
         symbolic += feed.rowShape[d] < 0 ? 1 : 0;
-        fixed *= Math.max(1, feed.rowShape[d]);
+        fixed *= feed.rowShape[d] < 0 ? 1 : feed.rowShape[d];
       }
       if (symbolic > 1) {
         throw new InvalidInputException(expected + ": a flat list of values cannot fill more than one symbolic"
@@ -336,7 +371,7 @@ final class ScoringPlan implements Serializable {
       }
       if (feed.source == Source.SCALARS) {
         int n = feed.columns.length;
-        if (symbolic == 0 ? fixed != n : fixed == 0 || n % fixed != 0) {
+        if (feed.dims(new long[] {n}) == null) {
           throw new InvalidInputException(expected + " but " + n + " scalar column" + (n == 1 ? "" : "s")
               + " give " + n + " value" + (n == 1 ? "" : "s") + " per row; the model wants " + fixed
               + (symbolic == 0 ? "" : "x?") + " per row, so feed an array, a Vector, or that many numeric columns");
