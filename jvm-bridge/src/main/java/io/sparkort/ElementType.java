@@ -49,10 +49,6 @@ enum ElementType {
     return this == FLOAT32 || this == FLOAT64 || this == FLOAT16 || this == BFLOAT16;
   }
 
-  boolean isIntegral() {
-    return !isFloating() && this != STRING && this != BOOL;
-  }
-
   /** The type named so in the signature, or null when sparkort cannot exchange it. */
   static ElementType fromName(String name) {
     for (ElementType t : values()) {

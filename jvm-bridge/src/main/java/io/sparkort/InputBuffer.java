@@ -35,7 +35,7 @@ final class InputBuffer implements AutoCloseable {
         offsets = ensure(offsets, (count + 1) * 4, 0);
         Platform.putInt(null, offsets.memoryAddress(), 0);
         stringBytes = 0;
-        data = ensure(data, Math.max(data == null ? 0 : data.capacity(), 16 * count), 0);
+        data = ensure(data, 16 * count, 0); // a first guess at the bytes; putString grows it
       } else {
         data = ensure(data, count * type.inputBytes, 0);
       }
