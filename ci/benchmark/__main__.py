@@ -16,6 +16,7 @@ import sys
 import time
 from pathlib import Path
 
+import sparkort
 from benchmark import paths, report, run_path, workloads
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -35,7 +36,8 @@ def parse_args(argv=None):
                    help="total threads for every path: Spark's local[N] task slots, ORT-alone's sessions")
     p.add_argument("--runs", type=int, default=3, help="timed runs per path after one warm-up pass; the median is reported")
     p.add_argument("--min-seconds", type=float, help="each timed run lasts at least this long (default 5, quick 0.5)")
-    p.add_argument("--jar", default=env("SPARKORT_JAR", str(ROOT / "dist" / "sparkort-0.1.0.jar")))
+    # Not sparkort.jar_path(): that fails when no jar is built, and --report-from needs none.
+    p.add_argument("--jar", default=env("SPARKORT_JAR", str(ROOT / "dist" / f"sparkort-{sparkort.__version__}.jar")))
     p.add_argument("--out", default=str(ROOT / "build" / "bench"))
     p.add_argument("--report-from", metavar="RESULTS_JSON",
                    help="measure nothing: write the table, chart and BENCHMARKS.md again from a results.json")
@@ -97,7 +99,7 @@ def main(argv=None) -> int:
     out = Path(args.out)
     (out / "logs").mkdir(parents=True, exist_ok=True)
     started = time.time()
-    machine = report.machine_facts()
+    load_before = report.load_average()
 
     results = []
     for w in selected:
@@ -118,8 +120,8 @@ def main(argv=None) -> int:
         "quick": args.quick, "runs": args.runs, "min_seconds": args.min_seconds, "threads": args.threads,
         "started": time.strftime("%Y-%m-%d %H:%M:%S %Z", time.localtime(started)),
         "wall_seconds": round(time.time() - started, 1),
-        "load_before": machine.pop("load"), "load_after": report.load_average(),
-        "machine": machine, "versions": report.versions(args.jar),
+        "load_before": load_before, "load_after": report.load_average(),
+        "machine": report.machine_facts(), "versions": report.versions(args.jar),
         "invocation": shlex.join([_rel(Path(sys.executable)), "-m", "benchmark"]
                                  + (sys.argv[1:] if argv is None else argv)),
         "out": _rel(out),

@@ -20,7 +20,7 @@ from typing import Callable, Dict, List
 
 import numpy as np
 
-from benchmark.workloads import Feed, Workload, column_to_numpy
+from benchmark.workloads import Feed, Workload, column_to_numpy, list_array
 
 LIMIT = "ort_alone"
 SPARK_PATHS = ["sparkort", "predict_batch_udf", "mapInArrow"]
@@ -28,12 +28,12 @@ ALL_PATHS = [LIMIT] + SPARK_PATHS
 ARROW_BATCH_CONF = "spark.sql.execution.arrow.maxRecordsPerBatch"
 
 
-def make_session(model_path: str, intra_threads: int = 1):
+def make_session(model_path: str):
     """The one set of ONNX Runtime session options every path uses (sparkort's native side sets the same)."""
     import onnxruntime as ort
 
     options = ort.SessionOptions()
-    options.intra_op_num_threads = intra_threads
+    options.intra_op_num_threads = 1
     options.inter_op_num_threads = 1
     options.execution_mode = ort.ExecutionMode.ORT_SEQUENTIAL
     return ort.InferenceSession(model_path, options, providers=["CPUExecutionProvider"])
@@ -45,10 +45,7 @@ def _ship_by_value() -> None:
     from pyspark import cloudpickle
 
     for name in ("benchmark.workloads", "benchmark.paths"):
-        try:
-            cloudpickle.register_pickle_by_value(sys.modules[name])
-        except ValueError:  # already registered
-            pass
+        cloudpickle.register_pickle_by_value(sys.modules[name])  # registering again is harmless
 
 
 # --- sparkort ---------------------------------------------------------------------------------------
@@ -105,11 +102,7 @@ def predict_batch_udf_scored(spark, df, w: Workload, model_path: str, batch_size
 def _arrow_output(values: np.ndarray, per_row: int):
     import pyarrow as pa
 
-    flat = pa.array(values.reshape(-1))
-    if per_row == 1:
-        return flat
-    offsets = pa.array(np.arange(len(values) + 1, dtype=np.int32) * per_row)
-    return pa.ListArray.from_arrays(offsets, flat)
+    return pa.array(values.reshape(-1)) if per_row == 1 else list_array(values, per_row)
 
 
 def map_in_arrow_scored(spark, df, w: Workload, model_path: str, batch_size: int):

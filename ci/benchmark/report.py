@@ -39,26 +39,24 @@ def machine_facts() -> Dict[str, str]:
     os_name = next((line.split("=", 1)[1].strip('"') for line in Path("/etc/os-release").read_text().splitlines()
                     if line.startswith("PRETTY_NAME=")), platform.platform())
     return {"cpu": cpu, "cores": str(os.cpu_count()), "memory": f"{mem_kib / 2**20:.1f} GiB",
-            "os": f"{os_name}, Linux {platform.release()}", "load": load_average()}
+            "os": f"{os_name}, Linux {platform.release()}"}
 
 
 def versions(jar: str) -> Dict[str, str]:
-    found = {name: metadata.version(name) for name in PACKAGES if _installed(name)}
+    found = {}
+    for name in PACKAGES:
+        try:
+            found[name] = metadata.version(name)
+        except metadata.PackageNotFoundError:
+            pass
     found["python"] = platform.python_version()
-    found["java"] = _run(["java", "-version"]).splitlines()[0] if _run(["java", "-version"]) else "unknown"
+    java = _run(["java", "-version"])
+    found["java"] = java.splitlines()[0] if java else "unknown"
     found["rustc"] = _run(["rustc", "--version"])
     commit = _run(["git", "rev-parse", "--short=12", "HEAD"])
     dirty = _run(["git", "status", "--porcelain", "--untracked-files=no"])
     found["sparkort"] = f"{Path(jar).name} built from commit {commit}" + (" (with uncommitted changes)" if dirty else "")
     return found
-
-
-def _installed(name: str) -> bool:
-    try:
-        metadata.version(name)
-        return True
-    except metadata.PackageNotFoundError:
-        return False
 
 
 def _rate(result: dict) -> Optional[float]:
@@ -78,17 +76,11 @@ def _by(results: List[dict]) -> Dict[tuple, dict]:
     return {(r["workload"], r["path"]): r for r in results}
 
 
-def ratio(results: List[dict], workload: str, path: str, base: str) -> Optional[float]:
-    found = _by(results)
-    a, b = found.get((workload, path), {}), found.get((workload, base), {})
-    return _rate(a) / _rate(b) if _rate(a) and _rate(b) else None
-
-
-def cpu_ratio(results: List[dict], workload: str, path: str) -> Optional[float]:
-    """The limit's CPU time per row over this path's: the share of the CPU that went to scoring."""
-    found = _by(results)
-    a, b = found.get((workload, path), {}), found.get((workload, paths.LIMIT), {})
-    return b["cpu_us_per_row"] / a["cpu_us_per_row"] if a.get("cpu_us_per_row") and b.get("cpu_us_per_row") else None
+def ratio(found: Dict[tuple, dict], workload: str, path: str, base: str, key: str = "rows_per_s") -> Optional[float]:
+    """`path`'s figure over `base`'s; with key="cpu_us_per_row" and the limit as `path`, the limit's
+    CPU time per row over `base`'s: the share of the CPU that went to scoring."""
+    a, b = found.get((workload, path), {}).get(key), found.get((workload, base), {}).get(key)
+    return a / b if a and b else None
 
 
 def _fmt(x: Optional[float]) -> str:
@@ -99,6 +91,7 @@ def _fmt(x: Optional[float]) -> str:
 def rows(run: dict) -> List[List[str]]:
     """One row per (workload, path): rows/s, ratios, memory, each run's rate."""
     table = []
+    found = _by(run["results"])
     for r in run["results"]:
         w, p = r["workload"], r["path"]
         if "error" in r:
@@ -106,8 +99,8 @@ def rows(run: dict) -> List[List[str]]:
             continue
         table.append([
             w, p, f"{r['rows_per_s']:,.0f}",
-            _fmt(ratio(run["results"], w, p, paths.LIMIT)), _fmt(ratio(run["results"], w, p, PEER)),
-            f"{r['cpu_us_per_row']:.3f}", _fmt(cpu_ratio(run["results"], w, p)),
+            _fmt(ratio(found, w, p, paths.LIMIT)), _fmt(ratio(found, w, p, PEER)),
+            f"{r['cpu_us_per_row']:.3f}", _fmt(ratio(found, w, paths.LIMIT, p, key="cpu_us_per_row")),
             f"{r['peak_rss_bytes'] / 2**20:,.0f}",
             f"{r['other_cores']:.2f}" if "other_cores" in r else "-",
             " / ".join(f"{x['rows_per_s']:,.0f} ({x['passes']}x)" for x in r["runs"]),
@@ -128,8 +121,9 @@ def table(run: dict) -> str:
 
 def targets(run: dict) -> List[List[str]]:
     out = []
+    found = _by(run["results"])
     for workload, base, floor in TARGETS:
-        got = ratio(run["results"], workload, "sparkort", base)
+        got = ratio(found, workload, "sparkort", base)
         met = "not measured" if got is None else ("yes" if got >= floor else "no")
         out.append([workload, f"sparkort / {base} >= {floor}", _fmt(got), met])
     return out
@@ -150,13 +144,13 @@ def chart(run: dict, png: Path) -> None:
     fig, axes = plt.subplots(1, 2, figsize=(13, 5.5), dpi=110)
     width = 0.8 / max(1, len(path_names))
     for ax, base in zip(axes, [paths.LIMIT, PEER]):
-        if not any(ratio(run["results"], w, base, base) for w in names):
+        if not any(_rate(found.get((w, base), {})) for w in names):
             ax.set_axis_off()
             ax.text(0.5, 0.5, f"no {base} figures in this run", ha="center", transform=ax.transAxes)
             continue
         for i, p in enumerate(path_names):
             xs = [n + (i - (len(path_names) - 1) / 2) * width for n in range(len(names))]
-            heights = [ratio(run["results"], w, p, base) or 0 for w in names]
+            heights = [ratio(found, w, p, base) or 0 for w in names]
             bars = ax.bar(xs, heights, width, label=p, color=f"C{i}")
             for bar, w, h in zip(bars, names, heights):
                 r = found.get((w, p), {})
@@ -167,8 +161,8 @@ def chart(run: dict, png: Path) -> None:
         ax.axhline(1.0, color="grey", linewidth=0.8, linestyle="--")
         ax.set_xticks(range(len(names)))
         ax.set_xticklabels(names, fontsize=9)
-        low = min([ratio(run["results"], w, p, base) or 1 for w in names for p in path_names] + [1])
-        high = max([ratio(run["results"], w, p, base) or 1 for w in names for p in path_names] + [1])
+        low = min([ratio(found, w, p, base) or 1 for w in names for p in path_names] + [1])
+        high = max([ratio(found, w, p, base) or 1 for w in names for p in path_names] + [1])
         ax.set_ylim(low / 3, high * 60)
         ax.set_ylabel(f"rows/s over {base}'s (log scale)")
         ax.set_title(f"relative to {base}", fontsize=10)

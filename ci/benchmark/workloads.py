@@ -9,7 +9,6 @@ Rows are drawn from a seeded generator, so every path, and every re-run, scores 
 
 from __future__ import annotations
 
-import sys
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Callable, Dict, List, Optional, Tuple
@@ -19,8 +18,7 @@ import onnx
 import pyarrow as pa
 import pyarrow.parquet as pq
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
-import models  # noqa: E402  (ci/models.py: the test models' builders)
+import models  # ci/models.py, the test models' builders (ci/ is on the path of every caller)
 
 
 @dataclass(frozen=True)
@@ -83,9 +81,7 @@ def write_rows(path: Path, columns: Dict[str, np.ndarray], feeds: List[Feed]) ->
     for feed in feeds:
         values = columns[feed.column]
         if feed.kind == "tensor":
-            flat = pa.array(values.reshape(-1).astype(np.float32, copy=False))
-            offsets = pa.array(np.arange(rows + 1, dtype=np.int32) * feed.row_elements)
-            arrays.append(pa.ListArray.from_arrays(offsets, flat))
+            arrays.append(list_array(values.astype(np.float32, copy=False), feed.row_elements))
         elif feed.kind == "float":
             arrays.append(pa.array(values.astype(np.float32, copy=False)))
         else:
@@ -95,6 +91,12 @@ def write_rows(path: Path, columns: Dict[str, np.ndarray], feeds: List[Feed]) ->
     row_bytes = sum(f.row_elements * 4 for f in feeds) + 8
     pq.write_table(pa.table(arrays, names=names), str(path), compression="none",
                    row_group_size=max(1, (64 << 20) // row_bytes))
+
+
+def list_array(values: np.ndarray, per_row: int) -> pa.Array:
+    """Each row's `per_row` values (row-major in `values`) as one Arrow list."""
+    offsets = pa.array(np.arange(len(values) + 1, dtype=np.int32) * per_row)
+    return pa.ListArray.from_arrays(offsets, pa.array(values.reshape(-1)))
 
 
 def read_inputs(data: Path, feeds: List[Feed]) -> Dict[str, np.ndarray]:
@@ -124,7 +126,7 @@ LINEAR = Workload(
     feeds=[Feed("features", "features", "tensor", (8,))],
     output="score", output_column="score", output_per_row=1,
     batch_size=4096, rows=8_000_000, quick_rows=400_000,
-    build_model=lambda p: models.build_linear(p),
+    build_model=models.build_linear,
     make_columns=_features(8),
 )
 
@@ -136,7 +138,7 @@ MLP = Workload(
     # 1024 rows keep a batch's 256-wide activations in cache: ONNX Runtime alone runs 2.52M rows/s at
     # 1024 against 2.30M at 4096 on this machine, and sparkort 2.12M against 1.83M.
     batch_size=1024, rows=2_000_000, quick_rows=100_000,
-    build_model=lambda p: models.build_mlp(p),
+    build_model=models.build_mlp,
     make_columns=_features(64),
 )
 
