@@ -27,6 +27,7 @@ sys.path.insert(0, str(ROOT / "python"))
 
 import models  # noqa: E402
 import numpy as np  # noqa: E402
+import sparkort  # noqa: E402
 
 
 def executor_pids(app_id: str) -> list[int]:
@@ -54,7 +55,6 @@ def measure(jar: str, model: Path, slots: int, rows: int, n_in: int, reserve: bo
     from pyspark.sql import DataFrame, SparkSession
     from pyspark.sql.types import ArrayType, FloatType, StructField, StructType
 
-    ort_library = next((ROOT / ".venv").glob("lib/python3*/site-packages/onnxruntime/capi/libonnxruntime.so.*"))
     opens = os.environ.get("JAVA_OPENS", "")
     spark = (
         SparkSession.builder.master(f"local-cluster[1,{slots},1024]")
@@ -62,7 +62,7 @@ def measure(jar: str, model: Path, slots: int, rows: int, n_in: int, reserve: bo
         .config("spark.jars", jar)
         .config("spark.driver.extraClassPath", jar)
         .config("spark.ui.enabled", "false")
-        .config("spark.sparkort.onnxruntime.library", str(ort_library))
+        .config("spark.sparkort.onnxruntime.library", os.environ["ORT_LIBRARY"])
         .config("spark.executor.extraJavaOptions", f"{opens} -Xms1024m -XX:+AlwaysPreTouch")
         .getOrCreate()
     )
@@ -93,7 +93,7 @@ def measure(jar: str, model: Path, slots: int, rows: int, n_in: int, reserve: bo
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--jar", default=str(ROOT / "dist" / "sparkort-0.1.0.jar"))
+    parser.add_argument("--jar", default=sparkort.jar_path())
     parser.add_argument("--slots", default="1,2,4")
     parser.add_argument("--hidden", type=int, default=4096)
     parser.add_argument("--rows", type=int, default=4000)

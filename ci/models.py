@@ -28,9 +28,10 @@ IR_VERSION = 8  # ONNX Runtime 1.23 loads up to IR 11; 8 keeps the models loadab
 FLOAT = {np.float32: TensorProto.FLOAT, np.float64: TensorProto.DOUBLE}
 
 
-def _model(nodes, inputs, outputs, initializers, name):
+def _model(nodes, inputs, outputs, initializers, name, extra_opsets=()):
     graph = helper.make_graph(nodes, name, inputs, outputs, initializer=initializers)
-    model = helper.make_model(graph, opset_imports=[helper.make_opsetid("", OPSET)], producer_name="sparkort-tests")
+    opsets = [helper.make_opsetid("", OPSET), *extra_opsets]
+    model = helper.make_model(graph, opset_imports=opsets, producer_name="sparkort-tests")
     model.ir_version = IR_VERSION
     onnx.checker.check_model(model)
     return model
@@ -152,9 +153,6 @@ ELEMENT_TYPES = {
 }
 
 
-ORT_TYPES = {f"tensor({'float' if n == 'float32' else 'double' if n == 'float64' else n})": t for n, (t, _) in ELEMENT_TYPES.items()}
-
-
 def _passthrough(dtype):
     """x: dtype [N, 3] -> same = x, first = x[:, 0] ([N]): every element type in and out, one scalar output."""
     code = ELEMENT_TYPES[dtype][1]
@@ -211,14 +209,11 @@ def _zipmap():
         helper.make_node("ZipMap", ["p"], ["by_id"], domain="ai.onnx.ml", classlabels_int64s=[10, 20, 30]),
         helper.make_node("ZipMap", ["p"], ["by_name"], domain="ai.onnx.ml", classlabels_strings=["cat", "dog", "émeu"]),
     ]
-    graph = helper.make_graph(nodes, "zipmap", [_value("x", np.float32, [3])], [
+    outputs = [
         helper.make_value_info("by_id", helper.make_sequence_type_proto(helper.make_map_type_proto(TensorProto.INT64, helper.make_tensor_type_proto(TensorProto.FLOAT, [])))),
         helper.make_value_info("by_name", helper.make_sequence_type_proto(helper.make_map_type_proto(TensorProto.STRING, helper.make_tensor_type_proto(TensorProto.FLOAT, [])))),
-    ])
-    model = helper.make_model(graph, opset_imports=[helper.make_opsetid("", OPSET), helper.make_opsetid("ai.onnx.ml", 1)], producer_name="sparkort-tests")
-    model.ir_version = IR_VERSION
-    onnx.checker.check_model(model)
-    return model
+    ]
+    return _model(nodes, [_value("x", np.float32, [3])], outputs, [], "zipmap", [helper.make_opsetid("ai.onnx.ml", 1)])
 
 
 def _byte_sum():
@@ -309,7 +304,7 @@ def write_cases(out_dir):
         source = _with_outputs(model, inner).SerializeToString() if inner else str(path)
         session = ort.InferenceSession(source, providers=["CPUExecutionProvider"])
         # Data of another type (a bigint column into a float input) is cast to the model's, as sparkort does.
-        model_types = {i.name: ORT_TYPES[i.type] for i in session.get_inputs()}
+        model_types = {i.name: helper.tensor_dtype_to_np_dtype(i.type.tensor_type.elem_type) for i in model.graph.input}
         feeds = {k: v.astype(model_types[k]) for k, v in inputs.items()}
         names = [o.name for o in session.get_outputs()]
         rows = len(next(iter(inputs.values())))

@@ -27,8 +27,10 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT / "ci"))
+sys.path.insert(0, str(ROOT / "python"))
 
 import models  # noqa: E402
+import sparkort  # noqa: E402
 
 
 def rows_per_second(cores: int, sessions: int, threads: int, model: Path, n_in: int, rows: int, runs: int) -> float:
@@ -38,7 +40,7 @@ def rows_per_second(cores: int, sessions: int, threads: int, model: Path, n_in: 
     spark = (
         SparkSession.builder.master(f"local[{cores}]")
         .appName(f"sparkort-threads-{sessions}x{threads}")
-        .config("spark.jars", str(ROOT / "dist" / "sparkort-0.1.0.jar"))
+        .config("spark.jars", sparkort.jar_path())
         .config("spark.ui.enabled", "false")
         .config("spark.sparkort.sessions", str(sessions))
         .config("spark.sparkort.intraOpThreads", str(threads))
