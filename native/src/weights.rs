@@ -14,6 +14,7 @@ use ort::session::builder::{PrepackedWeights, SessionBuilder};
 use ort::value::{DynValue, Tensor};
 
 use crate::onnx_proto::{self, Initializer, TensorData};
+use crate::tensor::ElementType;
 use crate::{Error, Result};
 
 // ONNX stores raw tensor data little-endian; it is used here as it lies in memory.
@@ -83,7 +84,8 @@ fn shared_value(init: &Initializer<'_>, folder: &Path) -> std::result::Result<Op
     if matches!(init.data, TensorData::Typed) {
         return Ok(None);
     }
-    let Some(width) = element_width(init.data_type) else { return Ok(None) };
+    let Some(ty) = ElementType::from_onnx_code(init.data_type) else { return Ok(None) };
+    let Some(width) = ty.byte_size() else { return Ok(None) };
     let elements = init
         .dims
         .iter()
@@ -95,39 +97,28 @@ fn shared_value(init: &Initializer<'_>, folder: &Path) -> std::result::Result<Op
     }
     let fill = |out: &mut [u8]| fill_data(init, folder, out);
     let dims = init.dims.clone();
-    let value = match init.data_type {
-        1 => plain::<f32>(dims, elements, fill)?,
-        2 => plain::<u8>(dims, elements, fill)?,
-        3 => plain::<i8>(dims, elements, fill)?,
-        4 => plain::<u16>(dims, elements, fill)?,
-        5 => plain::<i16>(dims, elements, fill)?,
-        6 => plain::<i32>(dims, elements, fill)?,
-        7 => plain::<i64>(dims, elements, fill)?,
-        9 => {
+    let value = match ty {
+        ElementType::Float32 => plain::<f32>(dims, elements, fill)?,
+        ElementType::Uint8 => plain::<u8>(dims, elements, fill)?,
+        ElementType::Int8 => plain::<i8>(dims, elements, fill)?,
+        ElementType::Uint16 => plain::<u16>(dims, elements, fill)?,
+        ElementType::Int16 => plain::<i16>(dims, elements, fill)?,
+        ElementType::Int32 => plain::<i32>(dims, elements, fill)?,
+        ElementType::Int64 => plain::<i64>(dims, elements, fill)?,
+        ElementType::Bool => {
             let mut raw = vec![0u8; elements];
             fill(&mut raw)?;
             let values: Vec<bool> = raw.into_iter().map(|b| b != 0).collect();
             Tensor::from_array((dims, values)).map_err(|e| e.to_string())?.into_dyn()
         }
-        11 => plain::<f64>(dims, elements, fill)?,
-        12 => plain::<u32>(dims, elements, fill)?,
-        13 => plain::<u64>(dims, elements, fill)?,
-        10 => plain::<half::f16>(dims, elements, fill)?,
-        16 => plain::<half::bf16>(dims, elements, fill)?,
-        _ => return Ok(None),
+        ElementType::Float64 => plain::<f64>(dims, elements, fill)?,
+        ElementType::Uint32 => plain::<u32>(dims, elements, fill)?,
+        ElementType::Uint64 => plain::<u64>(dims, elements, fill)?,
+        ElementType::Float16 => plain::<half::f16>(dims, elements, fill)?,
+        ElementType::Bfloat16 => plain::<half::bf16>(dims, elements, fill)?,
+        ElementType::String => return Ok(None),
     };
     Ok(Some((value, size as u64)))
-}
-
-/// Bytes per element of the ONNX types shared here (`TensorProto.DataType` codes).
-fn element_width(data_type: i32) -> Option<usize> {
-    match data_type {
-        2 | 3 | 9 => Some(1),
-        4 | 5 | 10 | 16 => Some(2),
-        1 | 6 | 12 => Some(4),
-        7 | 11 | 13 => Some(8),
-        _ => None,
-    }
 }
 
 /// Copies the initializer's data, exactly `out.len()` bytes of it, into `out`.
@@ -203,15 +194,5 @@ mod tests {
         for bad in ["", "/etc/passwd", "../other/w.bin", "weights/../../w.bin"] {
             assert!(external_file(folder, bad).is_err(), "{bad}");
         }
-    }
-
-    #[test]
-    fn widths_match_onnx_types() {
-        assert_eq!(element_width(1), Some(4));
-        assert_eq!(element_width(11), Some(8));
-        assert_eq!(element_width(9), Some(1));
-        assert_eq!(element_width(10), Some(2), "float16");
-        assert_eq!(element_width(17), None, "float8 is left to ONNX Runtime");
-        assert_eq!(element_width(8), None, "strings are left to ONNX Runtime");
     }
 }
