@@ -249,17 +249,6 @@ pub extern "system" fn Java_io_sparkort_NativeApi_drainLog<'local>(
         .resolve::<ThrowSparkOrtException>()
 }
 
-/// ONNX Runtime pool threads alive in this process.
-#[unsafe(no_mangle)]
-pub extern "system" fn Java_io_sparkort_NativeApi_onnxRuntimeThreads<'local>(
-    mut unowned_env: EnvUnowned<'local>,
-    _class: JClass<'local>,
-) -> jlong {
-    unowned_env
-        .with_env(|_env| -> Result<jlong> { Ok(runtime::live_threads() as jlong) })
-        .resolve::<ThrowSparkOrtException>()
-}
-
 #[unsafe(no_mangle)]
 pub extern "system" fn Java_io_sparkort_NativeApi_closeModel<'local>(
     mut unowned_env: EnvUnowned<'local>,

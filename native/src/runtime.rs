@@ -1,5 +1,4 @@
 use std::path::Path;
-use std::sync::atomic::{AtomicUsize, Ordering};
 
 use once_cell::sync::OnceCell;
 use ort::environment::{Environment, ThreadManager};
@@ -15,9 +14,6 @@ static ENVIRONMENT: OnceCell<Environment> = OnceCell::new();
 /// SHA-256 of the model's .onnx file: `top -H`, `jstack` and `/proc/<pid>/task/*/comm` show which
 /// threads are which model's (Linux keeps 15 bytes of a thread's name: exactly that).
 pub const THREAD_PREFIX: &str = "sparkort-";
-
-// ONNX Runtime pool threads alive in this process.
-static LIVE_THREADS: AtomicUsize = AtomicUsize::new(0);
 
 /// Loads ONNX Runtime from `library_path` (the versioned .so extracted from the jar, or a user's GPU build)
 /// and creates the process's environment. Later calls are no-ops: the first library loaded stays.
@@ -50,12 +46,7 @@ pub fn thread_name(onnx_sha256: &[u8]) -> String {
     format!("{THREAD_PREFIX}{digits}")
 }
 
-/// ONNX Runtime pool threads alive in this process now.
-pub fn live_threads() -> usize {
-    LIVE_THREADS.load(Ordering::Relaxed)
-}
-
-/// Starts ONNX Runtime's pool threads under a model's name and counts them while they live.
+/// Starts ONNX Runtime's pool threads under a model's name.
 struct NamedThreads {
     name: String,
 }
@@ -64,9 +55,8 @@ impl ThreadManager for NamedThreads {
     type Thread = std::thread::JoinHandle<()>;
 
     fn create(&self, work: impl FnOnce() + Send + 'static) -> ort::Result<Self::Thread> {
-        // Counted from here, and returned only once the thread runs (std names it before that), so
-        // once a session is built its threads are all counted and named.
-        LIVE_THREADS.fetch_add(1, Ordering::Relaxed);
+        // Returned only once the thread runs (std names it before that), so once a session is built
+        // its threads are all named.
         let (started, running) = std::sync::mpsc::channel();
         let spawned = std::thread::Builder::new()
             .name(self.name.clone())
@@ -75,17 +65,13 @@ impl ThreadManager for NamedThreads {
             .spawn(move || {
                 let _ = started.send(());
                 work();
-                LIVE_THREADS.fetch_sub(1, Ordering::Relaxed);
             });
         match spawned {
             Ok(thread) => {
                 let _ = running.recv();
                 Ok(thread)
             }
-            Err(e) => {
-                LIVE_THREADS.fetch_sub(1, Ordering::Relaxed);
-                Err(ort::Error::new(format!("cannot start an ONNX Runtime thread: {e}")))
-            }
+            Err(e) => Err(ort::Error::new(format!("cannot start an ONNX Runtime thread: {e}"))),
         }
     }
 

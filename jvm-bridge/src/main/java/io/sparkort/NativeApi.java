@@ -59,9 +59,6 @@ final class NativeApi {
   /** @return the native library's log records since the last call, one per line as "LEVEL message" */
   static native String drainLog();
 
-  /** @return ONNX Runtime pool threads alive in this process */
-  static native long onnxRuntimeThreads();
-
   /** @param model handle from {@link #openModel}; invalid afterwards */
   static native void closeModel(long model);
 
