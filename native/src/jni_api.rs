@@ -203,10 +203,8 @@ pub extern "system" fn Java_io_sparkort_NativeApi_modelStats<'local>(
             let values = [
                 long(s.load_nanos),
                 s.sessions as i64,
-                s.max_sessions as i64,
                 s.intra_threads as i64,
                 long(s.weight_bytes),
-                long(s.disk_bytes),
                 s.peak_concurrent_runs as i64,
                 long(s.loads),
             ];

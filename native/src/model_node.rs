@@ -47,14 +47,12 @@ pub struct Model {
     weights: SharedWeights,
     load_nanos: u64,
     disk_bytes: u64,
-    sessions: usize,
     pool: Mutex<Pool>,
     returned: Condvar,
 }
 
 struct Pool {
     idle: Vec<Session>,
-    busy: usize,
     peak_busy: usize,
 }
 
@@ -63,8 +61,8 @@ struct Pool {
 pub struct ModelStats {
     /// Time to read the model and build its weights and first session.
     pub load_nanos: u64,
+    /// Sessions in the pool (all built at load), each running one batch at a time.
     pub sessions: usize,
-    pub max_sessions: usize,
     pub intra_threads: usize,
     /// Initializer bytes held once for all sessions.
     pub weight_bytes: u64,
@@ -426,8 +424,7 @@ impl Model {
             weights,
             load_nanos: u64::try_from(started.elapsed().as_nanos()).unwrap_or(u64::MAX),
             disk_bytes: identified.disk_bytes,
-            sessions: sessions.len(),
-            pool: Mutex::new(Pool { idle: sessions, busy: 0, peak_busy: 0 }),
+            pool: Mutex::new(Pool { idle: sessions, peak_busy: 0 }),
             returned: Condvar::new(),
         })
     }
@@ -441,8 +438,7 @@ impl Model {
         let pool = lock(&self.pool);
         ModelStats {
             load_nanos: self.load_nanos,
-            sessions: self.sessions,
-            max_sessions: self.options.max_sessions,
+            sessions: self.options.max_sessions,
             intra_threads: self.options.intra_threads,
             weight_bytes: self.weights.bytes(),
             disk_bytes: self.disk_bytes,
@@ -494,8 +490,7 @@ impl Model {
         let mut pool = lock(&self.pool);
         loop {
             if let Some(session) = pool.idle.pop() {
-                pool.busy += 1;
-                pool.peak_busy = pool.peak_busy.max(pool.busy);
+                pool.peak_busy = pool.peak_busy.max(self.options.max_sessions - pool.idle.len());
                 return Ok(Lease { model: self, session: Some(session) });
             }
             pool = self.returned.wait(pool).unwrap_or_else(|poisoned| poisoned.into_inner());
@@ -558,7 +553,6 @@ impl Drop for Lease<'_> {
         if let Some(session) = self.session.take() {
             let mut pool = lock(&self.model.pool);
             pool.idle.push(session);
-            pool.busy -= 1;
             drop(pool);
             self.model.returned.notify_one();
         }

@@ -39,7 +39,7 @@ fn sessions_share_one_copy_of_the_weights_and_score_alike() {
     let options = ModelOptions { max_sessions: 3, intra_threads: 1 };
     let model = model_node::open(path.to_str().expect("path"), options).expect("open").model;
     let stats = model.stats();
-    assert_eq!((stats.sessions, stats.max_sessions), (3, 3));
+    assert_eq!(stats.sessions, 3);
     // mlp is 64 -> 256 -> 256 -> 10, float32: every weight and bias is held once.
     assert_eq!(stats.weight_bytes, 4 * (64 * 256 + 256 + 256 * 256 + 256 + 256 * 10 + 10));
     let outputs: Vec<Vec<serde_json::Value>> = std::thread::scope(|s| {

@@ -130,22 +130,18 @@ final class ModelNode implements AutoCloseable {
   static final class Stats {
     final long loadNanos;
     final int sessions;
-    final int maxSessions;
     final int intraThreads;
     final long weightBytes;
-    final long diskBytes;
     final int peakConcurrentRuns;
     final long loads;
 
     Stats(long[] s) {
       loadNanos = s[0];
       sessions = (int) s[1];
-      maxSessions = (int) s[2];
-      intraThreads = (int) s[3];
-      weightBytes = s[4];
-      diskBytes = s[5];
-      peakConcurrentRuns = (int) s[6];
-      loads = s[7];
+      intraThreads = (int) s[2];
+      weightBytes = s[3];
+      peakConcurrentRuns = (int) s[4];
+      loads = s[5];
     }
   }
 }

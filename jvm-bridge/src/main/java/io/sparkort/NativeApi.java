@@ -45,8 +45,8 @@ final class NativeApi {
 
   /**
    * @param model handle from {@link #openModel}
-   * @return load nanos, sessions, max sessions, intra-op threads, weight bytes, disk bytes, peak
-   *     concurrent runs, loads of this content in this process
+   * @return load nanos, sessions, intra-op threads, weight bytes, peak concurrent runs, loads of
+   *     this content in this process
    */
   static native long[] modelStats(long model);
 
