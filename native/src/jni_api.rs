@@ -14,9 +14,9 @@ use jni::sys::{jint, jlong};
 use jni::{Env, EnvUnowned};
 
 use crate::exchange::{self, InputBuffers};
+use crate::logging;
 use crate::model_node::{self, Model, ModelOptions};
 use crate::tensor::{ElementType, Output};
-use crate::{logging, onnx_proto};
 use crate::{runtime, Error, Result};
 
 // Run results handed to the JVM and not yet closed: a leak check for tests and diagnostics.
@@ -168,7 +168,8 @@ pub extern "system" fn Java_io_sparkort_NativeApi_describeModel<'local>(
         .resolve::<ThrowSparkOrtException>()
 }
 
-/// The external data files the model at `path` names, relative to its folder, as a JSON array.
+/// The external data files the model at `path` names, relative to its folder, as a JSON array;
+/// see [`model_node::external_data_files`].
 #[unsafe(no_mangle)]
 pub extern "system" fn Java_io_sparkort_NativeApi_externalDataFiles<'local>(
     mut unowned_env: EnvUnowned<'local>,
@@ -177,11 +178,7 @@ pub extern "system" fn Java_io_sparkort_NativeApi_externalDataFiles<'local>(
 ) -> JString<'local> {
     unowned_env
         .with_env(|env| -> Result<JString<'local>> {
-            let path = string(env, &path)?;
-            let bytes =
-                std::fs::read(&path).map_err(|e| Error::ModelLoad { path: path.clone(), reason: e.to_string() })?;
-            let files = onnx_proto::external_data_files(&bytes)
-                .map_err(|e| Error::ModelLoad { path: path.clone(), reason: e.to_string() })?;
+            let files = model_node::external_data_files(&string(env, &path)?)?;
             Ok(env.new_string(serde_json::Value::from(files).to_string())?)
         })
         .resolve::<ThrowSparkOrtException>()

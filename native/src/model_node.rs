@@ -275,6 +275,17 @@ fn identify(path: &Path) -> Result<(Identified, Option<Vec<u8>>)> {
     Ok((identified, Some(bytes)))
 }
 
+/// The external data files the model at `path` names, relative to its folder; refused (as a load
+/// would refuse them) when one is not inside that folder.
+pub fn external_data_files(path: &str) -> Result<Vec<String>> {
+    let failed = |reason: String| Error::ModelLoad { path: path.into(), reason };
+    let locations = onnx_proto::external_data_files(&read(Path::new(path))?).map_err(|e| failed(e.to_string()))?;
+    for location in &locations {
+        weights::external_file(Path::new(""), location).map_err(failed)?;
+    }
+    Ok(locations)
+}
+
 fn stamp(path: &Path) -> std::io::Result<Stamp> {
     let metadata = std::fs::metadata(path)?;
     Ok((metadata.len(), metadata.modified().ok()))

@@ -108,6 +108,9 @@ fn external_data_outside_the_model_folder_is_refused() {
     let err = model_node::open(path.to_str().expect("path"), ONE).err().expect("refused");
     assert!(matches!(err, Error::ModelLoad { .. }), "{err:?}");
     assert!(err.to_string().contains("inside the model's folder"), "{err}");
+    // The driver lists the files to ship by the same rule.
+    let err = model_node::external_data_files(path.to_str().expect("path")).expect_err("refused");
+    assert!(matches!(err, Error::ModelLoad { .. }) && err.to_string().contains("inside the model's folder"), "{err}");
     // Describing reads no external data, so it has nothing to refuse.
     assert!(model_node::describe(path.to_str().expect("path"), &[]).is_ok());
 }

@@ -5,7 +5,6 @@ import java.io.FileNotFoundException;
 import java.io.IOException;
 import java.io.InputStream;
 import java.nio.file.Files;
-import java.nio.file.Paths;
 import java.nio.file.StandardCopyOption;
 import java.nio.file.attribute.PosixFilePermissions;
 import java.util.Comparator;
@@ -114,19 +113,6 @@ final class ModelCache {
     Path path = relative == null ? onnx : new Path(onnx.getParent(), relative);
     FileSystem fs = path.getFileSystem(source.hadoopConf());
     return fs.open(path);
-  }
-
-  /**
-   * The external data location {@code location} as a model names it, refused unless it stays inside
-   * the model's folder: a model is data, and must not make executors write or read elsewhere.
-   */
-  static String checkedLocation(String location, String model) {
-    java.nio.file.Path relative = Paths.get(location).normalize();
-    if (location.isEmpty() || relative.isAbsolute() || relative.startsWith("..")) {
-      throw new ModelLoadException("model " + model + " names external data '" + location
-          + "' outside its folder; locations must be relative paths inside it");
-    }
-    return location;
   }
 
   static synchronized File directory() {

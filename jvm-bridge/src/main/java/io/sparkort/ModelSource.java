@@ -110,8 +110,7 @@ final class ModelSource implements Serializable {
       List<FileStatus> statuses = new ArrayList<>();
       MessageDigest key = NativeLoader.sha256();
       key.update(sha256.getBytes(StandardCharsets.UTF_8));
-      for (String dataLocation : locations) {
-        String relative = ModelCache.checkedLocation(dataLocation, path.toString());
+      for (String relative : locations) {
         Path dataPath = new Path(path.getParent(), relative);
         try {
           statuses.add(fs.getFileStatus(dataPath));

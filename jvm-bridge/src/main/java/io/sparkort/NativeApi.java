@@ -40,6 +40,7 @@ final class NativeApi {
   /**
    * @param path local file path of the .onnx model
    * @return the external data files its initializers name, relative to its folder, as a JSON array
+   * @throws ModelLoadException when a location is not a relative path inside that folder
    */
   static native String externalDataFiles(String path);
 
