@@ -10,7 +10,7 @@ use ort::value::{Outlet, ValueType};
 use sha2::{Digest, Sha256};
 
 use crate::exchange::ImportedInput;
-use crate::onnx_proto::{self, Rewrite, TensorData};
+use crate::onnx_proto::{self, TensorData};
 use crate::signature::{Signature, TensorInfo};
 use crate::tensor::{self, ElementType, Output};
 use crate::weights::{self, SharedWeights};
@@ -326,14 +326,7 @@ pub fn describe(path: &str, outputs: &[String]) -> Result<Signature> {
     let weightless = if external.is_empty() {
         bytes
     } else {
-        let rewrite = |i: &onnx_proto::Initializer<'_>| {
-            if external.contains(&i.name) {
-                Rewrite::Input
-            } else {
-                Rewrite::Keep
-            }
-        };
-        onnx_proto::rewrite_initializers(&bytes, rewrite).map_err(|e| failed(e.to_string()))?
+        onnx_proto::external_initializers_as_inputs(&bytes).map_err(|e| failed(e.to_string()))?
     };
     let session = runtime::session_builder(1, runtime::THREAD_PREFIX)?
         .commit_from_memory(&weightless)

@@ -1,5 +1,5 @@
 //! Just enough of the ONNX protobuf format to find a model's top-level initializers (their data
-//! inline or in external data files), to rewrite them, and to expose tensors computed inside the
+//! inline or in external data files), to turn external ones into inputs, and to expose tensors computed inside the
 //! graph as outputs, without a protobuf dependency.
 //!
 //! Field numbers are from onnx/onnx.proto3: ModelProto.graph = 7; GraphProto.node = 1,
@@ -60,13 +60,6 @@ pub struct Initializer<'m> {
     pub data: TensorData<'m>,
 }
 
-/// What [`rewrite_initializers`] does with one initializer.
-pub enum Rewrite {
-    Keep,
-    /// Removes the initializer and declares a graph input of its name, type and shape instead.
-    Input,
-}
-
 /// The model's top-level initializers, in graph order.
 pub fn initializers(model: &[u8]) -> Result<Vec<Initializer<'_>>> {
     let mut out = Vec::new();
@@ -91,8 +84,10 @@ pub fn external_data_files(model: &[u8]) -> Result<Vec<String>> {
     Ok(locations.into_iter().collect())
 }
 
-/// The model with each top-level initializer kept or turned into an input as `decide` says. Every other field of the model and graph is copied unchanged.
-pub fn rewrite_initializers(model: &[u8], mut decide: impl FnMut(&Initializer<'_>) -> Rewrite) -> Result<Vec<u8>> {
+/// The model with each top-level initializer whose data is in an external file removed, and a graph
+/// input of its name, type and shape declared instead. Every other field of the model and graph is
+/// copied unchanged.
+pub fn external_initializers_as_inputs(model: &[u8]) -> Result<Vec<u8>> {
     let mut graph = Vec::new();
     let mut inputs = Vec::new();
     for field in Fields::new(graph_of(model)?) {
@@ -102,9 +97,10 @@ pub fn rewrite_initializers(model: &[u8], mut decide: impl FnMut(&Initializer<'_
             continue;
         }
         let initializer = tensor(field.bytes()?)?;
-        match decide(&initializer) {
-            Rewrite::Keep => graph.extend_from_slice(field.raw),
-            Rewrite::Input => put_bytes(&mut inputs, GRAPH_INPUT, &value_info(&initializer)),
+        if matches!(initializer.data, TensorData::External { .. }) {
+            put_bytes(&mut inputs, GRAPH_INPUT, &value_info(&initializer));
+        } else {
+            graph.extend_from_slice(field.raw);
         }
     }
     graph.extend_from_slice(&inputs);
@@ -533,11 +529,9 @@ mod tests {
     }
 
     #[test]
-    fn initializers_can_become_inputs() {
+    fn external_initializers_can_become_inputs() {
         let (model, _) = model();
-        let rewritten =
-            rewrite_initializers(&model, |i| if i.name.starts_with("big") { Rewrite::Input } else { Rewrite::Keep })
-                .expect("rewrites");
+        let rewritten = external_initializers_as_inputs(&model).expect("rewrites");
         let names: Vec<String> = initializers(&rewritten).expect("decodes").into_iter().map(|i| i.name).collect();
         assert_eq!(names, ["w", "k"]);
         let inputs: Vec<Vec<u8>> = Fields::new(graph_of(&rewritten).expect("graph"))
