@@ -59,7 +59,7 @@ struct Pool {
 /// How a model node is doing, for the JVM's metrics, logs and reservations.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct ModelStats {
-    /// Time to read the model and build its weights and first session.
+    /// Time to read the model and build its weights and every session (all are built at load).
     pub load_nanos: u64,
     /// Sessions in the pool (all built at load), each running one batch at a time.
     pub sessions: usize,
@@ -418,8 +418,9 @@ impl Model {
         let sessions = (0..options.max_sessions)
             .map(|_| new_session(path, &bytes, &threads, &weights, options))
             .collect::<Result<Vec<_>>>()?;
-        let signature =
-            sessions.first().map(signature_of).unwrap_or_else(|| Signature { inputs: vec![], outputs: vec![] });
+        let Some(signature) = sessions.first().map(signature_of) else {
+            return Err(Error::InvalidArgument(format!("a model needs at least one session, got {options:?}")));
+        };
         Ok(Model {
             path: path.into(),
             content: identified.content,
@@ -477,7 +478,7 @@ impl Model {
                 self.signature.input_names()
             )));
         }
-        let mut session = self.lease()?;
+        let mut session = self.lease();
         let mut outputs = session.get().run(values)?;
         fetch
             .iter()
@@ -490,12 +491,12 @@ impl Model {
             .collect()
     }
 
-    fn lease(&self) -> Result<Lease<'_>> {
+    fn lease(&self) -> Lease<'_> {
         let mut pool = lock(&self.pool);
         loop {
             if let Some(session) = pool.idle.pop() {
                 pool.peak_busy = pool.peak_busy.max(self.options.max_sessions - pool.idle.len());
-                return Ok(Lease { model: self, session: Some(session) });
+                return Lease { model: self, session: Some(session) };
             }
             pool = self.returned.wait(pool).unwrap_or_else(|poisoned| poisoned.into_inner());
         }
