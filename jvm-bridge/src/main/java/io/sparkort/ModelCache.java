@@ -62,7 +62,7 @@ final class ModelCache {
       File onnx = new File(staging, MODEL_FILE);
       String sha256;
       try (InputStream in = open(source, source.shipped ? source.shippedModelName() : null, null)) {
-        sha256 = ModelSource.copy(in, onnx);
+        sha256 = NativeLoader.copyHashing(in, onnx);
       }
       if (!sha256.equals(source.sha256)) {
         throw new ModelLoadException("model " + source.location + " changed after the driver read it (SHA-256 "
@@ -75,7 +75,7 @@ final class ModelCache {
           throw new IOException("cannot create " + target.getParentFile());
         }
         try (InputStream in = open(source, data.shippedName, data.location)) {
-          ModelSource.copy(in, target);
+          NativeLoader.copyHashing(in, target);
         }
         if (target.length() != data.length) {
           throw new ModelLoadException("external data " + data.location + " of model " + source.location

@@ -8,7 +8,6 @@ import java.io.IOException;
 import java.io.InputStream;
 import java.io.ObjectInputStream;
 import java.io.ObjectOutputStream;
-import java.io.OutputStream;
 import java.io.Serializable;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
@@ -101,7 +100,7 @@ final class ModelSource implements Serializable {
       File download = File.createTempFile("download-", ".onnx", directory);
       String sha256;
       try (InputStream in = fs.open(path)) {
-        sha256 = copy(in, download);
+        sha256 = NativeLoader.copyHashing(in, download);
       }
       File copy = new File(directory, "model-" + sha256 + ".onnx");
       Files.move(download.toPath(), copy.toPath(), StandardCopyOption.REPLACE_EXISTING);
@@ -207,19 +206,6 @@ final class ModelSource implements Serializable {
   /** The name under which the driver ships the .onnx file. */
   String shippedModelName() {
     return "model-" + sha256 + ".onnx";
-  }
-
-  /** Copies {@code in} to {@code target}, returning the SHA-256 of what was copied. */
-  static String copy(InputStream in, File target) throws IOException {
-    MessageDigest sha256 = NativeLoader.sha256();
-    try (OutputStream out = Files.newOutputStream(target.toPath())) {
-      byte[] buffer = new byte[1 << 16];
-      for (int n = in.read(buffer); n > 0; n = in.read(buffer)) {
-        sha256.update(buffer, 0, n);
-        out.write(buffer, 0, n);
-      }
-    }
-    return NativeLoader.hex(sha256.digest());
   }
 
   private static synchronized File driverDirectory() throws IOException {

@@ -129,27 +129,33 @@ public final class NativeLoader {
       throw new NativeLibraryException("natives.properties in the sparkort jar is incomplete");
     }
     File target = new File(directory, name);
-    MessageDigest sha256 = sha256();
+    String actual;
     try (InputStream in = NativeLoader.class.getResourceAsStream(folder + name)) {
       if (in == null) {
         throw new NativeLibraryException("the sparkort jar lacks " + folder + name);
       }
-      try (OutputStream out = Files.newOutputStream(target.toPath())) {
-        byte[] buffer = new byte[1 << 16];
-        for (int n = in.read(buffer); n > 0; n = in.read(buffer)) {
-          sha256.update(buffer, 0, n);
-          out.write(buffer, 0, n);
-        }
-      }
+      actual = copyHashing(in, target);
     }
     target.deleteOnExit();
     String expected = natives.getProperty(name + ".sha256");
-    String actual = hex(sha256.digest());
     if (!actual.equals(expected)) {
       throw new NativeLibraryException(
           "extracted " + target + " has SHA-256 " + actual + ", the jar lists " + expected);
     }
     return target;
+  }
+
+  /** Copies {@code in} to {@code target}, returning the SHA-256 (hex) of what was copied. */
+  static String copyHashing(InputStream in, File target) throws IOException {
+    MessageDigest sha256 = sha256();
+    try (OutputStream out = Files.newOutputStream(target.toPath())) {
+      byte[] buffer = new byte[1 << 16];
+      for (int n = in.read(buffer); n > 0; n = in.read(buffer)) {
+        sha256.update(buffer, 0, n);
+        out.write(buffer, 0, n);
+      }
+    }
+    return hex(sha256.digest());
   }
 
   static MessageDigest sha256() {
