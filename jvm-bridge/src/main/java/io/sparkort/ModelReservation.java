@@ -100,18 +100,16 @@ public final class ModelReservation implements Serializable {
     Map<String, ModelReservation> reached = new LinkedHashMap<>();
     List<String[]> executors = SparkShim.liveExecutors(context);
     for (int round = 0; round < ROUNDS; round++) {
-      List<String> ids = new ArrayList<>();
       List<String[]> missing = new ArrayList<>();
       for (String[] executor : executors) {
         if (!reached.containsKey(executor[0])) {
-          ids.add(executor[0]);
           missing.add(executor);
         }
       }
       if (missing.isEmpty()) {
         break;
       }
-      List<ModelReservation> results = SparkShim.onExecutors(context, ids, missing)
+      List<ModelReservation> results = SparkShim.onExecutors(context, missing)
           .map(new Function<String, ModelReservation>() {
             private static final long serialVersionUID = 1L;
 

@@ -64,17 +64,17 @@ final class SparkShim {
   }
 
   /**
-   * One-element partitions, the {@code i}th holding {@code values[i]} and preferring executor
-   * {@code executors[i]} = {id, host} ({@code SparkContext.makeRDD} with locations, found by name:
+   * One-element partitions, the {@code i}th holding the id of executor {@code executors[i]} = {id,
+   * host} and preferring that executor ({@code SparkContext.makeRDD} with locations, found by name:
    * its Seq parameter is another class on Scala 2.13).
    */
-  static JavaRDD<String> onExecutors(SparkContext context, List<String> values, List<String[]> executors) {
+  static JavaRDD<String> onExecutors(SparkContext context, List<String[]> executors) {
     scala.collection.immutable.List<Object> located = List$.MODULE$.empty();
-    for (int i = values.size() - 1; i >= 0; i--) {
+    for (int i = executors.size() - 1; i >= 0; i--) {
       String[] executor = executors.get(i);
       scala.collection.immutable.List<Object> where =
           List$.MODULE$.empty().$colon$colon("executor_" + executor[1] + "_" + executor[0]);
-      located = located.$colon$colon(new Tuple2<Object, Object>(values.get(i), where));
+      located = located.$colon$colon(new Tuple2<Object, Object>(executor[0], where));
     }
     for (Method method : context.getClass().getMethods()) {
       Class<?>[] types = method.getParameterTypes();

@@ -7,7 +7,6 @@ import java.io.File;
 import java.io.IOException;
 import java.nio.file.Files;
 import java.nio.file.StandardCopyOption;
-import java.util.ArrayList;
 import java.util.Collections;
 import java.util.HashSet;
 import java.util.Iterator;
@@ -147,13 +146,9 @@ class ModelNodeClusterTest {
     ModelSource source = ModelSource.resolve(model.getModelLocation(), spark.sparkContext().hadoopConfiguration())
         .shipTo(spark);
     List<String[]> executors = SparkShim.liveExecutors(spark.sparkContext());
-    List<String> ids = new ArrayList<>();
-    for (String[] executor : executors) {
-      ids.add(executor[0]);
-    }
     // On each executor: the threads that appear while the model loads are ONNX Runtime's, all named.
     String threadName = "sparkort-" + source.sha256.substring(0, 6);
-    List<String> loads = SparkShim.onExecutors(spark.sparkContext(), ids, executors)
+    List<String> loads = SparkShim.onExecutors(spark.sparkContext(), executors)
         .flatMap(new ThreadsOfALoad(source, threadName)).collect();
     assertEquals(2, loads.size());
     for (String report : loads) {
