@@ -12,8 +12,6 @@ import java.util.concurrent.ConcurrentHashMap;
 import java.util.stream.Stream;
 import org.apache.hadoop.fs.FileSystem;
 import org.apache.hadoop.fs.Path;
-import org.apache.spark.SparkConf;
-import org.apache.spark.SparkEnv;
 
 /**
  * An executor's models on local disk, one folder per model key holding the .onnx file (as
@@ -116,9 +114,7 @@ final class ModelCache {
   }
 
   static synchronized File directory() {
-    SparkEnv env = SparkEnv.get();
-    SparkConf conf = env != null ? env.conf() : new SparkConf();
-    String configured = conf.get(DIRECTORY_CONF, "");
+    String configured = SparkShim.executorConf().get(DIRECTORY_CONF, "");
     File directory = configured.isEmpty()
         ? new File(System.getProperty("java.io.tmpdir"), "sparkort-models-" + System.getProperty("user.name"))
         : new File(configured);

@@ -6,7 +6,6 @@ import java.io.IOException;
 import java.util.ArrayList;
 import java.util.List;
 import org.apache.spark.SparkConf;
-import org.apache.spark.SparkEnv;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 
@@ -39,7 +38,7 @@ final class ModelNode implements AutoCloseable {
    */
   static ModelNode open(String localPath, ThreadBudget budget, String[] outputs) {
     NativeLoader.load();
-    NativeApi.setModelMemoryBudget(memoryBudget(conf()));
+    NativeApi.setModelMemoryBudget(memoryBudget(SparkShim.executorConf()));
     long[] loadNanos = new long[1];
     long handle;
     try {
@@ -119,11 +118,6 @@ final class ModelNode implements AutoCloseable {
 
   static long memoryBudget(SparkConf conf) {
     return conf.contains(MEMORY_CONF) ? conf.getSizeAsBytes(MEMORY_CONF) : Long.MAX_VALUE;
-  }
-
-  private static SparkConf conf() {
-    SparkEnv env = SparkEnv.get();
-    return env != null ? env.conf() : new SparkConf();
   }
 
   /** What the node reports about the model (see {@link NativeApi#modelStats}). */

@@ -10,8 +10,6 @@ import java.nio.file.attribute.PosixFilePermissions;
 import java.security.MessageDigest;
 import java.util.Locale;
 import java.util.Properties;
-import org.apache.spark.SparkConf;
-import org.apache.spark.SparkEnv;
 
 /**
  * Loads sparkort's native library and ONNX Runtime once per JVM. Both live in the jar under
@@ -95,10 +93,7 @@ public final class NativeLoader {
   }
 
   private static File chooseOnnxRuntime(File bundled) {
-    // SparkConf also reads spark.* JVM system properties, so -D works where there is no SparkEnv.
-    SparkEnv env = SparkEnv.get();
-    SparkConf conf = env != null ? env.conf() : new SparkConf();
-    String override = conf.get(ORT_LIBRARY_CONF, "");
+    String override = SparkShim.executorConf().get(ORT_LIBRARY_CONF, "");
     if (override.isEmpty()) {
       return bundled;
     }

@@ -5,7 +5,9 @@ import java.lang.reflect.InvocationTargetException;
 import java.lang.reflect.Method;
 import java.util.ArrayList;
 import java.util.List;
+import org.apache.spark.SparkConf;
 import org.apache.spark.SparkContext;
+import org.apache.spark.SparkEnv;
 import org.apache.spark.api.java.JavaRDD;
 import org.apache.spark.SparkFiles;
 import org.apache.spark.rdd.RDD;
@@ -30,6 +32,15 @@ import scala.runtime.BoxedUnit;
  */
 final class SparkShim {
   private SparkShim() {}
+
+  /**
+   * This JVM's Spark conf: the running SparkEnv's, else a new one, which reads {@code spark.*} JVM
+   * system properties, so {@code -D} settings work where there is no SparkEnv.
+   */
+  static SparkConf executorConf() {
+    SparkEnv env = SparkEnv.get();
+    return env != null ? env.conf() : new SparkConf();
+  }
 
   /** The Dataset's rows as Spark computes them internally (no conversion to {@code Row}). */
   static RDD<InternalRow> internalRows(Dataset<?> dataset) {

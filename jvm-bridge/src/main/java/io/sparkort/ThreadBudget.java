@@ -3,7 +3,6 @@ package io.sparkort;
 import java.util.regex.Matcher;
 import java.util.regex.Pattern;
 import org.apache.spark.SparkConf;
-import org.apache.spark.SparkEnv;
 
 /**
  * How many sessions a model gets on one executor and how many ONNX Runtime threads each may use:
@@ -30,8 +29,7 @@ final class ThreadBudget {
   }
 
   static ThreadBudget forThisExecutor() {
-    SparkEnv env = SparkEnv.get();
-    return of(env != null ? env.conf() : new SparkConf(), Runtime.getRuntime().availableProcessors());
+    return of(SparkShim.executorConf(), Runtime.getRuntime().availableProcessors());
   }
 
   static ThreadBudget of(SparkConf conf, int availableProcessors) {
