@@ -5,6 +5,7 @@ import java.io.FileNotFoundException;
 import java.io.IOException;
 import java.io.InputStream;
 import java.nio.file.Files;
+import java.nio.file.Paths;
 import java.nio.file.StandardCopyOption;
 import java.nio.file.attribute.PosixFilePermissions;
 import java.util.Comparator;
@@ -105,7 +106,7 @@ final class ModelCache {
   /** One of the model's files: shipped by the driver under {@code shippedName}, else read from its URI. */
   private static InputStream open(ModelSource source, String shippedName, String relative) throws IOException {
     if (source.shipped) {
-      return Files.newInputStream(ModelSource.shippedFile(shippedName).toPath());
+      return Files.newInputStream(Paths.get(SparkShim.addedFile(shippedName)));
     }
     Path onnx = new Path(source.location);
     Path path = relative == null ? onnx : new Path(onnx.getParent(), relative);

@@ -102,7 +102,7 @@ final class ModelSource implements Serializable {
       try (InputStream in = fs.open(path)) {
         sha256 = NativeLoader.copyHashing(in, download);
       }
-      File copy = new File(directory, "model-" + sha256 + ".onnx");
+      File copy = new File(directory, shippedModelName(sha256));
       Files.move(download.toPath(), copy.toPath(), StandardCopyOption.REPLACE_EXISTING);
       copy.deleteOnExit();
       List<String> locations = ModelNode.externalDataFiles(copy.getPath());
@@ -163,7 +163,7 @@ final class ModelSource implements Serializable {
           JavaSparkContext.fromSparkContext(context).broadcast(new HadoopConf(context.hadoopConfiguration()));
       return new ModelSource(location, key, sha256, dataFiles, false, conf, driverCopy);
     }
-    addFileOnce(session, driverCopy, driverCopy.getName());
+    addFileOnce(session, driverCopy, shippedModelName());
     File folder = new File(new Path(location).toUri().getPath()).getAbsoluteFile().getParentFile();
     for (DataFile data : dataFiles) {
       File original = new File(folder, data.location);
@@ -198,13 +198,12 @@ final class ModelSource implements Serializable {
     return hadoopConf.value().conf;
   }
 
-  /** On an executor: where Spark fetched a shipped file to. */
-  static File shippedFile(String name) {
-    return new File(SparkShim.addedFile(name));
+  /** The name under which the driver ships the .onnx file: its driver copy's name. */
+  String shippedModelName() {
+    return shippedModelName(sha256);
   }
 
-  /** The name under which the driver ships the .onnx file. */
-  String shippedModelName() {
+  private static String shippedModelName(String sha256) {
     return "model-" + sha256 + ".onnx";
   }
 
