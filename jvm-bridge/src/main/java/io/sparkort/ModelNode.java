@@ -33,6 +33,17 @@ final class ModelNode implements AutoCloseable {
   }
 
   /**
+   * Opens the node for {@code source}'s model with this executor's {@link ThreadBudget}, fetching it
+   * into the {@link ModelCache} first if this host does not have it; see {@link #open(String,
+   * ThreadBudget, String[])}.
+   *
+   * @param fetched receives the bytes this call fetched
+   */
+  static ModelNode open(ModelSource source, String[] outputs, long[] fetched) {
+    return open(ModelCache.localModel(source, fetched).getPath(), ThreadBudget.forThisExecutor(), outputs);
+  }
+
+  /**
    * Opens the node for the model file at {@code localPath}, with {@code outputs} (tensors inside its
    * graph) exposed as extra outputs, loading it if this JVM has not yet.
    */

@@ -134,8 +134,7 @@ public final class ModelReservation implements Serializable {
 
   private static ModelReservation loadHere(ModelSource source, String[] outputs, ScoringMetrics metrics) {
     long[] fetched = new long[1];
-    try (ModelNode node = ModelNode.open(ModelCache.localModel(source, fetched).getPath(),
-        ThreadBudget.forThisExecutor(), outputs)) {
+    try (ModelNode node = ModelNode.open(source, outputs, fetched)) {
       metrics.startTask(fetched[0], node);
       SparkEnv env = SparkEnv.get();
       return new ModelReservation(env.executorId(), env.blockManager().blockManagerId().host(), node.stats(),

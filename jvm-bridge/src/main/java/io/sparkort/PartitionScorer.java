@@ -116,8 +116,7 @@ final class PartitionScorer implements FlatMapFunction<Iterator<InternalRow>, In
     private void open() {
       TaskContext task = TaskContext.get();
       long[] fetched = new long[1];
-      node = ModelNode.open(ModelCache.localModel(source, fetched).getPath(), ThreadBudget.forThisExecutor(),
-          plan.extraOutputs);
+      node = ModelNode.open(source, plan.extraOutputs, fetched);
       recorder = metrics.startTask(fetched[0], node);
       task.addTaskCompletionListener(
           new TaskCompletionListener() {

@@ -124,8 +124,7 @@ class ModelNodeTest {
   /** The node scoring used on this JVM, through the same cache path tasks open. */
   static ModelNode openedHere(File model) {
     ModelSource source = ModelSource.resolve(model.getPath(), spark.sparkContext().hadoopConfiguration());
-    return ModelNode.open(ModelCache.localModel(source, new long[1]).getPath(), ThreadBudget.forThisExecutor(),
-        new String[0]);
+    return ModelNode.open(source, new String[0], new long[1]);
   }
 
   /** "id/copy:bits of every output value", exact. */
