@@ -26,3 +26,9 @@ use_spark() {
   export SPARK_HOME="$PYSPARK_DIR" PYSPARK_PYTHON="$PY" SPARK_SCALA_VERSION
 }
 use_spark "$ROOT/.venv"
+
+# compile_examples DIR: the example jobs, compiled against the jar as a user's job would be.
+compile_examples() {
+  mkdir -p "$1"
+  javac --release 8 -Xlint:-options -encoding UTF-8 -d "$1" -cp "$JAR:$SPARK_JARS/*" $(find examples/java -name '*.java')
+}

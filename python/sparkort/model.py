@@ -105,7 +105,7 @@ class OnnxModel(JavaTransformer, JavaMLReadable["OnnxModel"], JavaMLWritable):
         # Params a newer jar has and this wrapper does not still round-trip, as plain Params.
         self._create_params_from_java()
         self._defaults_from_java()
-        self._set(**{k: v for k, v in self._input_kwargs.items() if v is not None})
+        self.setParams(**self._input_kwargs)
 
     @keyword_only
     def setParams(

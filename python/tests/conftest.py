@@ -4,7 +4,7 @@ import os
 import sys
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING, Iterator
+from typing import TYPE_CHECKING, Any, Dict, Iterator
 
 import numpy as np
 import onnxruntime as ort
@@ -18,6 +18,13 @@ if TYPE_CHECKING:
     from pyspark.sql import SparkSession
 
 REPO = Path(__file__).resolve().parents[2]
+
+
+def onnxruntime_outputs(model_path: "Path | str", feeds: Dict[str, np.ndarray]) -> Dict[str, Any]:
+    """Every output of the model, by name, as ONNX Runtime's Python API computes it on `feeds`."""
+    session = ort.InferenceSession(str(model_path), providers=["CPUExecutionProvider"])
+    names = [o.name for o in session.get_outputs()]
+    return dict(zip(names, session.run(names, feeds)))
 
 
 @pytest.fixture(scope="session")
@@ -64,7 +71,6 @@ def iris(tmp_path_factory: pytest.TempPathFactory) -> Iris:
     clf = LogisticRegression(max_iter=1000).fit(x, data.target)
     path = tmp_path_factory.mktemp("iris") / "iris.onnx"
     path.write_bytes(to_onnx(clf, x[:1], options={id(clf): {"zipmap": False}}).SerializeToString())
-    session = ort.InferenceSession(str(path), providers=["CPUExecutionProvider"])
-    probabilities = session.run(["probabilities"], {"X": x})[0]
+    probabilities = onnxruntime_outputs(path, {"X": x})["probabilities"]
     columns = [name.replace(" (cm)", "").replace(" ", "_") for name in data.feature_names]
     return Iris(path, columns, x, data.target, probabilities)

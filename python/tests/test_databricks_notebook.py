@@ -9,11 +9,10 @@ from pathlib import Path
 from typing import Any, Dict, List
 
 import numpy as np
-import onnxruntime as ort
 import pytest
 from pyspark.sql import SparkSession
 
-from conftest import REPO, Iris
+from conftest import REPO, Iris, onnxruntime_outputs
 
 NOTEBOOK = REPO / "examples" / "databricks" / "score_table.py"
 HEADER = "# Databricks notebook source\n"
@@ -51,9 +50,8 @@ def test_cells_run_top_to_bottom_on_local_files(spark: SparkSession, iris: Iris,
     clf = LogisticRegression(max_iter=1000).fit(iris.features, iris.labels)
     model_path = tmp_path / "iris.onnx"
     model_path.write_bytes(to_onnx(clf, iris.features[:1]).SerializeToString())
-    labels, maps = ort.InferenceSession(str(model_path), providers=["CPUExecutionProvider"]).run(
-        None, {"X": iris.features}
-    )
+    expected = onnxruntime_outputs(model_path, {"X": iris.features})
+    labels, maps = expected["output_label"], expected["output_probability"]
     rows = [(i, *map(float, x)) for i, x in enumerate(iris.features)]
     spark.createDataFrame(rows, "id int, " + ", ".join(f"{c} double" for c in iris.columns)) \
         .createOrReplaceTempView("iris_notebook_input")

@@ -6,7 +6,6 @@ import json
 from pathlib import Path
 
 import numpy as np
-import onnxruntime as ort
 import pytest
 from pyspark.ml.param import Param
 from pyspark.sql import SparkSession
@@ -14,14 +13,14 @@ from pyspark.sql.types import ArrayType, FloatType, IntegerType, StructField, St
 
 import sparkort
 
-from conftest import Iris
+from conftest import Iris, onnxruntime_outputs
 
 
 def unseen_mlp(spark: SparkSession, models_dir: Path):  # type: ignore[no-untyped-def]
     case = json.loads((models_dir / "unseen_mlp.json").read_text())
     model_path = str(models_dir / case["model"])
     pixels = np.asarray(case["inputs"]["pixels"]["values"], dtype=np.float32)
-    expected = ort.InferenceSession(model_path, providers=["CPUExecutionProvider"]).run(["out"], {"pixels": pixels})[0]
+    expected = onnxruntime_outputs(model_path, {"pixels": pixels})["out"]
     schema = StructType([StructField("id", IntegerType(), False), StructField("pixels", ArrayType(FloatType(), False))])
     df = spark.createDataFrame([(i, row.tolist()) for i, row in enumerate(pixels)], schema).repartition(3)
     return model_path, df, expected

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import ast
 import email
 import os
 import re
@@ -34,11 +33,6 @@ def test_wheel_carries_the_jar_and_the_typed_package() -> None:
         metadata = email.message_from_bytes(whl.read(f"sparkort-{sparkort.__version__}.dist-info/METADATA"))
     assert metadata["Requires-Python"] == ">=3.9"
     assert metadata.get_all("Requires-Dist") == ["pyspark[ml]>=3.5"]
-
-
-def test_package_sources_are_python_3_9() -> None:
-    for source in PACKAGE.glob("*.py"):
-        ast.parse(source.read_text(), filename=str(source), feature_version=(3, 9))
 
 
 def test_quickstart_scores_the_digits_as_scikit_learn_does() -> None:

@@ -7,7 +7,6 @@ from pathlib import Path
 from typing import Any, Callable, Dict, List
 
 import numpy as np
-import onnxruntime as ort
 import pandas as pd
 import pytest
 from pyspark.ml.feature import VectorAssembler
@@ -22,6 +21,7 @@ from sklearn.pipeline import Pipeline
 from sklearn.preprocessing import OneHotEncoder, StandardScaler
 
 import sparkort
+from conftest import onnxruntime_outputs
 
 OPSET = 17
 IRIS = ["sepal_length", "sepal_width", "petal_length", "petal_width"]
@@ -30,12 +30,6 @@ IRIS = ["sepal_length", "sepal_width", "petal_length", "petal_width"]
 def _score(model_path: Path, df: DataFrame, feed: Dict[str, str], fetch: Dict[str, str]) -> List[Any]:
     model = sparkort.OnnxModel(modelLocation=str(model_path), feedDict=feed, fetchDict=fetch, batchSize=32)
     return sorted(model.transform(df).collect(), key=lambda r: r.id)
-
-
-def _onnxruntime(model_path: Path, feeds: Dict[str, np.ndarray]) -> Dict[str, Any]:
-    session = ort.InferenceSession(str(model_path), providers=["CPUExecutionProvider"])
-    names = [o.name for o in session.get_outputs()]
-    return dict(zip(names, session.run(names, feeds)))
 
 
 def _assert_maps_equal(got: List[Dict[Any, float]], want: List[Dict[Any, float]]) -> None:
@@ -64,7 +58,7 @@ def test_logistic_regression_with_zipmap_from_four_double_columns(spark: SparkSe
     x = iris_frame[IRIS].to_numpy(np.float32)
     classifier = LogisticRegression(max_iter=500).fit(x, iris_frame["target"])
     path = _save(to_onnx(classifier, x[:1], target_opset=OPSET), tmp_path / "logreg.onnx")
-    expected = _onnxruntime(path, {"X": x})
+    expected = onnxruntime_outputs(path, {"X": x})
 
     df = spark.createDataFrame(iris_frame[["id", *IRIS]]).repartition(3)
     rows = _score(path, df, {"X": ",".join(IRIS)}, {"label": "output_label", "probability": "output_probability"})
@@ -77,7 +71,7 @@ def test_random_forest_with_string_labels_from_a_vector_column(spark: SparkSessi
     x = iris_frame[IRIS].to_numpy(np.float32)
     forest = RandomForestClassifier(n_estimators=12, max_depth=4, random_state=0).fit(x, iris_frame["species"])
     path = _save(to_onnx(forest, x[:1], target_opset=OPSET), tmp_path / "forest.onnx")
-    expected = _onnxruntime(path, {"X": x})
+    expected = onnxruntime_outputs(path, {"X": x})
 
     assembled = VectorAssembler(inputCols=IRIS, outputCol="features").transform(spark.createDataFrame(iris_frame[["id", *IRIS]]))
     rows = _score(path, assembled.repartition(2), {"X": "features"}, {"label": "output_label", "probability": "output_probability"})
@@ -92,7 +86,7 @@ def test_gradient_boosting_regressor_from_an_array_column(spark: SparkSession, t
     x = data.data.astype(np.float32)
     regressor = GradientBoostingRegressor(n_estimators=40, random_state=0).fit(x, data.target)
     path = _save(to_onnx(regressor, x[:1], target_opset=OPSET), tmp_path / "gbr.onnx")
-    expected = _onnxruntime(path, {"X": x})["variable"]
+    expected = onnxruntime_outputs(path, {"X": x})["variable"]
 
     frame = pd.DataFrame({"id": range(len(x)), "features": [row.tolist() for row in data.data]})
     rows = _score(path, spark.createDataFrame(frame).repartition(3), {"X": "features"}, {"prediction": "variable"})
@@ -116,7 +110,7 @@ def test_column_transformer_with_one_hot_string_and_scaled_numbers(spark: SparkS
              ("sepal_width", FloatTensorType([None, 1]))]
     path = _save(convert_sklearn(pipeline, initial_types=types, target_opset={"": OPSET, "ai.onnx.ml": 1}), tmp_path / "pipeline.onnx")
     as_column: Callable[[str, Any], np.ndarray] = lambda name, t: iris_frame[name].to_numpy().astype(t).reshape(-1, 1)  # noqa: E731
-    expected = _onnxruntime(path, {"species": as_column("species", object), "sepal_length": as_column("sepal_length", np.float32),
+    expected = onnxruntime_outputs(path, {"species": as_column("species", object), "sepal_length": as_column("sepal_length", np.float32),
                                    "sepal_width": as_column("sepal_width", np.float32)})
 
     df = spark.createDataFrame(iris_frame[["id", *features]]).repartition(3)

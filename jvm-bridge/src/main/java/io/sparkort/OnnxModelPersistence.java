@@ -150,8 +150,7 @@ final class OnnxModelPersistence {
   /** Copies the model's bytes into {@code stagePath/model/} and returns that file relative to the stage. */
   private static String copyModel(String location, String stagePath, Configuration conf) {
     Path source = new Path(location);
-    String name = source.getName().isEmpty() ? "model.onnx" : source.getName();
-    String relative = "model/" + name;
+    String relative = "model/" + source.getName(); // only "/" has no name, and a directory is refused below
     Path target = new Path(stagePath, relative);
     try {
       FileSystem sourceFs = source.getFileSystem(conf);
