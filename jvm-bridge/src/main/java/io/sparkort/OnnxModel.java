@@ -195,7 +195,7 @@ public class OnnxModel extends Transformer implements MLWritable {
     ScoringPlan plan = plan(dataset.schema(), source);
     PartitionScorer scorer = new PartitionScorer(plan, source.shipTo(session), getBatchSize(), metrics(context));
     JavaRDD<InternalRow> scored = SparkShim.internalRows(dataset).toJavaRDD().mapPartitions(scorer);
-    return SparkShim.createDataFrame(session, scored.rdd(), plan.outputSchema);
+    return SparkShim.scoredDataFrame(session, scored.rdd(), plan.outputSchema);
   }
 
   @Override

@@ -1,17 +1,24 @@
 package io.sparkort;
 
+import java.util.Arrays;
 import java.util.Iterator;
 import java.util.NoSuchElementException;
 import org.apache.spark.TaskContext;
 import org.apache.spark.api.java.function.FlatMapFunction;
 import org.apache.spark.sql.catalyst.InternalRow;
 import org.apache.spark.sql.catalyst.expressions.GenericInternalRow;
-import org.apache.spark.sql.catalyst.expressions.JoinedRow;
+import org.apache.spark.sql.catalyst.expressions.UnsafeProjection;
+import org.apache.spark.sql.catalyst.expressions.UnsafeRow;
+import org.apache.spark.sql.catalyst.expressions.codegen.GenerateUnsafeRowJoiner;
+import org.apache.spark.sql.catalyst.expressions.codegen.UnsafeRowJoiner;
+import org.apache.spark.sql.types.StructField;
+import org.apache.spark.sql.types.StructType;
 import org.apache.spark.util.TaskCompletionListener;
 
 /**
  * The body of the one scoring path: scores a partition in batches of {@code batchSize} rows and
- * yields each input row joined with its predictions. Every surface (Java, Python) ends here.
+ * yields each input row joined with its predictions, as UnsafeRows ({@link ScoredScanExec} passes
+ * them on as they are). Every surface (Java, Python) ends here.
  */
 final class PartitionScorer implements FlatMapFunction<Iterator<InternalRow>, InternalRow> {
   private static final long serialVersionUID = 1L;
@@ -36,16 +43,18 @@ final class PartitionScorer implements FlatMapFunction<Iterator<InternalRow>, In
 
   private final class ScoredRows implements Iterator<InternalRow> {
     private final Iterator<InternalRow> input;
-    private final InternalRow[] batch = new InternalRow[batchRows];
+    private final UnsafeRow[] batch = new UnsafeRow[batchRows];
     /** Each batch row's slot in the tensors, or -1 for a row with a null input kept with null outputs. */
     private final int[] slots = new int[batchRows];
     // Spark's row iterators may hand out the same row object again and again (a consumer that
-    // keeps a row copies it), so the rows out are allocated once per task: one joined row,
-    // re-pointed for each result, and one prediction row per batch slot, overwritten each batch.
+    // keeps a row copies it), so the rows out are allocated once per task: one prediction row per
+    // batch slot, overwritten each batch, and the projection's and joiner's reused output rows.
     private final Object[][] predictions = new Object[batchRows][];
     private final GenericInternalRow[] predictionRows = new GenericInternalRow[batchRows];
     private final GenericInternalRow nullPredictions;
-    private final JoinedRow out = new JoinedRow();
+    private UnsafeProjection unsafeInput;
+    private UnsafeProjection unsafePredictions;
+    private UnsafeRowJoiner joiner;
     private final String[] fetch = plan.fetchNames();
     private ModelNode node;
     private ScoringMetrics.Task recorder;
@@ -79,7 +88,8 @@ final class PartitionScorer implements FlatMapFunction<Iterator<InternalRow>, In
       if (!hasNext()) {
         throw new NoSuchElementException();
       }
-      out.apply(batch[next], slots[next] >= 0 ? predictionRows[slots[next]] : nullPredictions);
+      UnsafeRow predicted = unsafePredictions.apply(slots[next] >= 0 ? predictionRows[slots[next]] : nullPredictions);
+      UnsafeRow out = joiner.join(batch[next], predicted);
       batch[next] = null;
       next++;
       return out;
@@ -94,7 +104,8 @@ final class PartitionScorer implements FlatMapFunction<Iterator<InternalRow>, In
       int written = 0;
       while (size < batchRows && input.hasNext()) {
         // Spark reuses the row object it hands out; the batch must keep its own copy until scored.
-        InternalRow row = input.next().copy();
+        InternalRow in = input.next();
+        UnsafeRow row = (in instanceof UnsafeRow ? (UnsafeRow) in : unsafeInput.apply(in)).copy();
         slots[size] = writer.write(written, row, rowIndex++) ? written++ : -1;
         batch[size] = row;
         size++;
@@ -135,6 +146,13 @@ final class PartitionScorer implements FlatMapFunction<Iterator<InternalRow>, In
               }
             }
           });
+      StructField[] fields = plan.outputSchema.fields();
+      int inputs = fields.length - plan.fetches.size();
+      StructType inputSchema = new StructType(Arrays.copyOfRange(fields, 0, inputs));
+      StructType predictionSchema = new StructType(Arrays.copyOfRange(fields, inputs, fields.length));
+      unsafeInput = UnsafeProjection.create(inputSchema);
+      unsafePredictions = UnsafeProjection.create(predictionSchema);
+      joiner = GenerateUnsafeRowJoiner.create(inputSchema, predictionSchema);
       writer = new BatchWriter(plan, batchRows, "task " + task.taskAttemptId(), "partition " + task.partitionId());
     }
   }

@@ -4,6 +4,7 @@ import java.io.File;
 import java.lang.reflect.InvocationTargetException;
 import java.lang.reflect.Method;
 import java.util.ArrayList;
+import java.util.Collections;
 import java.util.List;
 import org.apache.spark.SparkConf;
 import org.apache.spark.SparkContext;
@@ -15,6 +16,8 @@ import org.apache.spark.sql.Dataset;
 import org.apache.spark.sql.Row;
 import org.apache.spark.sql.SparkSession;
 import org.apache.spark.sql.catalyst.InternalRow;
+import org.apache.spark.sql.catalyst.expressions.Attribute;
+import org.apache.spark.sql.catalyst.plans.logical.LogicalPlan;
 import org.apache.spark.sql.execution.QueryExecution;
 import org.apache.spark.sql.types.StructType;
 import org.apache.spark.status.api.v1.ExecutorSummary;
@@ -48,24 +51,74 @@ final class SparkShim {
     return execution.toRdd();
   }
 
-  /** A DataFrame over internal rows that already match {@code schema}. */
+  /**
+   * A DataFrame over the scorer's rows, UnsafeRows that already match {@code schema}, planned as
+   * {@link ScoredScanExec} in this session.
+   */
   @SuppressWarnings("unchecked")
-  static Dataset<Row> createDataFrame(SparkSession session, RDD<InternalRow> rows, StructType schema) {
+  static Dataset<Row> scoredDataFrame(SparkSession session, RDD<InternalRow> rows, StructType schema) {
+    planScoredScans(session);
+    ScoredScanStrategy.mark(rows);
     return (Dataset<Row>)
         invoke(session, "internalCreateDataFrame", new Class<?>[] {RDD.class, StructType.class, boolean.class},
             rows, schema, false);
   }
 
+  /** Adds {@link ScoredScanStrategy} to the session's extra strategies, once. */
+  private static void planScoredScans(SparkSession session) {
+    Object experimental = invoke(session, "experimental");
+    synchronized (experimental) {
+      List<Object> strategies = javaList(invoke(experimental, "extraStrategies"));
+      if (strategies.contains(ScoredScanStrategy.INSTANCE)) {
+        return;
+      }
+      strategies.add(0, ScoredScanStrategy.INSTANCE);
+      for (Method method : experimental.getClass().getMethods()) {
+        if (method.getName().equals("extraStrategies_$eq")) {
+          invoke(experimental, method.getName(), method.getParameterTypes(), scalaList(strategies));
+          return;
+        }
+      }
+      throw new SparkOrtException("this Spark version has no ExperimentalMethods.extraStrategies_$eq");
+    }
+  }
+
+  /** A plan's output attributes (a collection.Seq on Scala 2.12, an immutable.Seq on 2.13). */
+  static scala.collection.immutable.Seq<Attribute> output(LogicalPlan plan) {
+    List<Attribute> attributes = new ArrayList<>();
+    for (Object attribute : javaList(invoke(plan, "output"))) {
+      attributes.add((Attribute) attribute);
+    }
+    return scalaList(attributes);
+  }
+
+  /** The elements of a Scala Iterable of either Scala line. */
+  private static List<Object> javaList(Object iterable) {
+    List<Object> elements = new ArrayList<>();
+    scala.collection.Iterator<?> it = ((scala.collection.Iterable<?>) iterable).iterator();
+    while (it.hasNext()) {
+      elements.add(it.next());
+    }
+    return elements;
+  }
+
+  /** An immutable List, the one Seq type both Scala lines accept where they ask for a Seq. */
+  private static <T> scala.collection.immutable.List<T> scalaList(List<T> elements) {
+    scala.collection.immutable.List<T> list = List$.MODULE$.empty();
+    for (int i = elements.size() - 1; i >= 0; i--) {
+      list = list.$colon$colon(elements.get(i));
+    }
+    return list;
+  }
+
   /** The live executors as {id, host}; in local mode the driver, which is the executor there. */
   static List<String[]> liveExecutors(SparkContext context) {
-    // AppStatusStore.executorList returns Scala 2.12's collection.Seq or 2.13's immutable.Seq; both are Iterables.
     Object store = invoke(context, "statusStore");
     Object summaries = invoke(store, "executorList", new Class<?>[] {boolean.class}, true);
     List<String[]> executors = new ArrayList<>();
     List<String[]> driver = new ArrayList<>();
-    scala.collection.Iterator<?> it = ((scala.collection.Iterable<?>) summaries).iterator();
-    while (it.hasNext()) {
-      ExecutorSummary summary = (ExecutorSummary) it.next();
+    for (Object each : javaList(summaries)) {
+      ExecutorSummary summary = (ExecutorSummary) each;
       String hostPort = summary.hostPort();
       int colon = hostPort.lastIndexOf(':');
       String[] executor = {summary.id(), colon < 0 ? hostPort : hostPort.substring(0, colon)};
@@ -80,13 +133,12 @@ final class SparkShim {
    * its Seq parameter is another class on Scala 2.13).
    */
   static JavaRDD<String> onExecutors(SparkContext context, List<String[]> executors) {
-    scala.collection.immutable.List<Object> located = List$.MODULE$.empty();
-    for (int i = executors.size() - 1; i >= 0; i--) {
-      String[] executor = executors.get(i);
-      scala.collection.immutable.List<Object> where =
-          List$.MODULE$.empty().$colon$colon("executor_" + executor[1] + "_" + executor[0]);
-      located = located.$colon$colon(new Tuple2<Object, Object>(executor[0], where));
+    List<Object> pairs = new ArrayList<>();
+    for (String[] executor : executors) {
+      List<Object> where = Collections.singletonList("executor_" + executor[1] + "_" + executor[0]);
+      pairs.add(new Tuple2<Object, Object>(executor[0], scalaList(where)));
     }
+    scala.collection.immutable.List<Object> located = scalaList(pairs);
     for (Method method : context.getClass().getMethods()) {
       Class<?>[] types = method.getParameterTypes();
       if (method.getName().equals("makeRDD") && types.length == 2 && types[0].isInstance(located)) {

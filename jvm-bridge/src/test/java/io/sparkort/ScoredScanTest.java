@@ -1,0 +1,89 @@
+package io.sparkort;
+
+import static org.apache.spark.sql.functions.col;
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertFalse;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+
+import java.util.List;
+import org.apache.spark.sql.Dataset;
+import org.apache.spark.sql.Row;
+import org.apache.spark.sql.SparkSession;
+import org.junit.jupiter.api.AfterAll;
+import org.junit.jupiter.api.BeforeAll;
+import org.junit.jupiter.api.Test;
+
+/** The scored DataFrame's own physical node, and the plans Spark builds on top of it. */
+class ScoredScanTest {
+  private static SparkSession spark;
+
+  @BeforeAll
+  static void startSpark() {
+    spark = SparkSession.builder().master("local[2]").appName("sparkort-scored-scan")
+        .config("spark.ui.enabled", "false").config("spark.sql.shuffle.partitions", "3").getOrCreate();
+  }
+
+  @AfterAll
+  static void stopSpark() {
+    spark.stop();
+  }
+
+  @Test
+  void scoredRowsAreNotProjectedAgain() {
+    TestCase c = TestCase.load("two_inputs");
+    Dataset<Row> scored = c.onnxModel().setBatchSize(5).transform(c.dataFrame(spark, 3));
+    String plan = physicalPlan(scored);
+    assertTrue(plan.contains("ScoredScan"), plan);
+    assertFalse(plan.contains("ExistingRDD"), "no RDDScanExec copies the rows again:\n" + plan);
+    c.assertMatchesOnnxRuntime(scored.collectAsList());
+  }
+
+  @Test
+  void everySessionPlansItsScoredDataFrames() {
+    SparkSession other = spark.newSession();
+    TestCase c = TestCase.load("linear");
+    Dataset<Row> scored = c.onnxModel().transform(c.dataFrame(other, 2));
+    assertTrue(physicalPlan(scored).contains("ScoredScan"), physicalPlan(scored));
+    c.assertMatchesOnnxRuntime(scored.collectAsList());
+  }
+
+  @Test
+  void rowsStayRightThroughPruningFiltersCachesJoinsAndShuffles() {
+    TestCase c = TestCase.load("two_inputs");
+    Dataset<Row> scored = c.onnxModel().setBatchSize(4).transform(c.dataFrame(spark, 3));
+
+    // Only the outputs: the input columns the model needs are pruned above the scan, not below it.
+    c.assertMatchesOnnxRuntime(scored.select("id", "out_sum", "out_norm").collectAsList());
+
+    List<Row> even = scored.filter(col("id").mod(2).equalTo(0)).collectAsList();
+    for (Row row : even) {
+      int id = row.getInt(row.fieldIndex("id"));
+      assertEquals(0, id % 2);
+      c.assertRowMatches(row, id, "sum");
+    }
+    assertEquals((c.rows + 1) / 2, even.size());
+
+    Dataset<Row> cached = scored.cache();
+    assertEquals(c.rows, cached.count());
+    c.assertMatchesOnnxRuntime(cached.collectAsList());
+    cached.unpersist();
+
+    // A shuffle keeps rows it has not sent yet: each must be its own copy, not the scorer's reused row.
+    c.assertMatchesOnnxRuntime(scored.repartition(2, col("out_norm")).collectAsList());
+    c.assertMatchesOnnxRuntime(scored.orderBy(col("out_norm").desc()).collectAsList());
+
+    Dataset<Row> joined = scored.alias("a").join(scored.alias("b"), col("a.id").equalTo(col("b.id")))
+        .select(col("a.id").as("id"), col("a.out_sum").as("out_sum"), col("b.out_norm").as("out_norm"));
+    c.assertMatchesOnnxRuntime(joined.collectAsList());
+  }
+
+  /** The executed plan as text (Dataset.queryExecution moved to Spark 4's classic Dataset). */
+  private static String physicalPlan(Dataset<Row> dataset) {
+    try {
+      Object execution = dataset.getClass().getMethod("queryExecution").invoke(dataset);
+      return execution.getClass().getMethod("executedPlan").invoke(execution).toString();
+    } catch (ReflectiveOperationException e) {
+      throw new AssertionError(e);
+    }
+  }
+}
