@@ -24,10 +24,7 @@ final class BatchReader {
    * @param values filled as {@code values[row][f]}
    */
   static void read(long[] described, List<ScoringPlan.Fetch> fetches, boolean batched, int rows, Object[][] values) {
-    List<Output> outputs = new ArrayList<>();
-    for (int at = 0; at < described.length; at = outputs.get(outputs.size() - 1).end) {
-      outputs.add(new Output(described, at));
-    }
+    List<Output> outputs = outputs(described);
     for (int f = 0; f < fetches.size(); f++) {
       ScoringPlan.Fetch fetch = fetches.get(f);
       Output output = outputs.get(fetch.result);
@@ -39,8 +36,17 @@ final class BatchReader {
     }
   }
 
+  /** The run's outputs, in {@link ScoringPlan#fetchNames()} order. */
+  static List<Output> outputs(long[] described) {
+    List<Output> outputs = new ArrayList<>();
+    for (int at = 0; at < described.length; at = outputs.get(outputs.size() - 1).end) {
+      outputs.add(new Output(described, at));
+    }
+    return outputs;
+  }
+
   /** One output as {@code Output::describe} (native/src/tensor/output.rs) lays it out. */
-  private static final class Output {
+  static final class Output {
     final int kind;
     final LeafType leaf;
     final LeafType keyLeaf;
@@ -77,12 +83,21 @@ final class BatchReader {
   private static void readTensor(ScoringPlan.Fetch fetch, Output output, boolean batched, int rows,
       Object[][] values, int f) {
     LeafType leaf = LeafType.of(fetch.elementType.sparkType);
+    long[] rowDims = rowDims(fetch, output, batched, rows);
+    long perRow = elements(rowDims);
+    Leaves leaves = new Leaves(output, leaf, 0);
+    for (int r = 0; r < rows; r++) {
+      long first = r * perRow;
+      values[r][f] = fetch.rowRank == 0 ? leaves.scalar(first) : nested(leaves, rowDims, 0, first);
+    }
+  }
+
+  /** A tensor fetch's per-row dimensions, once its output is checked to be what the plan expects. */
+  static long[] rowDims(ScoringPlan.Fetch fetch, Output output, boolean batched, int rows) {
+    LeafType leaf = LeafType.of(fetch.elementType.sparkType);
     long[] rowDims = batched && output.dims.length > 0 ? Arrays.copyOfRange(output.dims, 1, output.dims.length) : output.dims;
     long batch = batched ? (output.dims.length > 0 ? output.dims[0] : -1) : 1;
-    long perRow = 1;
-    for (long d : rowDims) {
-      perRow *= d;
-    }
+    long perRow = elements(rowDims);
     boolean fits = output.kind == 0 && output.leaf == leaf && batch == rows
         && (fetch.rowRank == 0 ? perRow == 1 : rowDims.length == fetch.rowRank)
         && (leaf == LeafType.STRING || output.buffers[1] == rows * perRow * leaf.bytes);
@@ -91,11 +106,15 @@ final class BatchReader {
           + Arrays.toString(output.dims) + "; expected " + leaf + (batched ? " with " + rows + " rows" : "")
           + (fetch.rowRank == 0 ? " and one value per row" : " and " + fetch.rowRank + " dimensions per row"));
     }
-    Leaves leaves = new Leaves(output, leaf, 0);
-    for (int r = 0; r < rows; r++) {
-      long first = r * perRow;
-      values[r][f] = fetch.rowRank == 0 ? leaves.scalar(first) : nested(leaves, rowDims, 0, first);
+    return rowDims;
+  }
+
+  static long elements(long[] dims) {
+    long n = 1;
+    for (long d : dims) {
+      n *= d;
     }
+    return n;
   }
 
   private static ArrayData nested(Leaves leaves, long[] dims, int level, long first) {
@@ -182,7 +201,7 @@ final class BatchReader {
       }
       UnsafeArrayData array = UnsafeArrayData.createFreshArray(n, leaf.bytes);
       long header = UnsafeArrayData.calculateHeaderPortionInBytes(n);
-      Platform.copyMemory(null, data + first * leaf.bytes, array.getBaseObject(), array.getBaseOffset() + header,
+      ShortCopy.copy(null, data + first * leaf.bytes, array.getBaseObject(), array.getBaseOffset() + header,
           (long) n * leaf.bytes);
       return array;
     }

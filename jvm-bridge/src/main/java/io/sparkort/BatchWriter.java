@@ -222,7 +222,7 @@ final class BatchWriter implements AutoCloseable {
           return nullElement(feed, array, rowIndex);
         }
       }
-      Platform.copyMemory(unsafe.getBaseObject(), unsafe.getBaseOffset() + header, null, buffer.address(start),
+      ShortCopy.copy(unsafe.getBaseObject(), unsafe.getBaseOffset() + header, null, buffer.address(start),
           (long) n * feed.leaves[0].bytes);
       return true;
     }

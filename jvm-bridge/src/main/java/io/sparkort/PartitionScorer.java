@@ -46,9 +46,12 @@ final class PartitionScorer implements FlatMapFunction<Iterator<InternalRow>, In
     private final UnsafeRow[] batch = new UnsafeRow[batchRows];
     /** Each batch row's slot in the tensors, or -1 for a row with a null input kept with null outputs. */
     private final int[] slots = new int[batchRows];
+    /** Output rows written once (see OutputRows), or null: then each input row is kept as a copy and
+     * joined with a row of its predictions. */
+    private OutputRows layout;
     // Spark's row iterators may hand out the same row object again and again (a consumer that
-    // keeps a row copies it), so the rows out are allocated once per task: one prediction row per
-    // batch slot, overwritten each batch, and the projection's and joiner's reused output rows.
+    // keeps a row copies it), so the joined rows out are allocated once per task: one prediction
+    // row per batch slot, overwritten each batch, and the projection's and joiner's reused rows.
     private final Object[][] predictions = new Object[batchRows][];
     private final GenericInternalRow[] predictionRows = new GenericInternalRow[batchRows];
     private final GenericInternalRow nullPredictions;
@@ -88,8 +91,8 @@ final class PartitionScorer implements FlatMapFunction<Iterator<InternalRow>, In
       if (!hasNext()) {
         throw new NoSuchElementException();
       }
-      UnsafeRow predicted = unsafePredictions.apply(slots[next] >= 0 ? predictionRows[slots[next]] : nullPredictions);
-      UnsafeRow out = joiner.join(batch[next], predicted);
+      UnsafeRow out = layout != null ? batch[next]
+          : joiner.join(batch[next], unsafePredictions.apply(slots[next] >= 0 ? predictionRows[slots[next]] : nullPredictions));
       batch[next] = null;
       next++;
       return out;
@@ -105,8 +108,13 @@ final class PartitionScorer implements FlatMapFunction<Iterator<InternalRow>, In
       while (size < batchRows && input.hasNext()) {
         // Spark reuses the row object it hands out; the batch must keep its own copy until scored.
         InternalRow in = input.next();
-        UnsafeRow row = (in instanceof UnsafeRow ? (UnsafeRow) in : unsafeInput.apply(in)).copy();
-        slots[size] = writer.write(written, row, rowIndex++) ? written++ : -1;
+        UnsafeRow unsafe = in instanceof UnsafeRow ? (UnsafeRow) in : unsafeInput.apply(in);
+        UnsafeRow row = layout != null ? layout.lay(unsafe) : unsafe.copy();
+        boolean scored = writer.write(written, row, rowIndex++);
+        slots[size] = scored ? written++ : -1;
+        if (!scored && layout != null) {
+          layout.setNull(row);
+        }
         batch[size] = row;
         size++;
       }
@@ -117,7 +125,12 @@ final class PartitionScorer implements FlatMapFunction<Iterator<InternalRow>, In
       long result = node.run(writer.nativeArguments(written), fetch);
       recorder.batch(written, System.nanoTime() - started);
       try {
-        BatchReader.read(NativeApi.describeResult(result), plan.fetches, plan.batched, written, predictions);
+        long[] described = NativeApi.describeResult(result);
+        if (layout != null) {
+          layout.fill(described, plan.batched, batch, slots, size, written);
+        } else {
+          BatchReader.read(described, plan.fetches, plan.batched, written, predictions);
+        }
       } finally {
         NativeApi.closeResult(result);
       }
@@ -153,6 +166,7 @@ final class PartitionScorer implements FlatMapFunction<Iterator<InternalRow>, In
       unsafeInput = UnsafeProjection.create(inputSchema);
       unsafePredictions = UnsafeProjection.create(predictionSchema);
       joiner = GenerateUnsafeRowJoiner.create(inputSchema, predictionSchema);
+      layout = OutputRows.of(plan, inputSchema);
       writer = new BatchWriter(plan, batchRows, "task " + task.taskAttemptId(), "partition " + task.partitionId());
     }
   }

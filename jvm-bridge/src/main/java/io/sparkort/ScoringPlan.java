@@ -137,12 +137,16 @@ final class ScoringPlan implements Serializable {
     final ElementType keyType;
     /** Levels of arrays a row's value becomes: 0 for one value per row. */
     final int rowRank;
+    /** Values per row when the model's signature fixes it and they are one value or one flat array; else -1. */
+    final long flatRowLength;
     final DataType sparkType;
     /** Which of the run's results ({@link ScoringPlan#fetchNames()}) this column reads. */
     int result;
 
-    Fetch(String column, String output, boolean maps, ElementType elementType, ElementType keyType, int rowRank) {
+    Fetch(String column, String output, boolean maps, ElementType elementType, ElementType keyType, int rowRank,
+        long flatRowLength) {
       this.column = column;
+      this.flatRowLength = flatRowLength;
       this.output = output;
       this.maps = maps;
       this.elementType = elementType;
@@ -395,7 +399,7 @@ final class ScoringPlan implements Serializable {
           throw new InvalidInputException("model output '" + outputName + "' is a " + output
               + "; sparkort fetches maps from int64 or string to float32, float64 or int64. Leave it out with fetchDict");
         }
-        return new Fetch(columnName, outputName, true, elementType, key, 0);
+        return new Fetch(columnName, outputName, true, elementType, key, 0, -1);
       }
       if (!output.isTensor() || elementType == null) {
         throw new InvalidInputException("model output '" + outputName + "' is " + output
@@ -413,7 +417,8 @@ final class ScoringPlan implements Serializable {
       for (long d : rowShape) {
         scalar &= d == 1;
       }
-      return new Fetch(columnName, outputName, false, elementType, null, scalar ? 0 : rowShape.length);
+      long flatRowLength = scalar ? 1 : rowShape.length == 1 && rowShape[0] >= 0 ? rowShape[0] : -1;
+      return new Fetch(columnName, outputName, false, elementType, null, scalar ? 0 : rowShape.length, flatRowLength);
     }
   }
 

@@ -1,0 +1,182 @@
+package io.sparkort;
+
+import java.util.ArrayList;
+import java.util.List;
+import org.apache.spark.sql.catalyst.expressions.UnsafeArrayData;
+import org.apache.spark.sql.catalyst.expressions.UnsafeRow;
+import org.apache.spark.sql.types.StructField;
+import org.apache.spark.sql.types.StructType;
+import org.apache.spark.unsafe.Platform;
+import org.apache.spark.unsafe.array.ByteArrayMethods;
+
+/**
+ * Output rows written once, for plans whose every fetched column has a size per row known before
+ * the run: one number, or a flat array of numbers whose length the model's signature fixes. As a
+ * row arrives, its bytes are copied into a fresh UnsafeRow laid out as the output row, with the
+ * predictions' slots and arrays reserved; after the run the predictions are written into them in
+ * place. This replaces keeping a copy of the input row and joining it with a row of predictions
+ * later, which copied every input byte twice.
+ */
+final class OutputRows {
+  private final List<ScoringPlan.Fetch> fetches;
+  private final int inputFields;
+  private final int fields;
+  private final int inputBitsetBytes;
+  private final int bitsetBytes;
+  /** The input fields whose values sit in the variable-length region: their offsets move. */
+  private final int[] movedOrdinals;
+  /** How far the input's variable-length region moves: the wider bitset and the predictions' slots. */
+  private final long shift;
+  /** Per fetch: the bytes its array takes in the variable-length region, 0 for one value per row. */
+  private final int[] arrayBytes;
+  private final int reservedBytes;
+
+  private OutputRows(StructType input, List<ScoringPlan.Fetch> fetches) {
+    this.fetches = fetches;
+    inputFields = input.fields().length;
+    fields = inputFields + fetches.size();
+    inputBitsetBytes = UnsafeRow.calculateBitSetWidthInBytes(inputFields);
+    bitsetBytes = UnsafeRow.calculateBitSetWidthInBytes(fields);
+    List<Integer> moved = new ArrayList<>();
+    StructField[] inputs = input.fields();
+    for (int i = 0; i < inputs.length; i++) {
+      if (!UnsafeRow.isFixedLength(inputs[i].dataType())) {
+        moved.add(i);
+      }
+    }
+    movedOrdinals = moved.stream().mapToInt(Integer::intValue).toArray();
+    shift = bitsetBytes - inputBitsetBytes + 8L * fetches.size();
+    arrayBytes = new int[fetches.size()];
+    int reserved = 0;
+    for (int f = 0; f < fetches.size(); f++) {
+      ScoringPlan.Fetch fetch = fetches.get(f);
+      if (fetch.rowRank == 1) {
+        int n = (int) fetch.flatRowLength;
+        arrayBytes[f] = UnsafeArrayData.calculateHeaderPortionInBytes(n)
+            + (int) ByteArrayMethods.roundNumberOfBytesToNearestWord((long) n * leaf(fetch).bytes);
+        reserved += arrayBytes[f];
+      }
+    }
+    reservedBytes = reserved;
+  }
+
+  /** The layout for {@code plan}, or null where a fetched column's size per row is not known before the run. */
+  static OutputRows of(ScoringPlan plan, StructType input) {
+    for (ScoringPlan.Fetch fetch : plan.fetches) {
+      boolean fixed = !fetch.maps && leaf(fetch) != LeafType.STRING && fetch.rowRank <= 1 && fetch.flatRowLength >= 0
+          && fetch.flatRowLength <= Integer.MAX_VALUE / 8;
+      if (!fixed) {
+        return null;
+      }
+    }
+    return new OutputRows(input, plan.fetches);
+  }
+
+  private static LeafType leaf(ScoringPlan.Fetch fetch) {
+    return LeafType.of(fetch.elementType.sparkType);
+  }
+
+  /** A new output row holding {@code input}'s values, with room for the predictions. */
+  UnsafeRow lay(UnsafeRow input) {
+    Object base = input.getBaseObject();
+    long offset = input.getBaseOffset();
+    int inputBytes = input.getSizeInBytes();
+    int fixedBytes = 8 * inputFields;
+    int variableBytes = inputBytes - inputBitsetBytes - fixedBytes;
+    int size = (int) (inputBytes + shift + reservedBytes);
+    byte[] bytes = new byte[size];
+    long at = Platform.BYTE_ARRAY_OFFSET;
+    // The input's null bits for its fields; the predictions' bits, above them, start clear.
+    ShortCopy.copy(base, offset, bytes, at, inputBitsetBytes);
+    ShortCopy.copy(base, offset + inputBitsetBytes, bytes, at + bitsetBytes, fixedBytes);
+    ShortCopy.copy(base, offset + inputBitsetBytes + fixedBytes, bytes, at + bitsetBytes + 8L * fields,
+        variableBytes);
+    UnsafeRow row = new UnsafeRow(fields);
+    row.pointTo(bytes, size);
+    for (int ordinal : movedOrdinals) {
+      if (!row.isNullAt(ordinal)) {
+        row.setLong(ordinal, row.getLong(ordinal) + (shift << 32));
+      }
+    }
+    long array = bitsetBytes + 8L * fields + variableBytes;
+    for (int f = 0; f < arrayBytes.length; f++) {
+      if (arrayBytes[f] > 0) {
+        row.setLong(inputFields + f, (array << 32) | arrayBytes[f]);
+        Platform.putLong(bytes, at + array, fetches.get(f).flatRowLength);
+        array += arrayBytes[f];
+      }
+    }
+    return row;
+  }
+
+  /**
+   * Writes a run's predictions into the rows {@link #lay} made.
+   *
+   * @param slots each row's place in the run's tensors, or -1 for a row {@link #setNull} made
+   * @param scored rows in the run
+   */
+  void fill(long[] described, boolean batched, UnsafeRow[] rows, int[] slots, int size, int scored) {
+    List<BatchReader.Output> outputs = BatchReader.outputs(described);
+    for (int f = 0; f < fetches.size(); f++) {
+      ScoringPlan.Fetch fetch = fetches.get(f);
+      BatchReader.Output output = outputs.get(fetch.result);
+      long perRow = BatchReader.elements(BatchReader.rowDims(fetch, output, batched, scored));
+      if (perRow != fetch.flatRowLength) {
+        throw new InferenceException("model output '" + fetch.output + "' came back with " + perRow
+            + " values per row; its signature says " + fetch.flatRowLength);
+      }
+      LeafType leaf = leaf(fetch);
+      long data = output.address(0);
+      int ordinal = inputFields + f;
+      for (int r = 0; r < size; r++) {
+        UnsafeRow row = rows[r];
+        if (slots[r] < 0) {
+          continue;
+        }
+        if (fetch.rowRank == 0) {
+          setScalar(row, ordinal, leaf, data + (long) slots[r] * leaf.bytes);
+        } else {
+          long values = row.getBaseOffset() + (row.getLong(ordinal) >>> 32)
+              + UnsafeArrayData.calculateHeaderPortionInBytes((int) perRow);
+          ShortCopy.copy(null, data + slots[r] * perRow * leaf.bytes, row.getBaseObject(), values,
+              perRow * leaf.bytes);
+        }
+      }
+    }
+  }
+
+  /** Marks a row's predictions null (a row kept with a null input). */
+  void setNull(UnsafeRow row) {
+    for (int f = 0; f < fetches.size(); f++) {
+      row.setNullAt(inputFields + f);
+    }
+  }
+
+  private static void setScalar(UnsafeRow row, int ordinal, LeafType leaf, long address) {
+    switch (leaf) {
+      case FLOAT:
+        row.setFloat(ordinal, Platform.getFloat(null, address));
+        break;
+      case DOUBLE:
+        row.setDouble(ordinal, Platform.getDouble(null, address));
+        break;
+      case BYTE:
+        row.setByte(ordinal, Platform.getByte(null, address));
+        break;
+      case SHORT:
+        row.setShort(ordinal, Platform.getShort(null, address));
+        break;
+      case INT:
+        row.setInt(ordinal, Platform.getInt(null, address));
+        break;
+      case LONG:
+        row.setLong(ordinal, Platform.getLong(null, address));
+        break;
+      case BOOLEAN:
+        row.setBoolean(ordinal, Platform.getByte(null, address) != 0);
+        break;
+      default:
+        throw new IllegalStateException("no fixed-width slot for " + leaf);
+    }
+  }
+}
