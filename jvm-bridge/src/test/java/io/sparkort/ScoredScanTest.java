@@ -1,6 +1,9 @@
 package io.sparkort;
 
 import static org.apache.spark.sql.functions.col;
+import static org.apache.spark.sql.functions.concat;
+import static org.apache.spark.sql.functions.lit;
+import static org.apache.spark.sql.functions.when;
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertFalse;
 import static org.junit.jupiter.api.Assertions.assertTrue;
@@ -75,6 +78,28 @@ class ScoredScanTest {
     Dataset<Row> joined = scored.alias("a").join(scored.alias("b"), col("a.id").equalTo(col("b.id")))
         .select(col("a.id").as("id"), col("a.out_sum").as("out_sum"), col("b.out_norm").as("out_norm"));
     c.assertMatchesOnnxRuntime(joined.collectAsList());
+  }
+
+  @Test
+  void inputValuesSurviveWhenTheOutputRowNeedsMoreNullBits() {
+    // 62 more columns (strings, some null) put the input at 64 fields: the output's null bits take
+    // a second word, so every string's offset in the output row moves.
+    TestCase c = TestCase.load("two_inputs");
+    Dataset<Row> input = c.dataFrame(spark, 2);
+    for (int i = 0; i < 61; i++) {
+      input = input.withColumn("s" + i,
+          when(col("id").mod(i + 2).equalTo(0), lit(null).cast("string")).otherwise(concat(lit("v" + i + "-"), col("id"))));
+    }
+    assertEquals(64, input.columns().length);
+    List<Row> rows = c.onnxModel().setBatchSize(3).transform(input).collectAsList();
+    c.assertMatchesOnnxRuntime(rows);
+    for (Row row : rows) {
+      int id = row.getInt(row.fieldIndex("id"));
+      for (int i = 0; i < 61; i++) {
+        Object value = row.get(row.fieldIndex("s" + i));
+        assertEquals(id % (i + 2) == 0 ? null : "v" + i + "-" + id, value, "row " + id + " column s" + i);
+      }
+    }
   }
 
   /** The executed plan as text (Dataset.queryExecution moved to Spark 4's classic Dataset). */
