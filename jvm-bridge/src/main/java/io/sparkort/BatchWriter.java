@@ -7,6 +7,7 @@ import org.apache.arrow.memory.RootAllocator;
 import org.apache.spark.sql.catalyst.InternalRow;
 import org.apache.spark.sql.catalyst.expressions.SpecializedGetters;
 import org.apache.spark.sql.catalyst.expressions.UnsafeArrayData;
+import org.apache.spark.sql.catalyst.expressions.UnsafeRow;
 import org.apache.spark.sql.catalyst.util.ArrayData;
 import org.apache.spark.unsafe.Platform;
 
@@ -120,6 +121,15 @@ final class BatchWriter implements AutoCloseable {
         }
         return true;
       case ARRAY:
+        if (feed.depth == 1 && feed.bulkCopy && row instanceof UnsafeRow) {
+          // Read in place, without an UnsafeArrayData object per row.
+          UnsafeRow unsafe = (UnsafeRow) row;
+          long at = unsafe.getBaseOffset() + (unsafe.getLong(ordinal) >>> 32);
+          int n = (int) Platform.getLong(unsafe.getBaseObject(), at);
+          long start = buffers[f].startRow(slot, checkFlat(f, slot, n, rowIndex));
+          return copyElements(feed, buffers[f], start, unsafe.getBaseObject(), at, n)
+              || nullElement(feed, row.getArray(ordinal), rowIndex);
+        }
         ArrayData array = row.getArray(ordinal);
         if (feed.depth == 1) {
           long start = buffers[f].startRow(slot, checkFlat(f, slot, array.numElements(), rowIndex));
@@ -215,16 +225,8 @@ final class BatchWriter implements AutoCloseable {
     int n = array.numElements();
     if (feed.bulkCopy && array instanceof UnsafeArrayData) {
       UnsafeArrayData unsafe = (UnsafeArrayData) array;
-      // The header is the element count, then the null bits: any set bit is a null element.
-      long header = UnsafeArrayData.calculateHeaderPortionInBytes(n);
-      for (long word = 8; word < header; word += 8) {
-        if (Platform.getLong(unsafe.getBaseObject(), unsafe.getBaseOffset() + word) != 0) {
-          return nullElement(feed, array, rowIndex);
-        }
-      }
-      ShortCopy.copy(unsafe.getBaseObject(), unsafe.getBaseOffset() + header, null, buffer.address(start),
-          (long) n * feed.leaves[0].bytes);
-      return true;
+      return copyElements(feed, buffer, start, unsafe.getBaseObject(), unsafe.getBaseOffset(), n)
+          || nullElement(feed, array, rowIndex);
     }
     for (int i = 0; i < n; i++) {
       if (array.isNullAt(i)) {
@@ -232,6 +234,20 @@ final class BatchWriter implements AutoCloseable {
       }
       putLeaf(feed, buffer, start + i, array, i, feed.leaves[0], rowIndex);
     }
+    return true;
+  }
+
+  /** Copies the {@code n} elements of the UnsafeArrayData at (base, offset) in one go; false if one is null. */
+  private static boolean copyElements(ScoringPlan.Feed feed, InputBuffer buffer, long start, Object base, long offset,
+      int n) {
+    // The header is the element count, then the null bits: any set bit is a null element.
+    long header = UnsafeArrayData.calculateHeaderPortionInBytes(n);
+    for (long word = 8; word < header; word += 8) {
+      if (Platform.getLong(base, offset + word) != 0) {
+        return false;
+      }
+    }
+    ShortCopy.copy(base, offset + header, null, buffer.address(start), (long) n * feed.leaves[0].bytes);
     return true;
   }
 
