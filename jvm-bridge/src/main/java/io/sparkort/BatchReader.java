@@ -201,7 +201,7 @@ final class BatchReader {
       }
       UnsafeArrayData array = UnsafeArrayData.createFreshArray(n, leaf.bytes);
       long header = UnsafeArrayData.calculateHeaderPortionInBytes(n);
-      ShortCopy.copy(null, data + first * leaf.bytes, array.getBaseObject(), array.getBaseOffset() + header,
+      SmallBytes.copy(null, data + first * leaf.bytes, array.getBaseObject(), array.getBaseOffset() + header,
           (long) n * leaf.bytes);
       return array;
     }

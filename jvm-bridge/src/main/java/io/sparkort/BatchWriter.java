@@ -247,7 +247,7 @@ final class BatchWriter implements AutoCloseable {
         return false;
       }
     }
-    ShortCopy.copy(base, offset + header, null, buffer.address(start), (long) n * feed.leaves[0].bytes);
+    SmallBytes.copy(base, offset + header, null, buffer.address(start), (long) n * feed.leaves[0].bytes);
     return true;
   }
 

@@ -12,10 +12,16 @@ import org.apache.spark.unsafe.array.ByteArrayMethods;
 /**
  * Output rows written once, for plans whose every fetched column has a size per row known before
  * the run: one number, or a flat array of numbers whose length the model's signature fixes. As a
- * row arrives, its bytes are copied into a fresh UnsafeRow laid out as the output row, with the
+ * row arrives, its bytes are copied into an UnsafeRow laid out as the output row, with the
  * predictions' slots and arrays reserved; after the run the predictions are written into them in
  * place. This replaces keeping a copy of the input row and joining it with a row of predictions
  * later, which copied every input byte twice.
+ *
+ * <p>The rows live in two byte arrays per task, used by turns batch after batch, and each batch
+ * slot's UnsafeRow object is re-pointed: nothing is allocated per row. A row handed on stays valid
+ * while the next batch is laid out and scored (its first rows are laid before the last row of this
+ * one has been used, when a consumer asks {@code hasNext}), and until the batch after; Spark's row
+ * iterators promise less (a consumer that keeps a row copies it).
  */
 final class OutputRows {
   private final List<ScoringPlan.Fetch> fetches;
@@ -30,8 +36,13 @@ final class OutputRows {
   /** Per fetch: the bytes its array takes in the variable-length region, 0 for one value per row. */
   private final int[] arrayBytes;
   private final int reservedBytes;
+  private final UnsafeRow[][] slotRows;
+  private final byte[][] arenas = {new byte[0], new byte[0]};
+  /** Which of the two arenas and sets of slot rows the batch being laid uses. */
+  private int turn;
+  private int used;
 
-  private OutputRows(StructType input, List<ScoringPlan.Fetch> fetches) {
+  private OutputRows(StructType input, List<ScoringPlan.Fetch> fetches, int batchRows) {
     this.fetches = fetches;
     inputFields = input.fields().length;
     fields = inputFields + fetches.size();
@@ -58,10 +69,16 @@ final class OutputRows {
       }
     }
     reservedBytes = reserved;
+    slotRows = new UnsafeRow[2][batchRows];
+    for (UnsafeRow[] rows : slotRows) {
+      for (int slot = 0; slot < batchRows; slot++) {
+        rows[slot] = new UnsafeRow(fields);
+      }
+    }
   }
 
   /** The layout for {@code plan}, or null where a fetched column's size per row is not known before the run. */
-  static OutputRows of(ScoringPlan plan, StructType input) {
+  static OutputRows of(ScoringPlan plan, StructType input, int batchRows) {
     for (ScoringPlan.Fetch fetch : plan.fetches) {
       boolean fixed = !fetch.maps && leaf(fetch) != LeafType.STRING && fetch.rowRank <= 1 && fetch.flatRowLength >= 0
           && fetch.flatRowLength <= Integer.MAX_VALUE / 8;
@@ -69,30 +86,47 @@ final class OutputRows {
         return null;
       }
     }
-    return new OutputRows(input, plan.fetches);
+    return new OutputRows(input, plan.fetches, batchRows);
   }
 
   private static LeafType leaf(ScoringPlan.Fetch fetch) {
     return LeafType.of(fetch.elementType.sparkType);
   }
 
-  /** A new output row holding {@code input}'s values, with room for the predictions. */
-  UnsafeRow lay(UnsafeRow input) {
+  /** Starts a batch: its rows take the space of the batch before the last one. */
+  void startBatch() {
+    turn ^= 1;
+    used = 0;
+  }
+
+  /** Batch slot {@code slot}'s output row, now holding {@code input}'s values, with room for the predictions. */
+  UnsafeRow lay(int slot, UnsafeRow input) {
     Object base = input.getBaseObject();
     long offset = input.getBaseOffset();
     int inputBytes = input.getSizeInBytes();
     int fixedBytes = 8 * inputFields;
     int variableBytes = inputBytes - inputBitsetBytes - fixedBytes;
     int size = (int) (inputBytes + shift + reservedBytes);
-    byte[] bytes = new byte[size];
-    long at = Platform.BYTE_ARRAY_OFFSET;
-    // The input's null bits for its fields; the predictions' bits, above them, start clear.
-    ShortCopy.copy(base, offset, bytes, at, inputBitsetBytes);
-    ShortCopy.copy(base, offset + inputBitsetBytes, bytes, at + bitsetBytes, fixedBytes);
-    ShortCopy.copy(base, offset + inputBitsetBytes + fixedBytes, bytes, at + bitsetBytes + 8L * fields,
+    byte[] bytes = arenas[turn];
+    if (bytes.length - used < size) {
+      // Rows laid already keep the old array; the arena grows until one holds a whole batch.
+      bytes = new byte[(int) Math.min(Integer.MAX_VALUE - 8, Math.max(2L * bytes.length, 64L * size))];
+      arenas[turn] = bytes;
+      used = 0;
+    }
+    long at = Platform.BYTE_ARRAY_OFFSET + used;
+    used += size;
+    // The input's null bits for its fields; the predictions' bits above them, their slots and their
+    // arrays start clear, as in a fresh row.
+    SmallBytes.copy(base, offset, bytes, at, inputBitsetBytes);
+    SmallBytes.clearWords(bytes, at + inputBitsetBytes, bitsetBytes - inputBitsetBytes);
+    SmallBytes.copy(base, offset + inputBitsetBytes, bytes, at + bitsetBytes, fixedBytes);
+    SmallBytes.clearWords(bytes, at + bitsetBytes + fixedBytes, 8L * fetches.size());
+    SmallBytes.copy(base, offset + inputBitsetBytes + fixedBytes, bytes, at + bitsetBytes + 8L * fields,
         variableBytes);
-    UnsafeRow row = new UnsafeRow(fields);
-    row.pointTo(bytes, size);
+    SmallBytes.clearWords(bytes, at + size - reservedBytes, reservedBytes);
+    UnsafeRow row = slotRows[turn][slot];
+    row.pointTo(bytes, at, size);
     for (int ordinal : movedOrdinals) {
       if (!row.isNullAt(ordinal)) {
         row.setLong(ordinal, row.getLong(ordinal) + (shift << 32));
@@ -138,7 +172,7 @@ final class OutputRows {
         } else {
           long values = row.getBaseOffset() + (row.getLong(ordinal) >>> 32)
               + UnsafeArrayData.calculateHeaderPortionInBytes((int) perRow);
-          ShortCopy.copy(null, data + slots[r] * perRow * leaf.bytes, row.getBaseObject(), values,
+          SmallBytes.copy(null, data + slots[r] * perRow * leaf.bytes, row.getBaseObject(), values,
               perRow * leaf.bytes);
         }
       }

@@ -104,12 +104,15 @@ final class PartitionScorer implements FlatMapFunction<Iterator<InternalRow>, In
       }
       size = 0;
       next = 0;
+      if (layout != null) {
+        layout.startBatch();
+      }
       int written = 0;
       while (size < batchRows && input.hasNext()) {
         // Spark reuses the row object it hands out; the batch must keep its own copy until scored.
         InternalRow in = input.next();
         UnsafeRow unsafe = in instanceof UnsafeRow ? (UnsafeRow) in : unsafeInput.apply(in);
-        UnsafeRow row = layout != null ? layout.lay(unsafe) : unsafe.copy();
+        UnsafeRow row = layout != null ? layout.lay(size, unsafe) : unsafe.copy();
         boolean scored = writer.write(written, row, rowIndex++);
         slots[size] = scored ? written++ : -1;
         if (!scored && layout != null) {
@@ -166,7 +169,7 @@ final class PartitionScorer implements FlatMapFunction<Iterator<InternalRow>, In
       unsafeInput = UnsafeProjection.create(inputSchema);
       unsafePredictions = UnsafeProjection.create(predictionSchema);
       joiner = GenerateUnsafeRowJoiner.create(inputSchema, predictionSchema);
-      layout = OutputRows.of(plan, inputSchema);
+      layout = OutputRows.of(plan, inputSchema, batchRows);
       writer = new BatchWriter(plan, batchRows, "task " + task.taskAttemptId(), "partition " + task.partitionId());
     }
   }
