@@ -86,6 +86,11 @@ final class ModelSource implements Serializable {
     this.driverCopy = driverCopy;
   }
 
+  /** Where a modelLocation is read from: a path without a scheme is a file on the driver. */
+  static FileSystem fileSystem(Path location, Configuration hadoopConf) throws IOException {
+    return location.toUri().getScheme() == null ? FileSystem.getLocal(hadoopConf) : location.getFileSystem(hadoopConf);
+  }
+
   /** On the driver: reads the .onnx file at {@code location} and names the model's files. */
   static ModelSource resolve(String location, Configuration hadoopConf) {
     if (location == null || location.isEmpty()) {
@@ -94,7 +99,7 @@ final class ModelSource implements Serializable {
     Path given = new Path(location);
     boolean shipped = given.toUri().getScheme() == null;
     try {
-      FileSystem fs = shipped ? FileSystem.getLocal(hadoopConf) : given.getFileSystem(hadoopConf);
+      FileSystem fs = fileSystem(given, hadoopConf);
       Path path = fs.makeQualified(given);
       File directory = driverDirectory();
       File download = File.createTempFile("download-", ".onnx", directory);

@@ -28,6 +28,7 @@ import scala.Option;
  * <pre>
  * metadata/part-00000   one line of JSON in Spark's DefaultParamsWriter format, plus "modelFile"
  * model/NAME.onnx       the model's bytes, copied from modelLocation when the stage was saved
+ * model/...             its external data files, at the same places relative to it
  * </pre>
  *
  * <p>The metadata is written here rather than by {@code DefaultParamsWriter}, whose Scala
@@ -43,6 +44,7 @@ final class OnnxModelPersistence {
   private static final ObjectMapper JSON = new ObjectMapper();
   private static final String METADATA = "metadata";
   private static final String MODEL_FILE = "modelFile";
+  private static final String MODEL_FOLDER = "model";
 
   private OnnxModelPersistence() {}
 
@@ -85,7 +87,7 @@ final class OnnxModelPersistence {
       setParams(model, metadata.path("defaultParamMap"), true);
       setParams(model, metadata.path("paramMap"), false);
       if (metadata.hasNonNull(MODEL_FILE)) {
-        model.setModelLocation(localCopy(new Path(path, metadata.get(MODEL_FILE).asText()), conf));
+        model.setModelLocation(localCopy(path, metadata.get(MODEL_FILE).asText(), conf));
       }
       return model;
     }
@@ -147,39 +149,71 @@ final class OnnxModelPersistence {
     }
   }
 
-  /** Copies the model's bytes into {@code stagePath/model/} and returns that file relative to the stage. */
+  /**
+   * Copies the model's .onnx file, and its external data files beside it, into
+   * {@code stagePath/model/}; returns the .onnx file relative to the stage.
+   */
   private static String copyModel(String location, String stagePath, Configuration conf) {
     Path source = new Path(location);
-    String relative = "model/" + source.getName(); // only "/" has no name, and a directory is refused below
-    Path target = new Path(stagePath, relative);
+    String relative = MODEL_FOLDER + "/" + source.getName(); // only "/" has no name, and a directory is refused below
     try {
-      FileSystem sourceFs = source.getFileSystem(conf);
+      FileSystem sourceFs = ModelSource.fileSystem(source, conf);
       if (sourceFs.getFileStatus(source).isDirectory()) {
         throw new ModelLoadException("cannot save the OnnxModel: modelLocation " + location + " is a directory");
       }
-      FileUtil.copy(sourceFs, source, target.getFileSystem(conf), target, false, conf);
+      copy(sourceFs, source, new Path(stagePath, relative), conf);
+      // The data files' places relative to the .onnx file are checked (inside the model's folder) by resolve.
+      for (ModelSource.DataFile data : ModelSource.resolve(location, conf).dataFiles) {
+        copy(sourceFs, new Path(source.getParent(), data.location),
+            new Path(new Path(stagePath, MODEL_FOLDER), data.location), conf);
+      }
     } catch (FileNotFoundException e) {
       throw new ModelLoadException("cannot save the OnnxModel: model file not found: " + location, e);
     } catch (IOException e) {
-      throw new ModelLoadException("cannot save the OnnxModel: copying " + location + " to " + target + " failed: "
-          + e.getMessage(), e);
+      throw new ModelLoadException("cannot save the OnnxModel: cannot read " + location + ": " + e.getMessage(), e);
     }
     return relative;
   }
 
-  /** Copies a saved model into a new private directory on this machine; returns the copy's path. */
-  private static String localCopy(Path saved, Configuration conf) {
+  private static void copy(FileSystem sourceFs, Path source, Path target, Configuration conf) {
     try {
-      File directory = Files.createTempDirectory("sparkort-loaded-").toFile();
-      directory.deleteOnExit();
-      File copy = new File(directory, saved.getName());
-      FileUtil.copy(saved.getFileSystem(conf), saved, copy, false, conf);
-      copy.deleteOnExit();
+      FileUtil.copy(sourceFs, source, target.getFileSystem(conf), target, false, conf);
+    } catch (FileNotFoundException e) {
+      throw new ModelLoadException("cannot save the OnnxModel: " + source + " not found", e);
+    } catch (IOException e) {
+      throw new ModelLoadException("cannot save the OnnxModel: copying " + source + " to " + target + " failed: "
+          + e.getMessage(), e);
+    }
+  }
+
+  /**
+   * Copies a saved stage's model folder (the .onnx file and its data files) into a new private
+   * directory on this machine; returns the path of the copy of {@code modelFile}.
+   */
+  private static String localCopy(String stagePath, String modelFile, Configuration conf) {
+    Path saved = new Path(stagePath, modelFile);
+    try {
+      File folder = new File(Files.createTempDirectory("sparkort-loaded-").toFile(), saved.getParent().getName());
+      FileUtil.copy(saved.getFileSystem(conf), saved.getParent(), folder, false, conf);
+      deleteOnExit(folder.getParentFile());
+      File copy = new File(folder, saved.getName());
+      if (!copy.isFile()) {
+        throw new FileNotFoundException(saved.toString());
+      }
       return copy.getAbsolutePath();
     } catch (FileNotFoundException e) {
       throw new ModelLoadException("the saved OnnxModel has no model file: " + saved + " does not exist", e);
     } catch (IOException e) {
       throw new ModelLoadException("cannot copy the saved model " + saved + ": " + e.getMessage(), e);
+    }
+  }
+
+  /** Deletes a directory tree when the JVM exits (files first: the JVM deletes in reverse order). */
+  private static void deleteOnExit(File file) {
+    file.deleteOnExit();
+    File[] children = file.listFiles();
+    for (File child : children == null ? new File[0] : children) {
+      deleteOnExit(child);
     }
   }
 }

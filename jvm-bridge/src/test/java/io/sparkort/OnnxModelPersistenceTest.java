@@ -75,6 +75,43 @@ class OnnxModelPersistenceTest {
   }
 
   @Test
+  void savedStageKeepsTheModelsExternalData() throws IOException {
+    TestCase c = TestCase.load("external_mlp");
+    File folder = new File(tmp, "doomed-model");
+    File data = new File(folder, "external_mlp_data");
+    assertTrue(data.mkdirs());
+    Files.copy(c.model.toPath(), new File(folder, c.model.getName()).toPath());
+    for (File weights : new File(c.model.getParentFile(), "external_mlp_data").listFiles()) {
+      Files.copy(weights.toPath(), new File(data, weights.getName()).toPath());
+    }
+    String path = new File(tmp, "stage").getPath();
+    SparkSession spark = newSession();
+    try {
+      c.onnxModel().setModelLocation(new File(folder, c.model.getName()).getPath()).save(path);
+    } finally {
+      spark.stop();
+    }
+    deleteTree(folder);
+    assertTrue(!folder.exists());
+
+    spark = newSession();
+    try {
+      OnnxModel loaded = OnnxModel.load(path);
+      c.assertMatchesOnnxRuntime(loaded.transform(c.dataFrame(spark, 2)).collectAsList());
+    } finally {
+      spark.stop();
+    }
+  }
+
+  private static void deleteTree(File file) {
+    File[] children = file.listFiles();
+    for (File child : children == null ? new File[0] : children) {
+      deleteTree(child);
+    }
+    assertTrue(file.delete(), file.getPath());
+  }
+
+  @Test
   void pipelineModelSavesAndLoadsWithTheStage() throws IOException {
     TestCase c = TestCase.load("linear");
     File model = copyOfModel(c);
