@@ -6,11 +6,8 @@ import java.util.NoSuchElementException;
 import org.apache.spark.TaskContext;
 import org.apache.spark.api.java.function.FlatMapFunction;
 import org.apache.spark.sql.catalyst.InternalRow;
-import org.apache.spark.sql.catalyst.expressions.GenericInternalRow;
 import org.apache.spark.sql.catalyst.expressions.UnsafeProjection;
 import org.apache.spark.sql.catalyst.expressions.UnsafeRow;
-import org.apache.spark.sql.catalyst.expressions.codegen.GenerateUnsafeRowJoiner;
-import org.apache.spark.sql.catalyst.expressions.codegen.UnsafeRowJoiner;
 import org.apache.spark.sql.types.StructField;
 import org.apache.spark.sql.types.StructType;
 import org.apache.spark.util.TaskCompletionListener;
@@ -43,36 +40,19 @@ final class PartitionScorer implements FlatMapFunction<Iterator<InternalRow>, In
 
   private final class ScoredRows implements Iterator<InternalRow> {
     private final Iterator<InternalRow> input;
-    private final UnsafeRow[] batch = new UnsafeRow[batchRows];
-    /** Each batch row's slot in the tensors, or -1 for a row with a null input kept with null outputs. */
-    private final int[] slots = new int[batchRows];
-    /** Output rows written once (see OutputRows), or null: then each input row is kept as a copy and
-     * joined with a row of its predictions. */
-    private OutputRows layout;
-    // Spark's row iterators may hand out the same row object again and again (a consumer that
-    // keeps a row copies it), so the joined rows out are allocated once per task: one prediction
-    // row per batch slot, overwritten each batch, and the projection's and joiner's reused rows.
-    private final Object[][] predictions = new Object[batchRows][];
-    private final GenericInternalRow[] predictionRows = new GenericInternalRow[batchRows];
-    private final GenericInternalRow nullPredictions;
-    private UnsafeProjection unsafeInput;
-    private UnsafeProjection unsafePredictions;
-    private UnsafeRowJoiner joiner;
     private final String[] fetch = plan.fetchNames();
     private ModelNode node;
     private ScoringMetrics.Task recorder;
     private BatchWriter writer;
+    private BatchRows rows;
+    /** For the rare input row that is not an UnsafeRow already. */
+    private UnsafeProjection unsafeInput;
     private int size;
     private int next;
     private long rowIndex;
 
     ScoredRows(Iterator<InternalRow> input) {
       this.input = input;
-      for (int slot = 0; slot < batchRows; slot++) {
-        predictions[slot] = new Object[plan.fetches.size()];
-        predictionRows[slot] = new GenericInternalRow(predictions[slot]);
-      }
-      nullPredictions = new GenericInternalRow(new Object[plan.fetches.size()]);
     }
 
     @Override
@@ -91,11 +71,7 @@ final class PartitionScorer implements FlatMapFunction<Iterator<InternalRow>, In
       if (!hasNext()) {
         throw new NoSuchElementException();
       }
-      UnsafeRow out = layout != null ? batch[next]
-          : joiner.join(batch[next], unsafePredictions.apply(slots[next] >= 0 ? predictionRows[slots[next]] : nullPredictions));
-      batch[next] = null;
-      next++;
-      return out;
+      return rows.out(next++);
     }
 
     private void scoreNextBatch() {
@@ -104,22 +80,13 @@ final class PartitionScorer implements FlatMapFunction<Iterator<InternalRow>, In
       }
       size = 0;
       next = 0;
-      if (layout != null) {
-        layout.startBatch();
-      }
+      rows.startBatch();
       int written = 0;
       while (size < batchRows && input.hasNext()) {
-        // Spark reuses the row object it hands out; the batch must keep its own copy until scored.
         InternalRow in = input.next();
-        UnsafeRow unsafe = in instanceof UnsafeRow ? (UnsafeRow) in : unsafeInput.apply(in);
-        UnsafeRow row = layout != null ? layout.lay(size, unsafe) : unsafe.copy();
+        UnsafeRow row = in instanceof UnsafeRow ? (UnsafeRow) in : unsafeInput.apply(in);
         boolean scored = writer.write(written, row, rowIndex++);
-        slots[size] = scored ? written++ : -1;
-        if (!scored && layout != null) {
-          layout.setNull(row);
-        }
-        batch[size] = row;
-        size++;
+        rows.keep(size++, row, scored ? written++ : -1);
       }
       if (written == 0) {
         return;
@@ -128,12 +95,7 @@ final class PartitionScorer implements FlatMapFunction<Iterator<InternalRow>, In
       long result = node.run(writer.nativeArguments(written), fetch);
       recorder.batch(written, System.nanoTime() - started);
       try {
-        long[] described = NativeApi.describeResult(result);
-        if (layout != null) {
-          layout.fill(described, plan.batched, batch, slots, size, written);
-        } else {
-          BatchReader.read(described, plan.fetches, plan.batched, written, predictions);
-        }
+        rows.fill(NativeApi.describeResult(result), size, written);
       } finally {
         NativeApi.closeResult(result);
       }
@@ -163,13 +125,9 @@ final class PartitionScorer implements FlatMapFunction<Iterator<InternalRow>, In
             }
           });
       StructField[] fields = plan.outputSchema.fields();
-      int inputs = fields.length - plan.fetches.size();
-      StructType inputSchema = new StructType(Arrays.copyOfRange(fields, 0, inputs));
-      StructType predictionSchema = new StructType(Arrays.copyOfRange(fields, inputs, fields.length));
+      StructType inputSchema = new StructType(Arrays.copyOfRange(fields, 0, fields.length - plan.fetches.size()));
       unsafeInput = UnsafeProjection.create(inputSchema);
-      unsafePredictions = UnsafeProjection.create(predictionSchema);
-      joiner = GenerateUnsafeRowJoiner.create(inputSchema, predictionSchema);
-      layout = OutputRows.of(plan, inputSchema, batchRows);
+      rows = BatchRows.of(plan, inputSchema, batchRows);
       writer = new BatchWriter(plan, batchRows, "task " + task.taskAttemptId(), "partition " + task.partitionId());
     }
   }

@@ -10,7 +10,7 @@ import org.apache.spark.unsafe.Platform;
 import org.apache.spark.unsafe.array.ByteArrayMethods;
 
 /**
- * Output rows written once, for plans whose every fetched column has a size per row known before
+ * Batch rows written once, for plans whose every fetched column has a size per row known before
  * the run: one number, or a flat array of numbers whose length the model's signature fixes. As a
  * row arrives, its bytes are copied into an UnsafeRow laid out as the output row, with the
  * predictions' slots and arrays reserved; after the run the predictions are written into them in
@@ -23,8 +23,12 @@ import org.apache.spark.unsafe.array.ByteArrayMethods;
  * one has been used, when a consumer asks {@code hasNext}), and until the batch after; Spark's row
  * iterators promise less (a consumer that keeps a row copies it).
  */
-final class OutputRows {
+final class LaidRows implements BatchRows {
   private final List<ScoringPlan.Fetch> fetches;
+  private final boolean batched;
+  /** The batch's rows as laid, and each one's place in the run's tensors (-1: null predictions). */
+  private final UnsafeRow[] laid;
+  private final int[] slots;
   private final int inputFields;
   private final int fields;
   private final int inputBitsetBytes;
@@ -42,8 +46,11 @@ final class OutputRows {
   private int turn;
   private int used;
 
-  private OutputRows(StructType input, List<ScoringPlan.Fetch> fetches, int batchRows) {
+  private LaidRows(StructType input, List<ScoringPlan.Fetch> fetches, boolean batched, int batchRows) {
     this.fetches = fetches;
+    this.batched = batched;
+    laid = new UnsafeRow[batchRows];
+    slots = new int[batchRows];
     inputFields = input.fields().length;
     fields = inputFields + fetches.size();
     inputBitsetBytes = UnsafeRow.calculateBitSetWidthInBytes(inputFields);
@@ -78,7 +85,7 @@ final class OutputRows {
   }
 
   /** The layout for {@code plan}, or null where a fetched column's size per row is not known before the run. */
-  static OutputRows of(ScoringPlan plan, StructType input, int batchRows) {
+  static LaidRows of(ScoringPlan plan, StructType input, int batchRows) {
     for (ScoringPlan.Fetch fetch : plan.fetches) {
       boolean fixed = !fetch.maps && leaf(fetch) != LeafType.STRING && fetch.rowRank <= 1 && fetch.flatRowLength >= 0
           && fetch.flatRowLength <= Integer.MAX_VALUE / 8;
@@ -86,7 +93,7 @@ final class OutputRows {
         return null;
       }
     }
-    return new OutputRows(input, plan.fetches, batchRows);
+    return new LaidRows(input, plan.fetches, plan.batched, batchRows);
   }
 
   private static LeafType leaf(ScoringPlan.Fetch fetch) {
@@ -94,13 +101,30 @@ final class OutputRows {
   }
 
   /** Starts a batch: its rows take the space of the batch before the last one. */
-  void startBatch() {
+  @Override
+  public void startBatch() {
     turn ^= 1;
     used = 0;
   }
 
-  /** Batch slot {@code slot}'s output row, now holding {@code input}'s values, with room for the predictions. */
-  UnsafeRow lay(int slot, UnsafeRow input) {
+  /** Lays row {@code r}: its input values, with room for the predictions (null ones for slot -1). */
+  @Override
+  public void keep(int r, UnsafeRow input, int slot) {
+    laid[r] = lay(r, input);
+    slots[r] = slot;
+    if (slot < 0) {
+      for (int f = 0; f < fetches.size(); f++) {
+        laid[r].setNullAt(inputFields + f);
+      }
+    }
+  }
+
+  @Override
+  public UnsafeRow out(int r) {
+    return laid[r];
+  }
+
+  private UnsafeRow lay(int slot, UnsafeRow input) {
     Object base = input.getBaseObject();
     long offset = input.getBaseOffset();
     int inputBytes = input.getSizeInBytes();
@@ -143,13 +167,9 @@ final class OutputRows {
     return row;
   }
 
-  /**
-   * Writes a run's predictions into the rows {@link #lay} made.
-   *
-   * @param slots each row's place in the run's tensors, or -1 for a row {@link #setNull} made
-   * @param scored rows in the run
-   */
-  void fill(long[] described, boolean batched, UnsafeRow[] rows, int[] slots, int size, int scored) {
+  /** Writes a run's predictions into the laid rows' reserved slots and arrays. */
+  @Override
+  public void fill(long[] described, int size, int scored) {
     List<BatchReader.Output> outputs = BatchReader.outputs(described);
     for (int f = 0; f < fetches.size(); f++) {
       ScoringPlan.Fetch fetch = fetches.get(f);
@@ -163,7 +183,7 @@ final class OutputRows {
       long data = output.address(0);
       int ordinal = inputFields + f;
       for (int r = 0; r < size; r++) {
-        UnsafeRow row = rows[r];
+        UnsafeRow row = laid[r];
         if (slots[r] < 0) {
           continue;
         }
@@ -176,13 +196,6 @@ final class OutputRows {
               perRow * leaf.bytes);
         }
       }
-    }
-  }
-
-  /** Marks a row's predictions null (a row kept with a null input). */
-  void setNull(UnsafeRow row) {
-    for (int f = 0; f < fetches.size(); f++) {
-      row.setNullAt(inputFields + f);
     }
   }
 

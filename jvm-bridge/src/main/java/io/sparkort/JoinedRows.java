@@ -1,0 +1,66 @@
+package io.sparkort;
+
+import java.util.Arrays;
+import org.apache.spark.sql.catalyst.expressions.GenericInternalRow;
+import org.apache.spark.sql.catalyst.expressions.UnsafeProjection;
+import org.apache.spark.sql.catalyst.expressions.UnsafeRow;
+import org.apache.spark.sql.catalyst.expressions.codegen.GenerateUnsafeRowJoiner;
+import org.apache.spark.sql.catalyst.expressions.codegen.UnsafeRowJoiner;
+import org.apache.spark.sql.types.StructField;
+import org.apache.spark.sql.types.StructType;
+
+/**
+ * Batch rows for any plan: each input row is kept as a copy, and on the way out joined with a row
+ * of its predictions as {@link BatchReader} reads them (strings, maps, nested arrays and all).
+ */
+final class JoinedRows implements BatchRows {
+  private final ScoringPlan plan;
+  private final UnsafeRow[] kept;
+  private final int[] slots;
+  // The joined rows out are allocated once per task: one prediction row per batch slot,
+  // overwritten each batch, and the projection's and joiner's reused rows.
+  private final Object[][] predictions;
+  private final GenericInternalRow[] predictionRows;
+  private final GenericInternalRow nullPredictions;
+  private final UnsafeProjection unsafePredictions;
+  private final UnsafeRowJoiner joiner;
+
+  JoinedRows(ScoringPlan plan, StructType input, int batchRows) {
+    this.plan = plan;
+    kept = new UnsafeRow[batchRows];
+    slots = new int[batchRows];
+    predictions = new Object[batchRows][];
+    predictionRows = new GenericInternalRow[batchRows];
+    for (int slot = 0; slot < batchRows; slot++) {
+      predictions[slot] = new Object[plan.fetches.size()];
+      predictionRows[slot] = new GenericInternalRow(predictions[slot]);
+    }
+    nullPredictions = new GenericInternalRow(new Object[plan.fetches.size()]);
+    StructField[] fields = plan.outputSchema.fields();
+    StructType predictionSchema = new StructType(Arrays.copyOfRange(fields, input.fields().length, fields.length));
+    unsafePredictions = UnsafeProjection.create(predictionSchema);
+    joiner = GenerateUnsafeRowJoiner.create(input, predictionSchema);
+  }
+
+  @Override
+  public void startBatch() {}
+
+  @Override
+  public void keep(int r, UnsafeRow input, int slot) {
+    kept[r] = input.copy();
+    slots[r] = slot;
+  }
+
+  @Override
+  public void fill(long[] described, int size, int scored) {
+    BatchReader.read(described, plan.fetches, plan.batched, scored, predictions);
+  }
+
+  @Override
+  public UnsafeRow out(int r) {
+    UnsafeRow predicted = unsafePredictions.apply(slots[r] >= 0 ? predictionRows[slots[r]] : nullPredictions);
+    UnsafeRow joined = joiner.join(kept[r], predicted);
+    kept[r] = null;
+    return joined;
+  }
+}
