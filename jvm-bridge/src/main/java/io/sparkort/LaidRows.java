@@ -24,6 +24,9 @@ import org.apache.spark.unsafe.array.ByteArrayMethods;
  * iterators promise less (a consumer that keeps a row copies it).
  */
 final class LaidRows implements BatchRows {
+  /** Longer prediction arrays (8 MB a row at most) go through JoinedRows, whose sizes need no int arithmetic here. */
+  private static final long MAX_ARRAY = 1 << 20;
+
   private final List<ScoringPlan.Fetch> fetches;
   private final boolean batched;
   /** The batch's rows as laid, and each one's place in the run's tensors (-1: null predictions). */
@@ -88,7 +91,7 @@ final class LaidRows implements BatchRows {
   static LaidRows of(ScoringPlan plan, StructType input, int batchRows) {
     for (ScoringPlan.Fetch fetch : plan.fetches) {
       boolean fixed = !fetch.maps && leaf(fetch) != LeafType.STRING && fetch.rowRank <= 1 && fetch.flatRowLength >= 0
-          && fetch.flatRowLength <= Integer.MAX_VALUE / 8;
+          && fetch.flatRowLength <= MAX_ARRAY;
       if (!fixed) {
         return null;
       }
@@ -133,8 +136,8 @@ final class LaidRows implements BatchRows {
     int size = (int) (inputBytes + shift + reservedBytes);
     byte[] bytes = arenas[turn];
     if (bytes.length - used < size) {
-      // Rows laid already keep the old array; the arena grows until one holds a whole batch.
-      bytes = new byte[(int) Math.min(Integer.MAX_VALUE - 8, Math.max(2L * bytes.length, 64L * size))];
+      // Rows laid already keep the old array; the new one holds a whole batch of rows this size.
+      bytes = new byte[(int) Math.min(Integer.MAX_VALUE - 8, Math.max(2L * bytes.length, (long) size * laid.length))];
       arenas[turn] = bytes;
       used = 0;
     }
