@@ -29,8 +29,7 @@ final class LaidRows implements BatchRows {
 
   private final List<ScoringPlan.Fetch> fetches;
   private final boolean batched;
-  /** The batch's rows as laid, and each one's place in the run's tensors (-1: null predictions). */
-  private final UnsafeRow[] laid;
+  /** Each of the batch's rows' place in the run's tensors (-1: null predictions). */
   private final int[] slots;
   private final int inputFields;
   private final int fields;
@@ -43,6 +42,7 @@ final class LaidRows implements BatchRows {
   /** Per fetch: the bytes its array takes in the variable-length region, 0 for one value per row. */
   private final int[] arrayBytes;
   private final int reservedBytes;
+  /** Two sets of the batch's row objects, re-pointed at their rows in the arena of the same turn. */
   private final UnsafeRow[][] slotRows;
   private final byte[][] arenas = {new byte[0], new byte[0]};
   /** Which of the two arenas and sets of slot rows the batch being laid uses. */
@@ -52,7 +52,6 @@ final class LaidRows implements BatchRows {
   private LaidRows(StructType input, List<ScoringPlan.Fetch> fetches, boolean batched, int batchRows) {
     this.fetches = fetches;
     this.batched = batched;
-    laid = new UnsafeRow[batchRows];
     slots = new int[batchRows];
     inputFields = input.fields().length;
     fields = inputFields + fetches.size();
@@ -113,21 +112,21 @@ final class LaidRows implements BatchRows {
   /** Lays row {@code r}: its input values, with room for the predictions (null ones for slot -1). */
   @Override
   public void keep(int r, UnsafeRow input, int slot) {
-    laid[r] = lay(r, input);
+    UnsafeRow row = lay(r, input);
     slots[r] = slot;
     if (slot < 0) {
       for (int f = 0; f < fetches.size(); f++) {
-        laid[r].setNullAt(inputFields + f);
+        row.setNullAt(inputFields + f);
       }
     }
   }
 
   @Override
   public UnsafeRow out(int r) {
-    return laid[r];
+    return slotRows[turn][r];
   }
 
-  private UnsafeRow lay(int slot, UnsafeRow input) {
+  private UnsafeRow lay(int r, UnsafeRow input) {
     Object base = input.getBaseObject();
     long offset = input.getBaseOffset();
     int inputBytes = input.getSizeInBytes();
@@ -137,7 +136,7 @@ final class LaidRows implements BatchRows {
     byte[] bytes = arenas[turn];
     if (bytes.length - used < size) {
       // Rows laid already keep the old array; the new one holds a whole batch of rows this size.
-      bytes = new byte[(int) Math.min(Integer.MAX_VALUE - 8, Math.max(2L * bytes.length, (long) size * laid.length))];
+      bytes = new byte[(int) Math.min(Integer.MAX_VALUE - 8, Math.max(2L * bytes.length, (long) size * slots.length))];
       arenas[turn] = bytes;
       used = 0;
     }
@@ -152,7 +151,7 @@ final class LaidRows implements BatchRows {
     SmallBytes.copy(base, offset + inputBitsetBytes + fixedBytes, bytes, at + bitsetBytes + 8L * fields,
         variableBytes);
     SmallBytes.clearWords(bytes, at + size - reservedBytes, reservedBytes);
-    UnsafeRow row = slotRows[turn][slot];
+    UnsafeRow row = slotRows[turn][r];
     row.pointTo(bytes, at, size);
     for (int ordinal : movedOrdinals) {
       if (!row.isNullAt(ordinal)) {
@@ -186,7 +185,7 @@ final class LaidRows implements BatchRows {
       long data = output.address(0);
       int ordinal = inputFields + f;
       for (int r = 0; r < size; r++) {
-        UnsafeRow row = laid[r];
+        UnsafeRow row = slotRows[turn][r];
         if (slots[r] < 0) {
           continue;
         }
