@@ -21,6 +21,8 @@ import org.apache.spark.sql.Dataset;
 import org.apache.spark.sql.Row;
 import org.apache.spark.sql.SparkSession;
 import org.apache.spark.sql.catalyst.InternalRow;
+import org.apache.spark.sql.execution.metric.SQLMetric;
+import org.apache.spark.sql.execution.metric.SQLMetrics;
 import org.apache.spark.sql.types.StructType;
 import scala.Option;
 
@@ -193,9 +195,12 @@ public class OnnxModel extends Transformer implements MLWritable {
     SparkContext context = session.sparkContext();
     ModelSource source = resolveModel(context.hadoopConfiguration());
     ScoringPlan plan = plan(dataset.schema(), source);
-    PartitionScorer scorer = new PartitionScorer(plan, source.shipTo(session), getBatchSize(), metrics(context));
+    // The SQL tab's row count for the scored DataFrame's node, as Spark's own scans have.
+    SQLMetric outputRows = SQLMetrics.createMetric(context, "number of output rows");
+    PartitionScorer scorer =
+        new PartitionScorer(plan, source.shipTo(session), getBatchSize(), metrics(context), outputRows);
     JavaRDD<InternalRow> scored = SparkShim.internalRows(dataset).toJavaRDD().mapPartitions(scorer);
-    return SparkShim.scoredDataFrame(session, scored.rdd(), plan.outputSchema);
+    return SparkShim.scoredDataFrame(session, scored.rdd(), plan.outputSchema, outputRows);
   }
 
   @Override

@@ -8,6 +8,7 @@ import org.apache.spark.api.java.function.FlatMapFunction;
 import org.apache.spark.sql.catalyst.InternalRow;
 import org.apache.spark.sql.catalyst.expressions.UnsafeProjection;
 import org.apache.spark.sql.catalyst.expressions.UnsafeRow;
+import org.apache.spark.sql.execution.metric.SQLMetric;
 import org.apache.spark.sql.types.StructField;
 import org.apache.spark.sql.types.StructType;
 import org.apache.spark.util.TaskCompletionListener;
@@ -25,12 +26,14 @@ final class PartitionScorer implements FlatMapFunction<Iterator<InternalRow>, In
   /** Rows per native call: batchSize, or 1 for a model without a batch dimension. */
   private final int batchRows;
   private final ScoringMetrics metrics;
+  private final SQLMetric outputRows;
 
-  PartitionScorer(ScoringPlan plan, ModelSource source, int batchSize, ScoringMetrics metrics) {
+  PartitionScorer(ScoringPlan plan, ModelSource source, int batchSize, ScoringMetrics metrics, SQLMetric outputRows) {
     this.plan = plan;
     this.source = source;
     this.batchRows = plan.batched ? batchSize : 1;
     this.metrics = metrics;
+    this.outputRows = outputRows;
   }
 
   @Override
@@ -78,6 +81,8 @@ final class PartitionScorer implements FlatMapFunction<Iterator<InternalRow>, In
       if (writer == null) {
         open();
       }
+      // Rows handed on are counted a batch at a time (and the last, perhaps partly used, at task end).
+      outputRows.add(next);
       size = 0;
       next = 0;
       rows.startBatch();
@@ -111,6 +116,7 @@ final class PartitionScorer implements FlatMapFunction<Iterator<InternalRow>, In
           new TaskCompletionListener() {
             @Override
             public void onTaskCompletion(TaskContext context) {
+              outputRows.add(next);
               try {
                 if (writer != null) {
                   writer.close();

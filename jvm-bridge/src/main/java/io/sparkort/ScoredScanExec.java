@@ -5,6 +5,7 @@ import org.apache.spark.sql.catalyst.InternalRow;
 import org.apache.spark.sql.catalyst.expressions.Attribute;
 import org.apache.spark.sql.catalyst.expressions.AttributeSet;
 import org.apache.spark.sql.execution.SparkPlan;
+import org.apache.spark.sql.execution.metric.SQLMetric;
 import scala.collection.immutable.Nil$;
 
 /**
@@ -22,10 +23,13 @@ public final class ScoredScanExec extends SparkPlan {
 
   private final scala.collection.immutable.Seq<Attribute> output;
   private final RDD<InternalRow> rows;
+  /** Counted by the scorer as it hands rows on (it is the one that sees them). */
+  private final SQLMetric outputRows;
 
-  public ScoredScanExec(scala.collection.immutable.Seq<Attribute> output, RDD<InternalRow> rows) {
+  public ScoredScanExec(scala.collection.immutable.Seq<Attribute> output, RDD<InternalRow> rows, SQLMetric outputRows) {
     this.output = output;
     this.rows = rows;
+    this.outputRows = outputRows;
   }
 
   @Override
@@ -36,6 +40,21 @@ public final class ScoredScanExec extends SparkPlan {
   @Override
   public RDD<InternalRow> doExecute() {
     return rows;
+  }
+
+  @Override
+  public scala.collection.immutable.Map<String, SQLMetric> metrics() {
+    return new scala.collection.immutable.Map.Map1<>("numOutputRows", outputRows);
+  }
+
+  SQLMetric outputRows() {
+    return outputRows;
+  }
+
+  /** The constructor argument that is not a product element, for Spark's reflective copies. */
+  @Override
+  public scala.collection.immutable.Seq<Object> otherCopyArgs() {
+    return scala.collection.immutable.List$.MODULE$.empty().$colon$colon(outputRows);
   }
 
   /** Like every leaf, it makes its output attributes rather than taking them from a child. */

@@ -19,6 +19,7 @@ import org.apache.spark.sql.catalyst.InternalRow;
 import org.apache.spark.sql.catalyst.expressions.Attribute;
 import org.apache.spark.sql.catalyst.plans.logical.LogicalPlan;
 import org.apache.spark.sql.execution.QueryExecution;
+import org.apache.spark.sql.execution.metric.SQLMetric;
 import org.apache.spark.sql.types.StructType;
 import org.apache.spark.status.api.v1.ExecutorSummary;
 import scala.Tuple2;
@@ -53,12 +54,13 @@ final class SparkShim {
 
   /**
    * A DataFrame over the scorer's rows, UnsafeRows that already match {@code schema}, planned as
-   * {@link ScoredScanExec} in this session.
+   * {@link ScoredScanExec} in this session, which shows {@code outputRows} in the SQL tab.
    */
   @SuppressWarnings("unchecked")
-  static Dataset<Row> scoredDataFrame(SparkSession session, RDD<InternalRow> rows, StructType schema) {
+  static Dataset<Row> scoredDataFrame(SparkSession session, RDD<InternalRow> rows, StructType schema,
+      SQLMetric outputRows) {
     planScoredScans(session);
-    ScoredScanStrategy.mark(rows);
+    ScoredScanStrategy.mark(rows, outputRows);
     return (Dataset<Row>)
         invoke(session, "internalCreateDataFrame", new Class<?>[] {RDD.class, StructType.class, boolean.class},
             rows, schema, false);

@@ -42,6 +42,20 @@ class ScoredScanTest {
   }
 
   @Test
+  void theScanCountsTheRowsItHandsOnForTheSqlTab() {
+    TestCase c = TestCase.load("linear");
+    Dataset<Row> scored = c.onnxModel().setBatchSize(4).transform(c.dataFrame(spark, 3));
+    ScoredScanExec scan = (ScoredScanExec) executedPlan(scored);
+    assertEquals(scan.outputRows(), scan.metrics().apply("numOutputRows"));
+    // Each action starts its plan's metrics from 0, as for Spark's own nodes.
+    assertEquals(c.rows, scored.collectAsList().size());
+    assertEquals(c.rows, scan.outputRows().value());
+    // A limit stops reading early: only the rows handed on count.
+    assertEquals(3, scored.limit(3).collectAsList().size());
+    assertEquals(3, scan.outputRows().value());
+  }
+
+  @Test
   void everySessionPlansItsScoredDataFrames() {
     SparkSession other = spark.newSession();
     TestCase c = TestCase.load("linear");
@@ -102,11 +116,15 @@ class ScoredScanTest {
     }
   }
 
-  /** The executed plan as text (Dataset.queryExecution moved to Spark 4's classic Dataset). */
   private static String physicalPlan(Dataset<Row> dataset) {
+    return executedPlan(dataset).toString();
+  }
+
+  /** The executed plan (Dataset.queryExecution moved to Spark 4's classic Dataset). */
+  private static Object executedPlan(Dataset<Row> dataset) {
     try {
       Object execution = dataset.getClass().getMethod("queryExecution").invoke(dataset);
-      return execution.getClass().getMethod("executedPlan").invoke(execution).toString();
+      return execution.getClass().getMethod("executedPlan").invoke(execution);
     } catch (ReflectiveOperationException e) {
       throw new AssertionError(e);
     }
