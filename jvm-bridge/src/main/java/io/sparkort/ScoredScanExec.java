@@ -13,8 +13,8 @@ import scala.collection.immutable.Nil$;
  * DataFrame made from an RDD of internal rows as {@code RDDScanExec}, which copies every row through
  * an UnsafeProjection because it cannot know they are UnsafeRows already; the scorer's are.
  *
- * <p>Public, with a public constructor over its product elements, because Spark copies plan nodes
- * by reflection. One class file serves Scala 2.12 and 2.13: the Seq-typed members return immutable
+ * <p>Public, with a public constructor over its product elements and then {@code otherCopyArgs},
+ * because Spark copies plan nodes by reflection. One class file serves Scala 2.12 and 2.13: the Seq-typed members return immutable
  * Seqs (2.13's Seq, a subtype of 2.12's) and {@code withNewChildrenInternal} is declared for both
  * lines' IndexedSeq.
  */
