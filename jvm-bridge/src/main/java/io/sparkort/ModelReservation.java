@@ -135,7 +135,7 @@ public final class ModelReservation implements Serializable {
   private static ModelReservation loadHere(ModelSource source, String[] outputs, ScoringMetrics metrics) {
     long[] fetched = new long[1];
     try (ModelNode node = ModelNode.open(source, outputs, fetched)) {
-      metrics.startTask(fetched[0], node);
+      metrics.opened(fetched[0], node);
       SparkEnv env = SparkEnv.get();
       return new ModelReservation(env.executorId(), env.blockManager().blockManagerId().host(), node.stats(),
           node.loadNanos() > 0, processResidentBytes());

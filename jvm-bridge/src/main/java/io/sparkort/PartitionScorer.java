@@ -45,7 +45,6 @@ final class PartitionScorer implements FlatMapFunction<Iterator<InternalRow>, In
     private final Iterator<InternalRow> input;
     private final String[] fetch = plan.fetchNames();
     private ModelNode node;
-    private ScoringMetrics.Task recorder;
     private BatchWriter writer;
     private BatchRows rows;
     /** For the rare input row that is not an UnsafeRow already. */
@@ -98,7 +97,7 @@ final class PartitionScorer implements FlatMapFunction<Iterator<InternalRow>, In
       }
       long started = System.nanoTime();
       long result = node.run(writer.nativeArguments(written), fetch);
-      recorder.batch(written, System.nanoTime() - started);
+      metrics.batch(written, System.nanoTime() - started);
       try {
         rows.fill(NativeApi.describeResult(result), size, written);
       } finally {
@@ -111,7 +110,7 @@ final class PartitionScorer implements FlatMapFunction<Iterator<InternalRow>, In
       TaskContext task = TaskContext.get();
       long[] fetched = new long[1];
       node = ModelNode.open(source, plan.extraOutputs, fetched);
-      recorder = metrics.startTask(fetched[0], node);
+      metrics.opened(fetched[0], node);
       task.addTaskCompletionListener(
           new TaskCompletionListener() {
             @Override
@@ -125,7 +124,7 @@ final class PartitionScorer implements FlatMapFunction<Iterator<InternalRow>, In
                 try {
                   node.close();
                 } finally {
-                  recorder.finish(context);
+                  metrics.logTask(context);
                 }
               }
             }

@@ -79,42 +79,29 @@ public final class ScoringMetrics implements Serializable {
   }
 
   /** On an executor: the model was fetched ({@code bytes}, maybe 0) and opened by {@code node}. */
-  Task startTask(long fetched, ModelNode node) {
+  void opened(long fetched, ModelNode node) {
     fetchedBytes.add(fetched);
     if (node.loadNanos() > 0) {
       loads.add(1);
       loadNanos.add(node.loadNanos());
     }
-    return new Task(fetched, node.loadNanos());
   }
 
-  /** One task's share, counted into the accumulators as it goes and logged when the task ends. */
-  final class Task {
-    private final long fetched;
-    private final long loaded;
-    private long taskRows;
-    private long taskBatches;
-    private long taskNanos;
+  /** On an executor: one native call scored {@code size} rows in {@code nanos}. */
+  void batch(int size, long nanos) {
+    rows.add(size);
+    batches.add(1);
+    modelNanos.add(nanos);
+  }
 
-    private Task(long fetched, long loaded) {
-      this.fetched = fetched;
-      this.loaded = loaded;
-    }
-
-    void batch(int size, long nanos) {
-      taskRows += size;
-      taskBatches++;
-      taskNanos += nanos;
-      rows.add(size);
-      batches.add(1);
-      modelNanos.add(nanos);
-    }
-
-    void finish(TaskContext task) {
-      LOG.info("sparkort: task {} (partition {}) scored {} rows in {} batches, {} ms in the model{}{}",
-          task.taskAttemptId(), task.partitionId(), taskRows, taskBatches, taskNanos / 1_000_000,
-          loaded > 0 ? ", " + loaded / 1_000_000 + " ms loading it" : "",
-          fetched > 0 ? ", " + fetched + " bytes fetched" : "");
-    }
+  /**
+   * On an executor, as a task ends: logs the task's share. Each task works on its own copies of the
+   * accumulators, which start at 0 (Spark sends them reset), so their values here are the task's.
+   */
+  void logTask(TaskContext task) {
+    LOG.info("sparkort: task {} (partition {}) scored {} rows in {} batches, {} ms in the model{}{}",
+        task.taskAttemptId(), task.partitionId(), rows.value(), batches.value(), modelNanos.value() / 1_000_000,
+        loadNanos.value() > 0 ? ", " + loadNanos.value() / 1_000_000 + " ms loading it" : "",
+        fetchedBytes.value() > 0 ? ", " + fetchedBytes.value() + " bytes fetched" : "");
   }
 }
