@@ -1,7 +1,6 @@
 package io.sparkort;
 
 import org.apache.spark.sql.catalyst.expressions.UnsafeRow;
-import org.apache.spark.sql.types.StructType;
 
 /**
  * A batch's rows between arriving and going out: each input row is kept (Spark reuses the row
@@ -10,9 +9,9 @@ import org.apache.spark.sql.types.StructType;
  */
 interface BatchRows {
   /** {@link LaidRows} where every fetched column has a size per row known before the run, else {@link JoinedRows}. */
-  static BatchRows of(ScoringPlan plan, StructType input, int batchRows) {
-    LaidRows laid = LaidRows.of(plan, input, batchRows);
-    return laid != null ? laid : new JoinedRows(plan, input, batchRows);
+  static BatchRows of(ScoringPlan plan, int batchRows) {
+    LaidRows laid = LaidRows.of(plan, batchRows);
+    return laid != null ? laid : new JoinedRows(plan, batchRows);
   }
 
   void startBatch();

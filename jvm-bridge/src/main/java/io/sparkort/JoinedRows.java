@@ -1,12 +1,10 @@
 package io.sparkort;
 
-import java.util.Arrays;
 import org.apache.spark.sql.catalyst.expressions.GenericInternalRow;
 import org.apache.spark.sql.catalyst.expressions.UnsafeProjection;
 import org.apache.spark.sql.catalyst.expressions.UnsafeRow;
 import org.apache.spark.sql.catalyst.expressions.codegen.GenerateUnsafeRowJoiner;
 import org.apache.spark.sql.catalyst.expressions.codegen.UnsafeRowJoiner;
-import org.apache.spark.sql.types.StructField;
 import org.apache.spark.sql.types.StructType;
 
 /**
@@ -25,7 +23,7 @@ final class JoinedRows implements BatchRows {
   private final UnsafeProjection unsafePredictions;
   private final UnsafeRowJoiner joiner;
 
-  JoinedRows(ScoringPlan plan, StructType input, int batchRows) {
+  JoinedRows(ScoringPlan plan, int batchRows) {
     this.plan = plan;
     kept = new UnsafeRow[batchRows];
     slots = new int[batchRows];
@@ -36,10 +34,9 @@ final class JoinedRows implements BatchRows {
       predictionRows[slot] = new GenericInternalRow(predictions[slot]);
     }
     nullPredictions = new GenericInternalRow(new Object[plan.fetches.size()]);
-    StructField[] fields = plan.outputSchema.fields();
-    StructType predictionSchema = new StructType(Arrays.copyOfRange(fields, input.fields().length, fields.length));
+    StructType predictionSchema = plan.predictionSchema();
     unsafePredictions = UnsafeProjection.create(predictionSchema);
-    joiner = GenerateUnsafeRowJoiner.create(input, predictionSchema);
+    joiner = GenerateUnsafeRowJoiner.create(plan.inputSchema(), predictionSchema);
   }
 
   @Override

@@ -87,7 +87,7 @@ final class LaidRows implements BatchRows {
   }
 
   /** The layout for {@code plan}, or null where a fetched column's size per row is not known before the run. */
-  static LaidRows of(ScoringPlan plan, StructType input, int batchRows) {
+  static LaidRows of(ScoringPlan plan, int batchRows) {
     for (ScoringPlan.Fetch fetch : plan.fetches) {
       boolean fixed = !fetch.maps && leaf(fetch) != LeafType.STRING && fetch.rowRank <= 1 && fetch.flatRowLength >= 0
           && fetch.flatRowLength <= MAX_ARRAY;
@@ -95,7 +95,7 @@ final class LaidRows implements BatchRows {
         return null;
       }
     }
-    return new LaidRows(input, plan.fetches, plan.batched, batchRows);
+    return new LaidRows(plan.inputSchema(), plan.fetches, plan.batched, batchRows);
   }
 
   private static LeafType leaf(ScoringPlan.Fetch fetch) {
@@ -184,6 +184,7 @@ final class LaidRows implements BatchRows {
       LeafType leaf = leaf(fetch);
       long data = output.address(0);
       int ordinal = inputFields + f;
+      long header = fetch.rowRank == 0 ? 0 : UnsafeArrayData.calculateHeaderPortionInBytes((int) perRow);
       for (int r = 0; r < size; r++) {
         UnsafeRow row = slotRows[turn][r];
         if (slots[r] < 0) {
@@ -192,8 +193,7 @@ final class LaidRows implements BatchRows {
         if (fetch.rowRank == 0) {
           setScalar(row, ordinal, leaf, data + (long) slots[r] * leaf.bytes);
         } else {
-          long values = row.getBaseOffset() + (row.getLong(ordinal) >>> 32)
-              + UnsafeArrayData.calculateHeaderPortionInBytes((int) perRow);
+          long values = row.getBaseOffset() + (row.getLong(ordinal) >>> 32) + header;
           SmallBytes.copy(null, data + slots[r] * perRow * leaf.bytes, row.getBaseObject(), values,
               perRow * leaf.bytes);
         }

@@ -1,6 +1,5 @@
 package io.sparkort;
 
-import java.util.Arrays;
 import java.util.Iterator;
 import java.util.NoSuchElementException;
 import org.apache.spark.TaskContext;
@@ -9,8 +8,6 @@ import org.apache.spark.sql.catalyst.InternalRow;
 import org.apache.spark.sql.catalyst.expressions.UnsafeProjection;
 import org.apache.spark.sql.catalyst.expressions.UnsafeRow;
 import org.apache.spark.sql.execution.metric.SQLMetric;
-import org.apache.spark.sql.types.StructField;
-import org.apache.spark.sql.types.StructType;
 import org.apache.spark.util.TaskCompletionListener;
 
 /**
@@ -47,7 +44,7 @@ final class PartitionScorer implements FlatMapFunction<Iterator<InternalRow>, In
     private ModelNode node;
     private BatchWriter writer;
     private BatchRows rows;
-    /** For the rare input row that is not an UnsafeRow already. */
+    /** For the rare input row that is not an UnsafeRow already: made (generated code) when one comes. */
     private UnsafeProjection unsafeInput;
     private int size;
     private int next;
@@ -88,7 +85,7 @@ final class PartitionScorer implements FlatMapFunction<Iterator<InternalRow>, In
       int written = 0;
       while (size < batchRows && input.hasNext()) {
         InternalRow in = input.next();
-        UnsafeRow row = in instanceof UnsafeRow ? (UnsafeRow) in : unsafeInput.apply(in);
+        UnsafeRow row = in instanceof UnsafeRow ? (UnsafeRow) in : unsafe(in);
         boolean scored = writer.write(written, row, rowIndex++);
         rows.keep(size++, row, scored ? written++ : -1);
       }
@@ -103,6 +100,13 @@ final class PartitionScorer implements FlatMapFunction<Iterator<InternalRow>, In
       } finally {
         NativeApi.closeResult(result);
       }
+    }
+
+    private UnsafeRow unsafe(InternalRow row) {
+      if (unsafeInput == null) {
+        unsafeInput = UnsafeProjection.create(plan.inputSchema());
+      }
+      return unsafeInput.apply(row);
     }
 
     /** Model and buffers are taken on the first row, so an empty partition costs nothing. */
@@ -129,10 +133,7 @@ final class PartitionScorer implements FlatMapFunction<Iterator<InternalRow>, In
               }
             }
           });
-      StructField[] fields = plan.outputSchema.fields();
-      StructType inputSchema = new StructType(Arrays.copyOfRange(fields, 0, fields.length - plan.fetches.size()));
-      unsafeInput = UnsafeProjection.create(inputSchema);
-      rows = BatchRows.of(plan, inputSchema, batchRows);
+      rows = BatchRows.of(plan, batchRows);
       writer = new BatchWriter(plan, batchRows, "task " + task.taskAttemptId(), "partition " + task.partitionId());
     }
   }

@@ -186,6 +186,18 @@ final class ScoringPlan implements Serializable {
     }
   }
 
+  /** The input's columns: the output schema's first fields (the fetched columns follow them). */
+  StructType inputSchema() {
+    StructField[] fields = outputSchema.fields();
+    return new StructType(Arrays.copyOfRange(fields, 0, fields.length - fetches.size()));
+  }
+
+  /** The fetched columns: the output schema's last fields. */
+  StructType predictionSchema() {
+    StructField[] fields = outputSchema.fields();
+    return new StructType(Arrays.copyOfRange(fields, fields.length - fetches.size(), fields.length));
+  }
+
   /** The model outputs to run for, each once, in the order {@link Fetch#result} indexes. */
   String[] fetchNames() {
     List<String> names = new ArrayList<>();
