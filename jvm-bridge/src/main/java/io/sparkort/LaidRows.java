@@ -144,9 +144,13 @@ final class LaidRows implements BatchRows {
     used += size;
     // The input's null bits for its fields; the predictions' bits above them, their slots and their
     // arrays start clear, as in a fresh row.
-    SmallBytes.copy(base, offset, bytes, at, inputBitsetBytes);
-    SmallBytes.clearWords(bytes, at + inputBitsetBytes, bitsetBytes - inputBitsetBytes);
-    SmallBytes.copy(base, offset + inputBitsetBytes, bytes, at + bitsetBytes, fixedBytes);
+    if (inputBitsetBytes == bitsetBytes) {
+      SmallBytes.copy(base, offset, bytes, at, bitsetBytes + fixedBytes);
+    } else {
+      SmallBytes.copy(base, offset, bytes, at, inputBitsetBytes);
+      SmallBytes.clearWords(bytes, at + inputBitsetBytes, bitsetBytes - inputBitsetBytes);
+      SmallBytes.copy(base, offset + inputBitsetBytes, bytes, at + bitsetBytes, fixedBytes);
+    }
     SmallBytes.clearWords(bytes, at + bitsetBytes + fixedBytes, 8L * fetches.size());
     SmallBytes.copy(base, offset + inputBitsetBytes + fixedBytes, bytes, at + bitsetBytes + 8L * fields,
         variableBytes);
