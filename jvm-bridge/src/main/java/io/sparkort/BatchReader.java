@@ -82,10 +82,9 @@ final class BatchReader {
 
   private static void readTensor(ScoringPlan.Fetch fetch, Output output, boolean batched, int rows,
       Object[][] values, int f) {
-    LeafType leaf = LeafType.of(fetch.elementType.sparkType);
     long[] rowDims = rowDims(fetch, output, batched, rows);
     long perRow = elements(rowDims);
-    Leaves leaves = new Leaves(output, leaf, 0);
+    Leaves leaves = new Leaves(output, fetch.leaf, 0);
     for (int r = 0; r < rows; r++) {
       long first = r * perRow;
       values[r][f] = fetch.rowRank == 0 ? leaves.scalar(first) : nested(leaves, rowDims, 0, first);
@@ -94,7 +93,7 @@ final class BatchReader {
 
   /** A tensor fetch's per-row dimensions, once its output is checked to be what the plan expects. */
   static long[] rowDims(ScoringPlan.Fetch fetch, Output output, boolean batched, int rows) {
-    LeafType leaf = LeafType.of(fetch.elementType.sparkType);
+    LeafType leaf = fetch.leaf;
     long[] rowDims = batched && output.dims.length > 0 ? Arrays.copyOfRange(output.dims, 1, output.dims.length) : output.dims;
     long batch = batched ? (output.dims.length > 0 ? output.dims[0] : -1) : 1;
     long perRow = elements(rowDims);
@@ -135,7 +134,7 @@ final class BatchReader {
 
   private static void readMaps(ScoringPlan.Fetch fetch, Output output, int rows, Object[][] values, int f) {
     LeafType keyLeaf = LeafType.of(fetch.keyType.sparkType);
-    LeafType valueLeaf = LeafType.of(fetch.elementType.sparkType);
+    LeafType valueLeaf = fetch.leaf;
     if (output.kind != 1 || output.dims.length != 1 || output.dims[0] != rows || output.keyLeaf != keyLeaf
         || output.leaf != valueLeaf) {
       throw new InferenceException("model output '" + fetch.output + "' came back as maps of " + output.keyLeaf

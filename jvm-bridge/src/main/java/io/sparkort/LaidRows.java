@@ -27,7 +27,7 @@ final class LaidRows implements BatchRows {
   /** Longer prediction arrays (8 MB a row at most) go through JoinedRows, whose sizes need no int arithmetic here. */
   private static final long MAX_ARRAY = 1 << 20;
 
-  private final List<ScoringPlan.Fetch> fetches;
+  private final ScoringPlan.Fetch[] fetches;
   private final boolean batched;
   /** Each of the batch's rows' place in the run's tensors (-1: null predictions). */
   private final int[] slots;
@@ -49,12 +49,12 @@ final class LaidRows implements BatchRows {
   private int turn;
   private int used;
 
-  private LaidRows(StructType input, List<ScoringPlan.Fetch> fetches, boolean batched, int batchRows) {
+  private LaidRows(StructType input, ScoringPlan.Fetch[] fetches, boolean batched, int batchRows) {
     this.fetches = fetches;
     this.batched = batched;
     slots = new int[batchRows];
     inputFields = input.fields().length;
-    fields = inputFields + fetches.size();
+    fields = inputFields + fetches.length;
     inputBitsetBytes = UnsafeRow.calculateBitSetWidthInBytes(inputFields);
     bitsetBytes = UnsafeRow.calculateBitSetWidthInBytes(fields);
     List<Integer> moved = new ArrayList<>();
@@ -65,15 +65,15 @@ final class LaidRows implements BatchRows {
       }
     }
     movedOrdinals = moved.stream().mapToInt(Integer::intValue).toArray();
-    shift = bitsetBytes - inputBitsetBytes + 8L * fetches.size();
-    arrayBytes = new int[fetches.size()];
+    shift = bitsetBytes - inputBitsetBytes + 8L * fetches.length;
+    arrayBytes = new int[fetches.length];
     int reserved = 0;
-    for (int f = 0; f < fetches.size(); f++) {
-      ScoringPlan.Fetch fetch = fetches.get(f);
+    for (int f = 0; f < fetches.length; f++) {
+      ScoringPlan.Fetch fetch = fetches[f];
       if (fetch.rowRank == 1) {
         int n = (int) fetch.flatRowLength;
         arrayBytes[f] = UnsafeArrayData.calculateHeaderPortionInBytes(n)
-            + (int) ByteArrayMethods.roundNumberOfBytesToNearestWord((long) n * leaf(fetch).bytes);
+            + (int) ByteArrayMethods.roundNumberOfBytesToNearestWord((long) n * fetch.leaf.bytes);
         reserved += arrayBytes[f];
       }
     }
@@ -89,17 +89,13 @@ final class LaidRows implements BatchRows {
   /** The layout for {@code plan}, or null where a fetched column's size per row is not known before the run. */
   static LaidRows of(ScoringPlan plan, int batchRows) {
     for (ScoringPlan.Fetch fetch : plan.fetches) {
-      boolean fixed = !fetch.maps && leaf(fetch) != LeafType.STRING && fetch.rowRank <= 1 && fetch.flatRowLength >= 0
+      boolean fixed = !fetch.maps && fetch.leaf != LeafType.STRING && fetch.rowRank <= 1 && fetch.flatRowLength >= 0
           && fetch.flatRowLength <= MAX_ARRAY;
       if (!fixed) {
         return null;
       }
     }
-    return new LaidRows(plan.inputSchema(), plan.fetches, plan.batched, batchRows);
-  }
-
-  private static LeafType leaf(ScoringPlan.Fetch fetch) {
-    return LeafType.of(fetch.elementType.sparkType);
+    return new LaidRows(plan.inputSchema(), plan.fetches.toArray(new ScoringPlan.Fetch[0]), plan.batched, batchRows);
   }
 
   /** Starts a batch: its rows take the space of the batch before the last one. */
@@ -115,7 +111,7 @@ final class LaidRows implements BatchRows {
     UnsafeRow row = lay(r, input);
     slots[r] = slot;
     if (slot < 0) {
-      for (int f = 0; f < fetches.size(); f++) {
+      for (int f = 0; f < fetches.length; f++) {
         row.setNullAt(inputFields + f);
       }
     }
@@ -151,7 +147,7 @@ final class LaidRows implements BatchRows {
       SmallBytes.clearWords(bytes, at + inputBitsetBytes, bitsetBytes - inputBitsetBytes);
       SmallBytes.copy(base, offset + inputBitsetBytes, bytes, at + bitsetBytes, fixedBytes);
     }
-    SmallBytes.clearWords(bytes, at + bitsetBytes + fixedBytes, 8L * fetches.size());
+    SmallBytes.clearWords(bytes, at + bitsetBytes + fixedBytes, 8L * fetches.length);
     SmallBytes.copy(base, offset + inputBitsetBytes + fixedBytes, bytes, at + bitsetBytes + 8L * fields,
         variableBytes);
     SmallBytes.clearWords(bytes, at + size - reservedBytes, reservedBytes);
@@ -166,7 +162,7 @@ final class LaidRows implements BatchRows {
     for (int f = 0; f < arrayBytes.length; f++) {
       if (arrayBytes[f] > 0) {
         row.setLong(inputFields + f, (array << 32) | arrayBytes[f]);
-        Platform.putLong(bytes, at + array, fetches.get(f).flatRowLength);
+        Platform.putLong(bytes, at + array, fetches[f].flatRowLength);
         array += arrayBytes[f];
       }
     }
@@ -177,15 +173,15 @@ final class LaidRows implements BatchRows {
   @Override
   public void fill(long[] described, int size, int scored) {
     List<BatchReader.Output> outputs = BatchReader.outputs(described);
-    for (int f = 0; f < fetches.size(); f++) {
-      ScoringPlan.Fetch fetch = fetches.get(f);
+    for (int f = 0; f < fetches.length; f++) {
+      ScoringPlan.Fetch fetch = fetches[f];
       BatchReader.Output output = outputs.get(fetch.result);
       long perRow = BatchReader.elements(BatchReader.rowDims(fetch, output, batched, scored));
       if (perRow != fetch.flatRowLength) {
         throw new InferenceException("model output '" + fetch.output + "' came back with " + perRow
             + " values per row; its signature says " + fetch.flatRowLength);
       }
-      LeafType leaf = leaf(fetch);
+      LeafType leaf = fetch.leaf;
       long data = output.address(0);
       int ordinal = inputFields + f;
       long header = fetch.rowRank == 0 ? 0 : UnsafeArrayData.calculateHeaderPortionInBytes((int) perRow);

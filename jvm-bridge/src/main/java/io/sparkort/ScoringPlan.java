@@ -133,6 +133,8 @@ final class ScoringPlan implements Serializable {
     final boolean maps;
     /** The tensor's element type, or the maps' value type. */
     final ElementType elementType;
+    /** The Spark type of one of those values. */
+    final LeafType leaf;
     /** The maps' key type, else null. */
     final ElementType keyType;
     /** Levels of arrays a row's value becomes: 0 for one value per row. */
@@ -146,12 +148,13 @@ final class ScoringPlan implements Serializable {
     Fetch(String column, String output, boolean maps, ElementType elementType, ElementType keyType, int rowRank,
         long flatRowLength) {
       this.column = column;
-      this.flatRowLength = flatRowLength;
       this.output = output;
       this.maps = maps;
       this.elementType = elementType;
+      this.leaf = LeafType.of(elementType.sparkType);
       this.keyType = keyType;
       this.rowRank = rowRank;
+      this.flatRowLength = flatRowLength;
       DataType type = elementType.sparkType;
       if (maps) {
         type = DataTypes.createMapType(keyType.sparkType, elementType.sparkType, false);
