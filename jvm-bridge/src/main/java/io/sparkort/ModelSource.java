@@ -86,6 +86,11 @@ final class ModelSource implements Serializable {
     this.driverCopy = driverCopy;
   }
 
+  /** The driver's copy of the .onnx file. */
+  File driverCopy() {
+    return driverCopy;
+  }
+
   /** Where a modelLocation is read from: a path without a scheme is a file on the driver. */
   static FileSystem fileSystem(Path location, Configuration hadoopConf) throws IOException {
     return location.toUri().getScheme() == null ? FileSystem.getLocal(hadoopConf) : location.getFileSystem(hadoopConf);

@@ -161,9 +161,11 @@ final class OnnxModelPersistence {
       if (sourceFs.getFileStatus(source).isDirectory()) {
         throw new ModelLoadException("cannot save the OnnxModel: modelLocation " + location + " is a directory");
       }
-      copy(sourceFs, source, new Path(stagePath, relative), conf);
-      // The data files' places relative to the .onnx file are checked (inside the model's folder) by resolve.
-      for (ModelSource.DataFile data : ModelSource.resolve(location, conf).dataFiles) {
+      // resolve reads the .onnx file once, into the driver's copy, and finds its data files (checked to
+      // lie inside the model's folder); the stage takes the .onnx file from that copy.
+      ModelSource model = ModelSource.resolve(location, conf);
+      copy(FileSystem.getLocal(conf), new Path(model.driverCopy().toURI()), new Path(stagePath, relative), conf);
+      for (ModelSource.DataFile data : model.dataFiles) {
         copy(sourceFs, new Path(source.getParent(), data.location),
             new Path(new Path(stagePath, MODEL_FOLDER), data.location), conf);
       }
