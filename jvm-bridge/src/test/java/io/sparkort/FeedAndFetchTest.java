@@ -38,8 +38,7 @@ class FeedAndFetchTest {
 
   @BeforeAll
   static void startSpark() {
-    spark = SparkSession.builder().master("local[2]").appName("sparkort-feed-fetch-test")
-        .config("spark.ui.enabled", "false").config("spark.sql.shuffle.partitions", "3").getOrCreate();
+    spark = TestCase.localSpark("sparkort-feed-fetch-test").getOrCreate();
   }
 
   @AfterAll

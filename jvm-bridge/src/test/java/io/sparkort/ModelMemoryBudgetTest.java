@@ -15,8 +15,7 @@ class ModelMemoryBudgetTest {
     TestCase c = TestCase.load("mlp");
     File first = TestModels.variant(c, 21);
     File second = TestModels.variant(c, 22);
-    SparkSession spark = SparkSession.builder().master("local[2]").appName("sparkort-memory-budget-test")
-        .config("spark.ui.enabled", "false")
+    SparkSession spark = TestCase.localSpark("sparkort-memory-budget-test")
         .config(ModelNode.MEMORY_CONF, Long.toString(first.length() + first.length() / 2))
         .getOrCreate();
     try {

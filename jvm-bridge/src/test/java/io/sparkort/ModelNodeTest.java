@@ -35,8 +35,7 @@ class ModelNodeTest {
 
   @BeforeAll
   static void startSpark() {
-    spark = SparkSession.builder().master("local[2]").appName("sparkort-model-node-test")
-        .config("spark.ui.enabled", "false").getOrCreate();
+    spark = TestCase.localSpark("sparkort-model-node-test").getOrCreate();
   }
 
   @AfterAll

@@ -28,8 +28,7 @@ class OnnxModelPersistenceTest {
   File tmp;
 
   private static SparkSession newSession() {
-    return SparkSession.builder().master("local[2]").appName("sparkort-persistence-test")
-        .config("spark.ui.enabled", "false").config("spark.sql.shuffle.partitions", "3").getOrCreate();
+    return TestCase.localSpark("sparkort-persistence-test").getOrCreate();
   }
 
   /** A copy of the case's model that the test may delete. */

@@ -28,8 +28,7 @@ class OnnxModelTest {
 
   @BeforeAll
   static void startSpark() {
-    spark = SparkSession.builder().master("local[2]").appName("sparkort-test")
-        .config("spark.ui.enabled", "false").config("spark.sql.shuffle.partitions", "3").getOrCreate();
+    spark = TestCase.localSpark("sparkort-test").getOrCreate();
   }
 
   @AfterAll

@@ -22,8 +22,7 @@ class ScoredScanTest {
 
   @BeforeAll
   static void startSpark() {
-    spark = SparkSession.builder().master("local[2]").appName("sparkort-scored-scan")
-        .config("spark.ui.enabled", "false").config("spark.sql.shuffle.partitions", "3").getOrCreate();
+    spark = TestCase.localSpark("sparkort-scored-scan").getOrCreate();
   }
 
   @AfterAll
@@ -96,7 +95,7 @@ class ScoredScanTest {
 
   @Test
   void inputValuesSurviveWhenTheOutputRowNeedsMoreNullBits() {
-    // 62 more columns (strings, some null) put the input at 64 fields: the output's null bits take
+    // 61 more columns (strings, some null) put the input at 64 fields: the output's null bits take
     // a second word, so every string's offset in the output row moves.
     TestCase c = TestCase.load("two_inputs");
     Dataset<Row> input = c.dataFrame(spark, 2);

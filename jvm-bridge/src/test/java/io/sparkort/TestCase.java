@@ -54,6 +54,12 @@ final class TestCase {
     this.rows = json.get("rows").asInt();
   }
 
+  /** The suites' {@code local[2]} session: no UI, and 3 shuffle partitions for their few rows. */
+  static SparkSession.Builder localSpark(String appName) {
+    return SparkSession.builder().master("local[2]").appName(appName).config("spark.ui.enabled", "false")
+        .config("spark.sql.shuffle.partitions", "3");
+  }
+
   static TestCase load(String name) {
     return new TestCase(name);
   }
