@@ -7,8 +7,9 @@ use std::path::Path;
 use std::sync::atomic::{AtomicI64, Ordering};
 use std::sync::Arc;
 
+use jni::elements::ReleaseMode;
 use jni::errors::ErrorPolicy;
-use jni::objects::{JClass, JIntArray, JLongArray, JObjectArray, JString};
+use jni::objects::{JByteArray, JClass, JIntArray, JLongArray, JObjectArray, JString};
 use jni::strings::JNIString;
 use jni::sys::{jint, jlong};
 use jni::{Env, EnvUnowned};
@@ -17,6 +18,7 @@ use crate::exchange::{self, InputBuffers};
 use crate::logging;
 use crate::model_node::{self, Model, ModelOptions};
 use crate::tensor::{ElementType, Output};
+use crate::unsafe_rows::{self, ArrayFeed, Layout, Prediction};
 use crate::{runtime, Error, Result};
 
 // Run results handed to the JVM and not yet closed: a leak check for tests and diagnostics.
@@ -304,6 +306,145 @@ pub extern "system" fn Java_io_sparkort_NativeApi_run<'local>(
             let outputs = unsafe { model(handle) }?.run(&imported, &fetch)?;
             OPEN_RESULTS.fetch_add(1, Ordering::Relaxed);
             Ok(Box::into_raw(Box::new(outputs)) as jlong)
+        })
+        .resolve::<ThrowSparkOrtException>()
+}
+
+/// The first `n` ints of `array`.
+fn int_prefix(env: &Env<'_>, array: &JIntArray<'_>, n: jint) -> Result<Vec<i32>> {
+    let n = usize::try_from(n).map_err(|_| Error::InvalidArgument(format!("row count {n} is negative")))?;
+    if n > array.len(env)? {
+        return Err(Error::InvalidArgument(format!("{n} rows, but an array of {} entries", array.len(env)?)));
+    }
+    let mut out = vec![0; n];
+    array.get_region(env, 0, &mut out)?;
+    Ok(out)
+}
+
+/// Runs `work` on the arena's bytes in place. No JNI call may happen inside `work`: the JVM's
+/// garbage collector waits while the array is held.
+fn with_arena<T>(env: &Env<'_>, arena: &JByteArray<'_>, work: impl FnOnce(&mut [u8]) -> Result<T>) -> Result<T> {
+    // SAFETY: `work` makes no JNI call and the elements are released when `critical` drops at the end
+    // of this function; the Java caller (LaidRows) touches the array from this thread only.
+    let mut critical = unsafe { arena.get_elements_critical(env, ReleaseMode::CopyBack) }?;
+    let len = critical.len();
+    // SAFETY: the JVM's array holds `len` bytes at this address until `critical` drops, and `i8` and
+    // `u8` have the same size and alignment.
+    let bytes = unsafe { std::slice::from_raw_parts_mut(critical.as_mut_ptr().cast::<u8>(), len) };
+    work(bytes)
+}
+
+/// Lays rows `0..rows` of the arena out as output rows in place; `starts` holds `rows + 1` row
+/// boundaries and `layout` is `unsafe_rows::Layout::from_longs`'s description.
+#[unsafe(no_mangle)]
+pub extern "system" fn Java_io_sparkort_NativeApi_layRows<'local>(
+    mut unowned_env: EnvUnowned<'local>,
+    _class: JClass<'local>,
+    arena: JByteArray<'local>,
+    starts: JIntArray<'local>,
+    rows: jint,
+    layout: JLongArray<'local>,
+) {
+    unowned_env
+        .with_env(|env| -> Result<()> {
+            let starts = int_prefix(env, &starts, rows.saturating_add(1))?;
+            let layout = Layout::from_longs(&longs(env, &layout)?)?;
+            with_arena(env, &arena, |bytes| unsafe_rows::lay(bytes, &starts, &layout))
+        })
+        .resolve::<ThrowSparkOrtException>()
+}
+
+/// Copies the features of laid rows `from..to` into the input buffers, row `from` at tensor slot
+/// `firstSlot`. `feeds` holds per input: field ordinal, elements per row, bytes per element, buffer
+/// address, buffer bytes. Returns the first row not copied (see `unsafe_rows::gather`), `to` if none.
+#[unsafe(no_mangle)]
+#[allow(clippy::too_many_arguments)]
+pub extern "system" fn Java_io_sparkort_NativeApi_gatherFeeds<'local>(
+    mut unowned_env: EnvUnowned<'local>,
+    _class: JClass<'local>,
+    arena: JByteArray<'local>,
+    starts: JIntArray<'local>,
+    from: jint,
+    to: jint,
+    first_slot: jint,
+    bitset_bytes: jint,
+    feeds: JLongArray<'local>,
+) -> jint {
+    unowned_env
+        .with_env(|env| -> Result<jint> {
+            let starts = int_prefix(env, &starts, to.saturating_add(1))?;
+            let described = longs(env, &feeds)?;
+            let bad = || {
+                Error::InvalidArgument(format!(
+                    "gatherFeeds: rows {from}..{to} at slot {first_slot}, feeds {described:?}"
+                ))
+            };
+            let index = |v: i64| usize::try_from(v).map_err(|_| bad());
+            let (from, first_slot, bitset) =
+                (index(from.into())?, index(first_slot.into())?, index(bitset_bytes.into())?);
+            if described.len() % 5 != 0 || from > starts.len().saturating_sub(1) {
+                return Err(bad());
+            }
+            let mut specs = Vec::new();
+            let mut tensors = Vec::new();
+            for feed in described.chunks(5) {
+                specs.push(ArrayFeed {
+                    ordinal: index(feed[0])?,
+                    elements: index(feed[1])?,
+                    element_bytes: index(feed[2])?,
+                });
+                if feed[3] == 0 {
+                    return Err(bad());
+                }
+                // SAFETY: the Java caller (BatchWriter) passes the address and size of an input buffer it
+                // holds allocated, and writes nothing else into it during this call.
+                tensors.push(unsafe { std::slice::from_raw_parts_mut(feed[3] as *mut u8, index(feed[4])?) });
+            }
+            let to = starts.len() - 1;
+            let stop = with_arena(env, &arena, |bytes| {
+                unsafe_rows::gather(bytes, &starts, bitset, &specs, &mut tensors, (from, to), first_slot)
+            })?;
+            Ok(stop as jint)
+        })
+        .resolve::<ThrowSparkOrtException>()
+}
+
+/// Writes one prediction column of a run into laid rows `0..rows`: `slots[r]` is row `r`'s place
+/// in the output tensor (negative: none). `prediction` holds field ordinal, elements per row (0 for
+/// one value in the field's slot), bytes per value, 1 for booleans, then the tensor's address and bytes.
+#[unsafe(no_mangle)]
+#[allow(clippy::too_many_arguments)]
+pub extern "system" fn Java_io_sparkort_NativeApi_fillRows<'local>(
+    mut unowned_env: EnvUnowned<'local>,
+    _class: JClass<'local>,
+    arena: JByteArray<'local>,
+    starts: JIntArray<'local>,
+    slots: JIntArray<'local>,
+    rows: jint,
+    bitset_bytes: jint,
+    prediction: JLongArray<'local>,
+) {
+    unowned_env
+        .with_env(|env| -> Result<()> {
+            let starts = int_prefix(env, &starts, rows.saturating_add(1))?;
+            let slots = int_prefix(env, &slots, rows)?;
+            let p = longs(env, &prediction)?;
+            let bad = || Error::InvalidArgument(format!("fillRows: prediction {p:?}, bitset {bitset_bytes}"));
+            let index = |v: i64| usize::try_from(v).map_err(|_| bad());
+            if p.len() != 6 || p[4] == 0 {
+                return Err(bad());
+            }
+            let spec = Prediction {
+                ordinal: index(p[0])?,
+                array_elements: index(p[1])?,
+                value_bytes: index(p[2])?,
+                boolean: p[3] != 0,
+            };
+            let bitset = index(bitset_bytes.into())?;
+            // SAFETY: the address and size are an output tensor of a run result the Java caller (LaidRows)
+            // holds open until this call returns; nothing writes to it meanwhile.
+            let values = unsafe { std::slice::from_raw_parts(p[4] as *const u8, index(p[5])?) };
+            with_arena(env, &arena, |bytes| unsafe_rows::fill(bytes, &starts, &slots, bitset, &spec, values))
         })
         .resolve::<ThrowSparkOrtException>()
 }

@@ -9,6 +9,7 @@
 //! - `signature`: a model's inputs and outputs, as JSON for the JVM.
 //! - `tensor`: element types, and Arrow arrays <-> ONNX Runtime tensors.
 //! - `exchange`: JVM buffers imported as validated Arrow arrays.
+//! - `unsafe_rows`: a batch of Spark UnsafeRows in a JVM byte array: laid out, features copied out, predictions written in.
 //! - `weights`: a model's initializers read once and shared by all its sessions.
 
 pub mod error;
@@ -20,6 +21,7 @@ pub mod onnx_proto;
 pub mod runtime;
 pub mod signature;
 pub mod tensor;
+pub mod unsafe_rows;
 pub mod weights;
 
 pub use error::{Error, Result};

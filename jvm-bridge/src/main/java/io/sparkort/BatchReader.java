@@ -68,6 +68,10 @@ final class BatchReader {
     long address(int buffer) {
       return buffers[2 * buffer];
     }
+
+    long bytes(int buffer) {
+      return buffers[2 * buffer + 1];
+    }
   }
 
   /** The Spark leaf type of a wire element type code: what the native side widened the output to. */

@@ -1,11 +1,12 @@
 package io.sparkort;
 
+import java.util.Iterator;
 import org.apache.spark.sql.catalyst.expressions.UnsafeRow;
 
 /**
  * A batch's rows between arriving and going out: each input row is kept (Spark reuses the row
- * object it hands out) until the batch is scored, then comes out as an UnsafeRow of its values
- * followed by its predictions.
+ * object it hands out) and its features written for the run, then after the run it comes out as an
+ * UnsafeRow of its values followed by its predictions.
  */
 interface BatchRows {
   /** {@link LaidRows} where every fetched column has a size per row known before the run, else {@link JoinedRows}. */
@@ -14,14 +15,18 @@ interface BatchRows {
     return laid != null ? laid : new JoinedRows(plan, batchRows);
   }
 
-  void startBatch();
-
   /**
-   * Keeps row {@code r} of the batch.
+   * Takes the next batch, up to the batch size, from {@code input}, and writes the features of each
+   * of its rows with {@code writer}; a row with a null input is kept with null predictions when the
+   * plan keeps nulls.
    *
-   * @param slot the row's place in the run's tensors, or -1 for a row kept with null predictions
+   * @param firstRowIndex the position of the batch's first row in its partition, for error messages
+   * @return the number of rows taken
    */
-  void keep(int r, UnsafeRow input, int slot);
+  int take(Iterator<UnsafeRow> input, BatchWriter writer, long firstRowIndex);
+
+  /** How many rows of the last batch taken are in the run's tensors. */
+  int scored();
 
   /**
    * Takes the predictions of a run over the batch's first {@code size} rows, {@code scored} of them

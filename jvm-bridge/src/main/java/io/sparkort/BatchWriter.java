@@ -58,6 +58,8 @@ final class BatchWriter implements AutoCloseable {
   private final long[][] batchLevels;
   private final long[][] batchDims;
   private final NativeArguments arguments;
+  /** Per feed, as {@link NativeApi#gatherFeeds} takes them; null unless every feed can be gathered. */
+  private final long[] gathered;
 
   BatchWriter(ScoringPlan plan, int batchRows, String taskName, String partition) {
     List<ScoringPlan.Feed> feedList = plan.feeds;
@@ -85,6 +87,46 @@ final class BatchWriter implements AutoCloseable {
       totalRank += ranks[f];
     }
     arguments = new NativeArguments(inputNames, columns, elementTypes, new long[totalRank], ranks, new long[4 * n]);
+    gathered = gatherable(feeds) ? new long[5 * n] : null;
+  }
+
+  /**
+   * Whether every feed is one array column whose rows hold a number of values the model fixes,
+   * already in the tensor's element layout: then the native library copies laid rows' features.
+   */
+  private static boolean gatherable(ScoringPlan.Feed[] feeds) {
+    for (ScoringPlan.Feed feed : feeds) {
+      if (feed.source != ScoringPlan.Source.ARRAY || feed.depth != 1 || !feed.bulkCopy || feed.fixedRowElements < 0) {
+        return false;
+      }
+    }
+    return true;
+  }
+
+  /**
+   * Copies the features of the laid rows {@code from..to} in {@code arena} (see {@link LaidRows}),
+   * row {@code from} at tensor slot {@code slot}, up to the first row that is not as the model
+   * takes it as it is: that one must go through {@link #write}.
+   *
+   * @return the first row not copied: {@code to} when all were, {@code from} when none can be
+   */
+  int gather(byte[] arena, int[] starts, int from, int to, int slot, int bitsetBytes) {
+    if (gathered == null || from == to) {
+      return from;
+    }
+    for (int f = 0; f < feeds.length; f++) {
+      ScoringPlan.Feed feed = feeds[f];
+      if (slot == 0) {
+        buffers[f].startRow(0, feed.fixedRowElements);
+        batchDims[f] = feed.rowShape;
+      }
+      gathered[5 * f] = feed.ordinals[0];
+      gathered[5 * f + 1] = feed.fixedRowElements;
+      gathered[5 * f + 2] = feed.leaves[0].bytes;
+      gathered[5 * f + 3] = buffers[f].address(0);
+      gathered[5 * f + 4] = buffers[f].capacity();
+    }
+    return NativeApi.gatherFeeds(arena, starts, from, to, slot, bitsetBytes, gathered);
   }
 
   /**

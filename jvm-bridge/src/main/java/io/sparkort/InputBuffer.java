@@ -50,6 +50,11 @@ final class InputBuffer implements AutoCloseable {
     }
   }
 
+  /** Bytes the data buffer holds; 0 before the first row. */
+  long capacity() {
+    return data == null ? 0 : data.capacity();
+  }
+
   long address(long element) {
     return data.memoryAddress() + element * type.inputBytes;
   }

@@ -1,5 +1,6 @@
 package io.sparkort;
 
+import java.util.Iterator;
 import org.apache.spark.sql.catalyst.expressions.GenericInternalRow;
 import org.apache.spark.sql.catalyst.expressions.UnsafeProjection;
 import org.apache.spark.sql.catalyst.expressions.UnsafeRow;
@@ -22,6 +23,7 @@ final class JoinedRows implements BatchRows {
   private final GenericInternalRow nullPredictions;
   private final UnsafeProjection unsafePredictions;
   private final UnsafeRowJoiner joiner;
+  private int scored;
 
   JoinedRows(ScoringPlan plan, int batchRows) {
     this.plan = plan;
@@ -40,12 +42,21 @@ final class JoinedRows implements BatchRows {
   }
 
   @Override
-  public void startBatch() {}
+  public int take(Iterator<UnsafeRow> input, BatchWriter writer, long firstRowIndex) {
+    int size = 0;
+    scored = 0;
+    while (size < kept.length && input.hasNext()) {
+      UnsafeRow row = input.next();
+      boolean written = writer.write(scored, row, firstRowIndex + size);
+      kept[size] = row.copy();
+      slots[size++] = written ? scored++ : -1;
+    }
+    return size;
+  }
 
   @Override
-  public void keep(int r, UnsafeRow input, int slot) {
-    kept[r] = input.copy();
-    slots[r] = slot;
+  public int scored() {
+    return scored;
   }
 
   @Override

@@ -100,4 +100,33 @@ final class NativeApi {
 
   /** @param result handle from {@link #run}; its addresses are invalid afterwards */
   static native void closeResult(long result);
+
+  /**
+   * Lays out rows {@code 0..rows} of {@code arena} in place as output rows: each one's input
+   * UnsafeRow bytes sit at the start of its span, {@code starts[r]} to {@code starts[r + 1]}, and it
+   * becomes the input's fields followed by the predictions' (null-free, zero) fields and reserved
+   * arrays. {@code layout}: input bitset bytes, output bitset bytes, input fields, the count and
+   * ordinals of the input's variable-length fields, the count of predictions and per prediction its
+   * reserved array's bytes and elements (0, 0 for one value a row).
+   */
+  static native void layRows(byte[] arena, int[] starts, int rows, long[] layout);
+
+  /**
+   * Copies the features of laid rows {@code from..to} into the input buffers, row {@code from} at
+   * tensor slot {@code firstSlot}, up to the first row that is not as {@code feeds} says (a null
+   * array, another length, a null element). {@code feeds}, per model input: field ordinal,
+   * elements per row, bytes per element, buffer address, buffer bytes.
+   *
+   * @return the first row not copied; {@code to} when all were
+   */
+  static native int gatherFeeds(byte[] arena, int[] starts, int from, int to, int firstSlot, int bitsetBytes,
+      long[] feeds);
+
+  /**
+   * Writes one fetched output of a run into laid rows {@code 0..rows}; {@code slots[r]} is row
+   * {@code r}'s place in the tensor, negative for none. {@code prediction}: field ordinal, values
+   * per row (0 for one value in the field's slot), bytes per value, 1 for booleans else 0, the
+   * tensor's address and bytes.
+   */
+  static native void fillRows(byte[] arena, int[] starts, int[] slots, int rows, int bitsetBytes, long[] prediction);
 }

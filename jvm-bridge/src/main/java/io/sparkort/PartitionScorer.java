@@ -39,19 +39,17 @@ final class PartitionScorer implements FlatMapFunction<Iterator<InternalRow>, In
   }
 
   private final class ScoredRows implements Iterator<InternalRow> {
-    private final Iterator<InternalRow> input;
+    private final Iterator<UnsafeRow> input;
     private final String[] fetch = plan.fetchNames();
     private ModelNode node;
     private BatchWriter writer;
     private BatchRows rows;
-    /** For the rare input row that is not an UnsafeRow already: made (generated code) when one comes. */
-    private UnsafeProjection unsafeInput;
     private int size;
     private int next;
     private long rowIndex;
 
     ScoredRows(Iterator<InternalRow> input) {
-      this.input = input;
+      this.input = new UnsafeRows(input);
     }
 
     @Override
@@ -79,16 +77,10 @@ final class PartitionScorer implements FlatMapFunction<Iterator<InternalRow>, In
       }
       // Rows handed on are counted a batch at a time (and the last, perhaps partly used, at task end).
       outputRows.add(next);
-      size = 0;
       next = 0;
-      rows.startBatch();
-      int written = 0;
-      while (size < batchRows && input.hasNext()) {
-        InternalRow in = input.next();
-        UnsafeRow row = in instanceof UnsafeRow ? (UnsafeRow) in : unsafe(in);
-        boolean scored = writer.write(written, row, rowIndex++);
-        rows.keep(size++, row, scored ? written++ : -1);
-      }
+      size = rows.take(input, writer, rowIndex);
+      rowIndex += size;
+      int written = rows.scored();
       if (written == 0) {
         return;
       }
@@ -100,13 +92,6 @@ final class PartitionScorer implements FlatMapFunction<Iterator<InternalRow>, In
       } finally {
         NativeApi.closeResult(result);
       }
-    }
-
-    private UnsafeRow unsafe(InternalRow row) {
-      if (unsafeInput == null) {
-        unsafeInput = UnsafeProjection.create(plan.inputSchema());
-      }
-      return unsafeInput.apply(row);
     }
 
     /** Model and buffers are taken on the first row, so an empty partition costs nothing. */
@@ -135,6 +120,33 @@ final class PartitionScorer implements FlatMapFunction<Iterator<InternalRow>, In
           });
       rows = BatchRows.of(plan, batchRows);
       writer = new BatchWriter(plan, batchRows, "task " + task.taskAttemptId(), "partition " + task.partitionId());
+    }
+  }
+
+  /** The input as UnsafeRows: the rare row that is not one already goes through a projection, made when one comes. */
+  private final class UnsafeRows implements Iterator<UnsafeRow> {
+    private final Iterator<InternalRow> rows;
+    private UnsafeProjection projection;
+
+    UnsafeRows(Iterator<InternalRow> rows) {
+      this.rows = rows;
+    }
+
+    @Override
+    public boolean hasNext() {
+      return rows.hasNext();
+    }
+
+    @Override
+    public UnsafeRow next() {
+      InternalRow row = rows.next();
+      if (row instanceof UnsafeRow) {
+        return (UnsafeRow) row;
+      }
+      if (projection == null) {
+        projection = UnsafeProjection.create(plan.inputSchema());
+      }
+      return projection.apply(row);
     }
   }
 }

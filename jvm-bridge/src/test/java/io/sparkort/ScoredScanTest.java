@@ -115,6 +115,28 @@ class ScoredScanTest {
     }
   }
 
+  @Test
+  void rowsThatGrowAndRowsWithANullElementInOneBatchKeepTheirValues() {
+    // One batch: each row's string is longer than the last, so the batch's rows outgrow the room the
+    // first row suggested; every seventh row has a null feature element and is kept with nulls.
+    TestCase c = TestCase.load("two_inputs");
+    Dataset<Row> input = c.dataFrame(spark, 1)
+        .selectExpr("id", "IF(id % 7 = 3, array(col_a[0], CAST(NULL AS FLOAT), col_a[2]), col_a) AS col_a", "col_b",
+            "repeat('x', id * 40) AS pad");
+    List<Row> rows = c.onnxModel().setHandleNulls("keep").setBatchSize(c.rows).transform(input).collectAsList();
+    assertEquals(c.rows, rows.size(), "no row is lost");
+    for (Row row : rows) {
+      int id = row.getInt(row.fieldIndex("id"));
+      assertEquals(id * 40, row.getString(row.fieldIndex("pad")).length(), "row " + id);
+      if (id % 7 == 3) {
+        assertTrue(row.isNullAt(row.fieldIndex("out_sum")) && row.isNullAt(row.fieldIndex("out_norm")), "row " + id);
+      } else {
+        c.assertRowMatches(row, id, "sum");
+        c.assertRowMatches(row, id, "norm");
+      }
+    }
+  }
+
   private static String physicalPlan(Dataset<Row> dataset) {
     return executedPlan(dataset).toString();
   }
