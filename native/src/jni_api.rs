@@ -18,7 +18,7 @@ use crate::exchange::{self, InputBuffers};
 use crate::logging;
 use crate::model_node::{self, Model, ModelOptions};
 use crate::tensor::{ElementType, Output};
-use crate::unsafe_rows::{self, ArrayFeed, Layout, Prediction};
+use crate::unsafe_rows::{self, ArrayFeed, Gather, Layout, Prediction};
 use crate::{runtime, Error, Result};
 
 // Run results handed to the JVM and not yet closed: a leak check for tests and diagnostics.
@@ -334,8 +334,38 @@ fn with_arena<T>(env: &Env<'_>, arena: &JByteArray<'_>, work: impl FnOnce(&mut [
     work(bytes)
 }
 
+/// The inputs to copy from laid rows, from `feeds`: per input, field ordinal, elements per row,
+/// bytes per element, buffer address, buffer bytes.
+///
+/// # Safety
+/// Each address and size must be an input buffer the caller holds allocated, and into which nothing
+/// else writes, for as long as the result lives.
+unsafe fn gathering<'a>(described: &[i64]) -> Result<Gather<'a>> {
+    let bad = || Error::InvalidArgument(format!("input buffers {described:?} are malformed"));
+    let index = |v: i64| usize::try_from(v).map_err(|_| bad());
+    if !described.len().is_multiple_of(5) {
+        return Err(bad());
+    }
+    let mut gather = Gather { feeds: Vec::new(), tensors: Vec::new() };
+    for feed in described.chunks(5) {
+        gather.feeds.push(ArrayFeed {
+            ordinal: index(feed[0])?,
+            elements: index(feed[1])?,
+            element_bytes: index(feed[2])?,
+        });
+        if feed[3] == 0 {
+            return Err(bad());
+        }
+        // SAFETY: per this function's contract.
+        gather.tensors.push(unsafe { std::slice::from_raw_parts_mut(feed[3] as *mut u8, index(feed[4])?) });
+    }
+    Ok(gather)
+}
+
 /// Lays rows `0..rows` of the arena out as output rows in place; `starts` holds `rows + 1` row
-/// boundaries and `layout` is `unsafe_rows::Layout::from_longs`'s description.
+/// boundaries and `layout` is `unsafe_rows::Layout::from_longs`'s description. With `feeds` (see
+/// `gathering`; null for none), copies the rows' features into tensor slots `0..` up to the first
+/// row that cannot be copied as it is, and returns that row (`rows` when all were copied, 0 without `feeds`).
 #[unsafe(no_mangle)]
 pub extern "system" fn Java_io_sparkort_NativeApi_layRows<'local>(
     mut unowned_env: EnvUnowned<'local>,
@@ -344,19 +374,25 @@ pub extern "system" fn Java_io_sparkort_NativeApi_layRows<'local>(
     starts: JIntArray<'local>,
     rows: jint,
     layout: JLongArray<'local>,
-) {
+    feeds: JLongArray<'local>,
+) -> jint {
     unowned_env
-        .with_env(|env| -> Result<()> {
+        .with_env(|env| -> Result<jint> {
             let starts = int_prefix(env, &starts, rows.saturating_add(1))?;
             let layout = Layout::from_longs(&longs(env, &layout)?)?;
-            with_arena(env, &arena, |bytes| unsafe_rows::lay(bytes, &starts, &layout))
+            let described = if feeds.is_null() { None } else { Some(longs(env, &feeds)?) };
+            // SAFETY: the Java caller (BatchWriter) passes input buffers it holds allocated and writes
+            // nothing else into them during this call.
+            let gather = described.as_deref().map(|d| unsafe { gathering(d) }).transpose()?;
+            let gathered = with_arena(env, &arena, |bytes| unsafe_rows::lay(bytes, &starts, &layout, gather))?;
+            Ok(gathered as jint)
         })
         .resolve::<ThrowSparkOrtException>()
 }
 
 /// Copies the features of laid rows `from..to` into the input buffers, row `from` at tensor slot
-/// `firstSlot`. `feeds` holds per input: field ordinal, elements per row, bytes per element, buffer
-/// address, buffer bytes. Returns the first row not copied (see `unsafe_rows::gather`), `to` if none.
+/// `firstSlot`, up to the first row that cannot be copied as it is (see `unsafe_rows::gather`), and
+/// returns that row, `to` if none. `feeds` as for `layRows`.
 #[unsafe(no_mangle)]
 #[allow(clippy::too_many_arguments)]
 pub extern "system" fn Java_io_sparkort_NativeApi_gatherFeeds<'local>(
@@ -374,35 +410,16 @@ pub extern "system" fn Java_io_sparkort_NativeApi_gatherFeeds<'local>(
         .with_env(|env| -> Result<jint> {
             let starts = int_prefix(env, &starts, to.saturating_add(1))?;
             let described = longs(env, &feeds)?;
-            let bad = || {
-                Error::InvalidArgument(format!(
-                    "gatherFeeds: rows {from}..{to} at slot {first_slot}, feeds {described:?}"
-                ))
-            };
-            let index = |v: i64| usize::try_from(v).map_err(|_| bad());
-            let (from, first_slot, bitset) =
-                (index(from.into())?, index(first_slot.into())?, index(bitset_bytes.into())?);
-            if described.len() % 5 != 0 || from > starts.len().saturating_sub(1) {
+            let bad = || Error::InvalidArgument(format!("gatherFeeds: rows {from}..{to} at slot {first_slot}"));
+            let index = |v: jint| usize::try_from(v).map_err(|_| bad());
+            let (from, to, first_slot, bitset) = (index(from)?, index(to)?, index(first_slot)?, index(bitset_bytes)?);
+            if from > to {
                 return Err(bad());
             }
-            let mut specs = Vec::new();
-            let mut tensors = Vec::new();
-            for feed in described.chunks(5) {
-                specs.push(ArrayFeed {
-                    ordinal: index(feed[0])?,
-                    elements: index(feed[1])?,
-                    element_bytes: index(feed[2])?,
-                });
-                if feed[3] == 0 {
-                    return Err(bad());
-                }
-                // SAFETY: the Java caller (BatchWriter) passes the address and size of an input buffer it
-                // holds allocated, and writes nothing else into it during this call.
-                tensors.push(unsafe { std::slice::from_raw_parts_mut(feed[3] as *mut u8, index(feed[4])?) });
-            }
-            let to = starts.len() - 1;
+            // SAFETY: as in `layRows`.
+            let mut gather = unsafe { gathering(&described) }?;
             let stop = with_arena(env, &arena, |bytes| {
-                unsafe_rows::gather(bytes, &starts, bitset, &specs, &mut tensors, (from, to), first_slot)
+                unsafe_rows::gather(bytes, &starts, bitset, &mut gather, (from, to), first_slot)
             })?;
             Ok(stop as jint)
         })

@@ -11,7 +11,9 @@
 //! Row `r` of a batch spans `starts[r]..starts[r + 1]` of the arena. Java copies each input row's
 //! bytes to the start of its span; [`lay`] turns them into the output row in place: the input's
 //! fields, then one slot per prediction, then the input's variable-length bytes, then room for the
-//! predictions that are arrays (their element counts written, their values zero).
+//! predictions that are arrays (their element counts written, their values zero). In the same pass,
+//! while the row is in the CPU's cache, it copies the row's features into the tensors ([`gather`]
+//! goes on after a row Java had to take).
 //!
 //! Every offset read from the arena is checked against it: a row that is not what the layout
 //! says is an error, never a read or write outside the arrays.
@@ -28,6 +30,12 @@ pub struct Layout {
     moved: Vec<usize>,
     /// Per prediction: (bytes its array takes, its element count), or (0, 0) for one value a row.
     arrays: Vec<(usize, i64)>,
+    /// Where the output row's variable-length region starts.
+    slots_end: usize,
+    /// The predictions' arrays' bytes, at the end of the output row.
+    reserved: usize,
+    /// How much longer the output row is than the input row.
+    growth: usize,
 }
 
 impl Layout {
@@ -42,32 +50,33 @@ impl Layout {
         let input_fields = next()?;
         let moved = (0..next()?).map(|_| next()).collect::<Result<Vec<_>>>()?;
         let arrays = (0..next()?).map(|_| Ok((next()?, next()? as i64))).collect::<Result<Vec<_>>>()?;
-        let layout = Layout { input_bitset, bitset, input_fields, moved, arrays };
-        let fields = layout.input_fields + layout.arrays.len();
-        if layout.input_bitset != bitset_bytes(layout.input_fields)
-            || layout.bitset != bitset_bytes(fields)
-            || layout.moved.iter().any(|&m| m >= layout.input_fields)
-            || layout
-                .arrays
+        let fields = input_fields + arrays.len();
+        if input_bitset != bitset_bytes(input_fields)
+            || bitset != bitset_bytes(fields)
+            || moved.iter().any(|&m| m >= input_fields)
+            || arrays
                 .iter()
-                .any(|&(bytes, n)| bytes > 0 && (bytes % 8 != 0 || bytes < 8 + bitset_bytes(n as usize)))
+                .any(|&(bytes, n)| bytes > 0 && (!bytes.is_multiple_of(8) || bytes < 8 + bitset_bytes(n as usize)))
         {
             return Err(bad());
         }
-        Ok(layout)
-    }
-
-    fn fields(&self) -> usize {
-        self.input_fields + self.arrays.len()
+        let reserved = arrays.iter().map(|&(bytes, _)| bytes).sum();
+        let slots_end = bitset + 8 * fields;
+        Ok(Layout {
+            slots_end,
+            reserved,
+            growth: slots_end - input_bitset - 8 * input_fields + reserved,
+            input_bitset,
+            bitset,
+            input_fields,
+            moved,
+            arrays,
+        })
     }
 
     /// How much longer the output row is than the input row.
     pub fn growth(&self) -> usize {
-        self.bitset - self.input_bitset + 8 * self.arrays.len() + self.reserved()
-    }
-
-    fn reserved(&self) -> usize {
-        self.arrays.iter().map(|&(bytes, _)| bytes).sum()
+        self.growth
     }
 }
 
@@ -76,82 +85,49 @@ fn bitset_bytes(fields: usize) -> usize {
     fields.div_ceil(64) * 8
 }
 
-fn word(bytes: &[u8], at: usize) -> Result<i64> {
-    bytes
-        .get(at..at + 8)
-        .map(|w| {
-            let mut b = [0u8; 8];
-            b.copy_from_slice(w);
-            i64::from_ne_bytes(b)
-        })
-        .ok_or_else(|| Error::InvalidArgument(format!("row word at {at} is outside the arena")))
+// Per-row helpers answer None for a row that is not what its layout says; the batch functions turn
+// that into an error naming the row. Option keeps the error type out of these inner loops.
+
+#[inline]
+fn word(bytes: &[u8], at: usize) -> Option<i64> {
+    Some(i64::from_ne_bytes(bytes.get(at..at.checked_add(8)?)?.try_into().ok()?))
 }
 
-fn put_word(bytes: &mut [u8], at: usize, value: i64) -> Result<()> {
-    bytes
-        .get_mut(at..at + 8)
-        .ok_or_else(|| Error::InvalidArgument(format!("row word at {at} is outside the arena")))?
-        .copy_from_slice(&value.to_ne_bytes());
-    Ok(())
+#[inline]
+fn put_word(bytes: &mut [u8], at: usize, value: i64) -> Option<()> {
+    bytes.get_mut(at..at.checked_add(8)?)?.copy_from_slice(&value.to_ne_bytes());
+    Some(())
 }
 
-fn is_null(row: &[u8], ordinal: usize) -> Result<bool> {
-    Ok(word(row, ordinal / 64 * 8)? >> (ordinal % 64) & 1 != 0)
+#[inline]
+fn is_null(row: &[u8], ordinal: usize) -> Option<bool> {
+    Some(word(row, ordinal / 64 * 8)? >> (ordinal % 64) & 1 != 0)
 }
 
-/// The span of row `r`, checked against the arena.
-fn span(starts: &[i32], r: usize, arena_len: usize) -> Result<(usize, usize)> {
+/// Row `r`'s bytes, or an error if its span is not inside the arena.
+#[inline]
+fn row_of<'a>(arena: &'a mut [u8], starts: &[i32], r: usize) -> Result<&'a mut [u8]> {
     let (start, end) = (starts[r], starts[r + 1]);
-    if start < 0 || end < start || end as usize > arena_len {
-        return Err(Error::InvalidArgument(format!(
-            "row {r} spans {start}..{end}, outside an arena of {arena_len} bytes"
-        )));
-    }
-    Ok((start as usize, end as usize))
+    let len = arena.len();
+    usize::try_from(start)
+        .ok()
+        .zip(usize::try_from(end).ok())
+        .and_then(|(start, end)| arena.get_mut(start..end))
+        .ok_or_else(|| Error::InvalidArgument(format!("row {r} spans {start}..{end}, outside an arena of {len} bytes")))
 }
 
-/// Lays rows `0..starts.len() - 1` out as output rows, in place (see the module's description).
-pub fn lay(arena: &mut [u8], starts: &[i32], layout: &Layout) -> Result<()> {
-    let fixed = 8 * layout.input_fields;
-    let slots_end = layout.bitset + 8 * layout.fields();
-    let shift = (slots_end - layout.input_bitset - fixed) as i64;
-    let reserved = layout.reserved();
-    for r in 0..starts.len().saturating_sub(1) {
-        let (start, end) = span(starts, r, arena.len())?;
-        let row = &mut arena[start..end];
-        let size = row.len();
-        if size < layout.input_bitset + fixed + layout.growth() {
-            return Err(Error::InvalidArgument(format!("row {r} has {size} bytes, too few for its layout")));
-        }
-        let variable = size - layout.growth() - layout.input_bitset - fixed;
-        // Back to front, so no part is overwritten before it has moved.
-        row.copy_within(layout.input_bitset + fixed..layout.input_bitset + fixed + variable, slots_end);
-        if layout.bitset != layout.input_bitset {
-            row.copy_within(layout.input_bitset..layout.input_bitset + fixed, layout.bitset);
-            row[layout.input_bitset..layout.bitset].fill(0);
-        }
-        row[layout.bitset + fixed..slots_end].fill(0);
-        row[size - reserved..].fill(0);
-        for &ordinal in &layout.moved {
-            if !is_null(row, ordinal)? {
-                let at = layout.bitset + 8 * ordinal;
-                put_word(row, at, word(row, at)? + (shift << 32))?;
-            }
-        }
-        let mut array = slots_end + variable;
-        for (f, &(bytes, elements)) in layout.arrays.iter().enumerate() {
-            if bytes > 0 {
-                put_word(row, layout.bitset + 8 * (layout.input_fields + f), (array as i64) << 32 | bytes as i64)?;
-                put_word(row, array, elements)?;
-                array += bytes;
-            }
-        }
-    }
-    Ok(())
+fn malformed(r: usize) -> Error {
+    Error::InvalidArgument(format!("row {r} does not fit its layout, or its slot is past the tensor"))
 }
 
-/// A model input fed from one array column whose every row holds `elements` values, already in the
-/// tensor's element layout: they are copied as they are.
+/// Model inputs fed from array columns whose every row holds a fixed number of values, already in
+/// the tensor's element layout, and the tensors they are copied into, a row after another.
+pub struct Gather<'a> {
+    pub feeds: Vec<ArrayFeed>,
+    pub tensors: Vec<&'a mut [u8]>,
+}
+
+/// One such input: its field, the values per row and their width.
 #[derive(Debug, Clone, Copy, PartialEq)]
 pub struct ArrayFeed {
     pub ordinal: usize,
@@ -159,42 +135,100 @@ pub struct ArrayFeed {
     pub element_bytes: usize,
 }
 
-/// Copies rows `from..to`'s feeds into the tensors, row `from` at tensor slot `first_slot`, until a
-/// row that cannot be copied as it is: a null array, one of another length, or one with a null
-/// element. Returns that row's index (`to` when there is none); Java's writer deals with it.
+impl Gather<'_> {
+    /// Copies `row`'s features into tensor slot `slot`: false if one cannot be copied as it is (a
+    /// null array, another length, a null element). A false leaves the slot to be written again.
+    #[inline]
+    fn row(&mut self, row: &[u8], bitset: usize, slot: usize) -> Option<bool> {
+        for (feed, tensor) in self.feeds.iter().zip(self.tensors.iter_mut()) {
+            if is_null(row, feed.ordinal)? {
+                return Some(false);
+            }
+            let at = (word(row, bitset + 8 * feed.ordinal)? >> 32) as usize;
+            if word(row, at)? != feed.elements as i64 {
+                return Some(false);
+            }
+            let header = 8 + bitset_bytes(feed.elements);
+            let mut null_bits = 0;
+            for w in (at + 8..at + header).step_by(8) {
+                null_bits |= word(row, w)?;
+            }
+            if null_bits != 0 {
+                return Some(false);
+            }
+            let bytes = feed.elements * feed.element_bytes;
+            tensor
+                .get_mut(slot * bytes..(slot + 1) * bytes)?
+                .copy_from_slice(row.get(at + header..at + header + bytes)?);
+        }
+        Some(true)
+    }
+}
+
+/// Lays rows `0..starts.len() - 1` out as output rows, in place (see the module's description), and
+/// with `gather`, copies their features into tensor slots `0..` up to the first row that cannot be
+/// copied as it is. Returns that row (the row count when every row was copied; 0 without `gather`).
+pub fn lay(arena: &mut [u8], starts: &[i32], layout: &Layout, mut gather: Option<Gather<'_>>) -> Result<usize> {
+    let rows = starts.len().saturating_sub(1);
+    let mut gathered = if gather.is_some() { None } else { Some(0) };
+    for r in 0..rows {
+        let row = row_of(arena, starts, r)?;
+        lay_row(row, layout).ok_or_else(|| malformed(r))?;
+        if let (None, Some(g)) = (gathered, gather.as_mut()) {
+            if !g.row(row, layout.bitset, r).ok_or_else(|| malformed(r))? {
+                gathered = Some(r);
+            }
+        }
+    }
+    Ok(gathered.unwrap_or(rows))
+}
+
+fn lay_row(row: &mut [u8], layout: &Layout) -> Option<()> {
+    let Layout { input_bitset, bitset, input_fields, slots_end, reserved, growth, .. } = *layout;
+    let fixed = 8 * input_fields;
+    let size = row.len();
+    let variable = size.checked_sub(growth + input_bitset + fixed)?;
+    // The variable-length bytes first: the fixed slots' move, if any, lands where they were.
+    row.copy_within(input_bitset + fixed..input_bitset + fixed + variable, slots_end);
+    if bitset != input_bitset {
+        row.copy_within(input_bitset..input_bitset + fixed, bitset);
+        row[input_bitset..bitset].fill(0);
+    }
+    row[bitset + fixed..slots_end].fill(0);
+    row[size - reserved..].fill(0);
+    let shift = (slots_end - input_bitset - fixed) as i64;
+    for &ordinal in &layout.moved {
+        if !is_null(row, ordinal)? {
+            let at = bitset + 8 * ordinal;
+            put_word(row, at, word(row, at)? + (shift << 32))?;
+        }
+    }
+    let mut array = slots_end + variable;
+    for (f, &(bytes, elements)) in layout.arrays.iter().enumerate() {
+        if bytes > 0 {
+            put_word(row, bitset + 8 * (input_fields + f), (array as i64) << 32 | bytes as i64)?;
+            put_word(row, array, elements)?;
+            array += bytes;
+        }
+    }
+    Some(())
+}
+
+/// Copies the features of laid rows `from..to` into tensor slots `first_slot..`, up to the first
+/// row that cannot be copied as it is; returns that row (`to` when there is none). Java's writer
+/// takes that row, and this goes on after it.
 pub fn gather(
-    arena: &[u8],
+    arena: &mut [u8],
     starts: &[i32],
     bitset: usize,
-    feeds: &[ArrayFeed],
-    tensors: &mut [&mut [u8]],
+    gather: &mut Gather<'_>,
     (from, to): (usize, usize),
     first_slot: usize,
 ) -> Result<usize> {
     for r in from..to {
-        let (start, end) = span(starts, r, arena.len())?;
-        let row = &arena[start..end];
-        let slot = first_slot + (r - from);
-        for (feed, tensor) in feeds.iter().zip(tensors.iter_mut()) {
-            if is_null(row, feed.ordinal)? {
-                return Ok(r);
-            }
-            let at = (word(row, bitset + 8 * feed.ordinal)? >> 32) as usize;
-            if word(row, at)? != feed.elements as i64 {
-                return Ok(r);
-            }
-            let header = 8 + bitset_bytes(feed.elements);
-            if (at + 8..at + header).step_by(8).any(|w| word(row, w).map_or(true, |bits| bits != 0)) {
-                return Ok(r);
-            }
-            let bytes = feed.elements * feed.element_bytes;
-            let values = row
-                .get(at + header..at + header + bytes)
-                .ok_or_else(|| Error::InvalidArgument(format!("row {r}'s array runs past its row")))?;
-            tensor
-                .get_mut(slot * bytes..(slot + 1) * bytes)
-                .ok_or_else(|| Error::InvalidArgument(format!("tensor slot {slot} is past the input buffer")))?
-                .copy_from_slice(values);
+        let row = row_of(arena, starts, r)?;
+        if !gather.row(row, bitset, first_slot + (r - from)).ok_or_else(|| malformed(r))? {
+            return Ok(r);
         }
     }
     Ok(to)
@@ -221,29 +255,30 @@ pub fn fill(
     prediction: &Prediction,
     values: &[u8],
 ) -> Result<()> {
-    let per_row = prediction.array_elements.max(1) * prediction.value_bytes;
-    let header = if prediction.array_elements == 0 { 0 } else { 8 + bitset_bytes(prediction.array_elements) };
     for (r, &slot) in slots.iter().enumerate() {
-        if slot < 0 {
-            continue;
-        }
-        let slot = slot as usize;
-        let value = values
-            .get(slot * per_row..(slot + 1) * per_row)
-            .ok_or_else(|| Error::InvalidArgument(format!("slot {slot} is past the output tensor")))?;
-        let (start, end) = span(starts, r, arena.len())?;
-        let row = &mut arena[start..end];
-        let field = bitset + 8 * prediction.ordinal;
-        let at = if prediction.array_elements == 0 { field } else { (word(row, field)? >> 32) as usize + header };
-        let target = row
-            .get_mut(at..at + per_row)
-            .ok_or_else(|| Error::InvalidArgument(format!("row {r}'s prediction runs past its row")))?;
-        target.copy_from_slice(value);
-        if prediction.boolean {
-            target.iter_mut().for_each(|b| *b = u8::from(*b != 0));
+        if let Ok(slot) = usize::try_from(slot) {
+            fill_row(row_of(arena, starts, r)?, bitset, prediction, values, slot).ok_or_else(|| malformed(r))?;
         }
     }
     Ok(())
+}
+
+#[inline]
+fn fill_row(row: &mut [u8], bitset: usize, prediction: &Prediction, values: &[u8], slot: usize) -> Option<()> {
+    let per_row = prediction.array_elements.max(1) * prediction.value_bytes;
+    let value = values.get(slot * per_row..(slot + 1) * per_row)?;
+    let field = bitset + 8 * prediction.ordinal;
+    let at = if prediction.array_elements == 0 {
+        field
+    } else {
+        (word(row, field)? >> 32) as usize + 8 + bitset_bytes(prediction.array_elements)
+    };
+    let target = row.get_mut(at..at + per_row)?;
+    target.copy_from_slice(value);
+    if prediction.boolean {
+        target.iter_mut().for_each(|b| *b = u8::from(*b != 0));
+    }
+    Some(())
 }
 
 #[cfg(test)]
@@ -295,7 +330,7 @@ mod tests {
     fn laid_rows_hold_the_input_then_room_for_the_predictions() {
         let layout = layout();
         let (mut arena, starts) = arena_of(&[input_row(7, Some(&[1.0, 2.0])), input_row(8, None)], &layout);
-        lay(&mut arena, &starts, &layout).expect("lays");
+        lay(&mut arena, &starts, &layout, None).expect("lays");
         let first = &arena[starts[0] as usize..starts[1] as usize];
         assert_eq!(word(first, 8).unwrap(), 7);
         let features = word(first, 16).unwrap();
@@ -312,28 +347,31 @@ mod tests {
         assert_eq!(word(second, 16).unwrap(), 0, "a null field's slot is not moved");
     }
 
+    const FEED: ArrayFeed = ArrayFeed { ordinal: 1, elements: 2, element_bytes: 4 };
+
+    fn floats(bytes: &[u8]) -> Vec<f32> {
+        bytes.chunks(4).map(|b| f32::from_ne_bytes(b.try_into().unwrap())).collect()
+    }
+
     #[test]
-    fn gathering_stops_at_a_row_it_cannot_copy() {
+    fn laying_gathers_up_to_a_row_it_cannot_copy_and_gather_goes_on_after_it() {
         let layout = layout();
         let rows = [
             input_row(1, Some(&[1.0, 2.0])),
             input_row(2, Some(&[3.0, 4.0])),
             input_row(3, None),
-            input_row(4, Some(&[5.0])),
+            input_row(4, Some(&[5.0, 6.0])),
+            input_row(5, Some(&[7.0])),
         ];
         let (mut arena, starts) = arena_of(&rows, &layout);
-        lay(&mut arena, &starts, &layout).expect("lays");
-        let feed = ArrayFeed { ordinal: 1, elements: 2, element_bytes: 4 };
         let mut tensor = vec![0u8; 4 * 8];
-        let stop = gather(&arena, &starts, 8, &[feed], &mut [&mut tensor], (0, 4), 0).unwrap();
-        assert_eq!(stop, 2, "the null array stops it");
-        let floats: Vec<f32> = tensor.chunks(4).map(|b| f32::from_ne_bytes(b.try_into().unwrap())).collect();
-        assert_eq!(&floats[..4], &[1.0, 2.0, 3.0, 4.0]);
-        assert_eq!(
-            gather(&arena, &starts, 8, &[feed], &mut [&mut tensor], (3, 4), 2).unwrap(),
-            3,
-            "so does a short one"
-        );
+        let laid = lay(&mut arena, &starts, &layout, Some(Gather { feeds: vec![FEED], tensors: vec![&mut tensor] }));
+        assert_eq!(laid.unwrap(), 2, "the null array stops gathering");
+        let last = &arena[starts[4] as usize..starts[5] as usize];
+        assert_eq!(word(last, 8).unwrap(), 5, "every row is laid all the same");
+        let mut rest = Gather { feeds: vec![FEED], tensors: vec![&mut tensor] };
+        assert_eq!(gather(&mut arena, &starts, 8, &mut rest, (3, 5), 2).unwrap(), 4, "so does a short array");
+        assert_eq!(floats(&tensor[..24]), [1.0, 2.0, 3.0, 4.0, 5.0, 6.0]);
     }
 
     #[test]
@@ -342,10 +380,9 @@ mod tests {
         let mut row = input_row(1, Some(&[1.0, 2.0]));
         row[24 + 8] = 0b10;
         let (mut arena, starts) = arena_of(&[row], &layout);
-        lay(&mut arena, &starts, &layout).expect("lays");
-        let feed = ArrayFeed { ordinal: 1, elements: 2, element_bytes: 4 };
         let mut tensor = vec![0u8; 8];
-        assert_eq!(gather(&arena, &starts, 8, &[feed], &mut [&mut tensor], (0, 1), 0).unwrap(), 0);
+        let laid = lay(&mut arena, &starts, &layout, Some(Gather { feeds: vec![FEED], tensors: vec![&mut tensor] }));
+        assert_eq!(laid.unwrap(), 0);
     }
 
     #[test]
@@ -353,7 +390,7 @@ mod tests {
         let layout = layout();
         let rows = [input_row(1, Some(&[1.0, 2.0])), input_row(2, None), input_row(3, Some(&[3.0, 4.0]))];
         let (mut arena, starts) = arena_of(&rows, &layout);
-        lay(&mut arena, &starts, &layout).expect("lays");
+        lay(&mut arena, &starts, &layout, None).expect("lays");
         let slots = [0, -1, 1];
         let scores: Vec<u8> = [0.5f32, 1.5].iter().flat_map(|v| v.to_ne_bytes()).collect();
         let score = Prediction { ordinal: 2, array_elements: 0, value_bytes: 4, boolean: false };
@@ -377,14 +414,19 @@ mod tests {
         let layout = layout();
         let (mut arena, _) = arena_of(&[input_row(1, Some(&[1.0]))], &layout);
         let len = arena.len() as i32;
-        assert!(lay(&mut arena, &[0, len + 8], &layout).is_err());
-        assert!(lay(&mut arena, &[0, 16], &layout).is_err(), "too short for its layout");
+        assert!(lay(&mut arena, &[0, len + 8], &layout, None).is_err());
+        assert!(lay(&mut arena, &[0, 16], &layout, None).is_err(), "too short for its layout");
         let mut corrupt = input_row(1, Some(&[1.0, 2.0]));
         corrupt[20..24].copy_from_slice(&4096i32.to_ne_bytes());
         let (mut arena, starts) = arena_of(&[corrupt], &layout);
-        lay(&mut arena, &starts, &layout).expect("lays");
-        let feed = ArrayFeed { ordinal: 1, elements: 2, element_bytes: 4 };
-        assert!(gather(&arena, &starts, 8, &[feed], &mut [&mut [0u8; 8]], (0, 1), 0).is_err());
+        let mut tensor = [0u8; 8];
+        assert!(
+            lay(&mut arena, &starts, &layout, Some(Gather { feeds: vec![FEED], tensors: vec![&mut tensor] })).is_err()
+        );
+        let mut short_tensor = [0u8; 4];
+        let (mut arena, starts) = arena_of(&[input_row(1, Some(&[1.0, 2.0]))], &layout);
+        let gathering = Some(Gather { feeds: vec![FEED], tensors: vec![&mut short_tensor] });
+        assert!(lay(&mut arena, &starts, &layout, gathering).is_err(), "a tensor too small");
         assert!(Layout::from_longs(&[8, 8, 2, 1]).is_err(), "a short description");
     }
 }

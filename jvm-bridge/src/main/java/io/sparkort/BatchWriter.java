@@ -104,15 +104,12 @@ final class BatchWriter implements AutoCloseable {
   }
 
   /**
-   * Copies the features of the laid rows {@code from..to} in {@code arena} (see {@link LaidRows}),
-   * row {@code from} at tensor slot {@code slot}, up to the first row that is not as the model
-   * takes it as it is: that one must go through {@link #write}.
-   *
-   * @return the first row not copied: {@code to} when all were, {@code from} when none can be
+   * The feeds as {@link NativeApi#layRows} copies them from laid rows, into tensor slots from
+   * {@code slot} on; null when a feed must go through {@link #write}.
    */
-  int gather(byte[] arena, int[] starts, int from, int to, int slot, int bitsetBytes) {
-    if (gathered == null || from == to) {
-      return from;
+  long[] gathering(int slot) {
+    if (gathered == null) {
+      return null;
     }
     for (int f = 0; f < feeds.length; f++) {
       ScoringPlan.Feed feed = feeds[f];
@@ -126,7 +123,7 @@ final class BatchWriter implements AutoCloseable {
       gathered[5 * f + 3] = buffers[f].address(0);
       gathered[5 * f + 4] = buffers[f].capacity();
     }
-    return NativeApi.gatherFeeds(arena, starts, from, to, slot, bitsetBytes, gathered);
+    return gathered;
   }
 
   /**

@@ -121,26 +121,30 @@ final class LaidRows implements BatchRows {
     if (size == 0) {
       return 0;
     }
-    NativeApi.layRows(arena, starts, size, layout);
-    UnsafeRow[] rows = slotRows[turn];
-    for (int r = 0; r < size; r++) {
-      rows[r].pointTo(arena, Platform.BYTE_ARRAY_OFFSET + starts[r], starts[r + 1] - starts[r]);
+    long[] feeds = writer.gathering(0);
+    int r = NativeApi.layRows(arena, starts, size, layout, feeds);
+    for (; scored < r; scored++) {
+      slots[scored] = scored;
     }
-    int r = 0;
+    UnsafeRow[] rows = slotRows[turn];
+    for (int p = 0; p < size; p++) {
+      rows[p].pointTo(arena, Platform.BYTE_ARRAY_OFFSET + starts[p], starts[p + 1] - starts[p]);
+    }
     while (r < size) {
-      // The native library copies rows until one it cannot take as it is; the writer deals with that one.
-      for (int stop = writer.gather(arena, starts, r, size, scored, bitsetBytes); r < stop; r++) {
-        slots[r] = scored++;
-      }
-      if (r < size) {
-        boolean written = writer.write(scored, rows[r], firstRowIndex + r);
-        slots[r] = written ? scored++ : -1;
-        if (!written) {
-          for (int f = 0; f < fetches.length; f++) {
-            rows[r].setNullAt(inputFields + f);
-          }
+      // A row the native library could not copy as it is goes through the writer; it copies on after it.
+      boolean written = writer.write(scored, rows[r], firstRowIndex + r);
+      slots[r] = written ? scored++ : -1;
+      if (!written) {
+        for (int f = 0; f < fetches.length; f++) {
+          rows[r].setNullAt(inputFields + f);
         }
-        r++;
+      }
+      r++;
+      if (feeds != null && r < size) {
+        for (int stop = NativeApi.gatherFeeds(arena, starts, r, size, scored, bitsetBytes, writer.gathering(scored));
+            r < stop; r++) {
+          slots[r] = scored++;
+        }
       }
     }
     return size;

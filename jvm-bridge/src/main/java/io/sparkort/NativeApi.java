@@ -107,15 +107,18 @@ final class NativeApi {
    * becomes the input's fields followed by the predictions' (null-free, zero) fields and reserved
    * arrays. {@code layout}: input bitset bytes, output bitset bytes, input fields, the count and
    * ordinals of the input's variable-length fields, the count of predictions and per prediction its
-   * reserved array's bytes and elements (0, 0 for one value a row).
+   * reserved array's bytes and elements (0, 0 for one value a row). With {@code feeds} (else null),
+   * copies the rows' features into tensor slots {@code 0..} in the same pass, up to the first row
+   * that is not as {@code feeds} says (a null array, another length, a null element). {@code feeds},
+   * per model input: field ordinal, elements per row, bytes per element, buffer address, buffer bytes.
+   *
+   * @return the first row whose features were not copied: {@code rows} when all were, 0 without feeds
    */
-  static native void layRows(byte[] arena, int[] starts, int rows, long[] layout);
+  static native int layRows(byte[] arena, int[] starts, int rows, long[] layout, long[] feeds);
 
   /**
-   * Copies the features of laid rows {@code from..to} into the input buffers, row {@code from} at
-   * tensor slot {@code firstSlot}, up to the first row that is not as {@code feeds} says (a null
-   * array, another length, a null element). {@code feeds}, per model input: field ordinal,
-   * elements per row, bytes per element, buffer address, buffer bytes.
+   * Goes on copying features, as {@link #layRows} does, for laid rows {@code from..to}, row {@code
+   * from} at tensor slot {@code firstSlot}.
    *
    * @return the first row not copied; {@code to} when all were
    */
