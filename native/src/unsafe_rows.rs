@@ -136,33 +136,53 @@ pub struct ArrayFeed {
 }
 
 impl Gather<'_> {
+    /// Where each feed's parts sit in rows whose null bitset takes `bitset` bytes.
+    fn places(&self, bitset: usize) -> Vec<FeedPlace> {
+        self.feeds
+            .iter()
+            .map(|feed| FeedPlace {
+                null_word: feed.ordinal / 64 * 8,
+                null_bit: 1 << (feed.ordinal % 64),
+                field: bitset + 8 * feed.ordinal,
+                count: feed.elements as i64,
+                header: 8 + bitset_bytes(feed.elements),
+                bytes: feed.elements * feed.element_bytes,
+            })
+            .collect()
+    }
+
     /// Copies `row`'s features into tensor slot `slot`: false if one cannot be copied as it is (a
     /// null array, another length, a null element). A false leaves the slot to be written again.
     #[inline]
-    fn row(&mut self, row: &[u8], bitset: usize, slot: usize) -> Option<bool> {
-        for (feed, tensor) in self.feeds.iter().zip(self.tensors.iter_mut()) {
-            if is_null(row, feed.ordinal)? {
+    fn row(&mut self, places: &[FeedPlace], row: &[u8], slot: usize) -> Option<bool> {
+        for (place, tensor) in places.iter().zip(self.tensors.iter_mut()) {
+            if word(row, place.null_word)? & place.null_bit != 0 {
                 return Some(false);
             }
-            let at = (word(row, bitset + 8 * feed.ordinal)? >> 32) as usize;
-            if word(row, at)? != feed.elements as i64 {
-                return Some(false);
-            }
-            let header = 8 + bitset_bytes(feed.elements);
+            let at = (word(row, place.field)? >> 32) as usize;
+            let array = row.get(at..at.checked_add(place.header + place.bytes)?)?;
+            let (header, values) = array.split_at(place.header);
             let mut null_bits = 0;
-            for w in (at + 8..at + header).step_by(8) {
-                null_bits |= word(row, w)?;
+            for w in header[8..].chunks_exact(8) {
+                null_bits |= word(w, 0)?;
             }
-            if null_bits != 0 {
+            if word(header, 0)? != place.count || null_bits != 0 {
                 return Some(false);
             }
-            let bytes = feed.elements * feed.element_bytes;
-            tensor
-                .get_mut(slot * bytes..(slot + 1) * bytes)?
-                .copy_from_slice(row.get(at + header..at + header + bytes)?);
+            tensor.get_mut(slot * place.bytes..(slot + 1) * place.bytes)?.copy_from_slice(values);
         }
         Some(true)
     }
+}
+
+/// A feed's places in a row: its null bit, its field, and the header and values of its array.
+struct FeedPlace {
+    null_word: usize,
+    null_bit: i64,
+    field: usize,
+    count: i64,
+    header: usize,
+    bytes: usize,
 }
 
 /// Lays rows `0..starts.len() - 1` out as output rows, in place (see the module's description), and
@@ -171,11 +191,12 @@ impl Gather<'_> {
 pub fn lay(arena: &mut [u8], starts: &[i32], layout: &Layout, mut gather: Option<Gather<'_>>) -> Result<usize> {
     let rows = starts.len().saturating_sub(1);
     let mut gathered = if gather.is_some() { None } else { Some(0) };
+    let places = gather.as_ref().map_or_else(Vec::new, |g| g.places(layout.bitset));
     for r in 0..rows {
         let row = row_of(arena, starts, r)?;
         lay_row(row, layout).ok_or_else(|| malformed(r))?;
         if let (None, Some(g)) = (gathered, gather.as_mut()) {
-            if !g.row(row, layout.bitset, r).ok_or_else(|| malformed(r))? {
+            if !g.row(&places, row, r).ok_or_else(|| malformed(r))? {
                 gathered = Some(r);
             }
         }
@@ -225,9 +246,10 @@ pub fn gather(
     (from, to): (usize, usize),
     first_slot: usize,
 ) -> Result<usize> {
+    let places = gather.places(bitset);
     for r in from..to {
         let row = row_of(arena, starts, r)?;
-        if !gather.row(row, bitset, first_slot + (r - from)).ok_or_else(|| malformed(r))? {
+        if !gather.row(&places, row, first_slot + (r - from)).ok_or_else(|| malformed(r))? {
             return Ok(r);
         }
     }
