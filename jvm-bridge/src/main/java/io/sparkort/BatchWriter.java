@@ -15,7 +15,8 @@ import org.apache.spark.unsafe.Platform;
  * Writes a batch of rows into one {@link InputBuffer} per model input: the memory the native
  * library wraps as tensors without copying. Nested arrays, vectors, binary and several scalar
  * columns are flattened row-major; arrays already in the model's element layout are copied in
- * bulk from Spark's UnsafeArrayData, other values convert one by one (integers range-checked).
+ * bulk from Spark's UnsafeArrayData (from {@link LaidRows}' rows by the native library, see
+ * {@link #gathering}), other values convert one by one (integers range-checked).
  * The batch's first row resolves the model's symbolic dimensions; later rows must agree.
  * Buffers come from a per-task child of one per-JVM Arrow allocator, so closing the writer at
  * task end returns them, and a leak fails loudly there.
@@ -58,7 +59,7 @@ final class BatchWriter implements AutoCloseable {
   private final long[][] batchLevels;
   private final long[][] batchDims;
   private final NativeArguments arguments;
-  /** Per feed, as {@link NativeApi#gatherFeeds} takes them; null unless every feed can be gathered. */
+  /** Per feed, as {@link NativeApi#layRows} and {@link NativeApi#gatherFeeds} take them; null unless every feed can be gathered. */
   private final long[] gathered;
 
   BatchWriter(ScoringPlan plan, int batchRows, String taskName, String partition) {
