@@ -392,7 +392,7 @@ pub extern "system" fn Java_io_sparkort_NativeApi_layRows<'local>(
 
 /// Copies the features of laid rows `from..to` into the input buffers, row `from` at tensor slot
 /// `firstSlot`, up to the first row that cannot be copied as it is (see `unsafe_rows::gather`), and
-/// returns that row, `to` if none. `feeds` as for `layRows`.
+/// returns that row, `to` if none. `layout` and `feeds` as for `layRows`.
 #[unsafe(no_mangle)]
 #[allow(clippy::too_many_arguments)]
 pub extern "system" fn Java_io_sparkort_NativeApi_gatherFeeds<'local>(
@@ -403,7 +403,7 @@ pub extern "system" fn Java_io_sparkort_NativeApi_gatherFeeds<'local>(
     from: jint,
     to: jint,
     first_slot: jint,
-    bitset_bytes: jint,
+    layout: JLongArray<'local>,
     feeds: JLongArray<'local>,
 ) -> jint {
     unowned_env
@@ -412,14 +412,15 @@ pub extern "system" fn Java_io_sparkort_NativeApi_gatherFeeds<'local>(
             let described = longs(env, &feeds)?;
             let bad = || Error::InvalidArgument(format!("gatherFeeds: rows {from}..{to} at slot {first_slot}"));
             let index = |v: jint| usize::try_from(v).map_err(|_| bad());
-            let (from, to, first_slot, bitset) = (index(from)?, index(to)?, index(first_slot)?, index(bitset_bytes)?);
+            let (from, to, first_slot) = (index(from)?, index(to)?, index(first_slot)?);
+            let layout = Layout::from_longs(&longs(env, &layout)?)?;
             if from > to {
                 return Err(bad());
             }
             // SAFETY: as in `layRows`.
             let mut gather = unsafe { gathering(&described) }?;
             let stop = with_arena(env, &arena, |bytes| {
-                unsafe_rows::gather(bytes, &starts, bitset, &mut gather, (from, to), first_slot)
+                unsafe_rows::gather(bytes, &starts, &layout, &mut gather, (from, to), first_slot)
             })?;
             Ok(stop as jint)
         })
@@ -438,7 +439,7 @@ pub extern "system" fn Java_io_sparkort_NativeApi_fillRows<'local>(
     starts: JIntArray<'local>,
     slots: JIntArray<'local>,
     rows: jint,
-    bitset_bytes: jint,
+    layout: JLongArray<'local>,
     prediction: JLongArray<'local>,
 ) {
     unowned_env
@@ -446,7 +447,8 @@ pub extern "system" fn Java_io_sparkort_NativeApi_fillRows<'local>(
             let starts = int_prefix(env, &starts, rows.saturating_add(1))?;
             let slots = int_prefix(env, &slots, rows)?;
             let p = longs(env, &prediction)?;
-            let bad = || Error::InvalidArgument(format!("fillRows: prediction {p:?}, bitset {bitset_bytes}"));
+            let layout = Layout::from_longs(&longs(env, &layout)?)?;
+            let bad = || Error::InvalidArgument(format!("fillRows: prediction {p:?}"));
             let index = |v: i64| usize::try_from(v).map_err(|_| bad());
             if p.len() != 6 || p[4] == 0 {
                 return Err(bad());
@@ -457,11 +459,10 @@ pub extern "system" fn Java_io_sparkort_NativeApi_fillRows<'local>(
                 value_bytes: index(p[2])?,
                 boolean: p[3] != 0,
             };
-            let bitset = index(bitset_bytes.into())?;
             // SAFETY: the address and size are an output tensor of a run result the Java caller (LaidRows)
             // holds open until this call returns; nothing writes to it meanwhile.
             let values = unsafe { std::slice::from_raw_parts(p[4] as *const u8, index(p[5])?) };
-            with_arena(env, &arena, |bytes| unsafe_rows::fill(bytes, &starts, &slots, bitset, &spec, values))
+            with_arena(env, &arena, |bytes| unsafe_rows::fill(bytes, &starts, &slots, &layout, &spec, values))
         })
         .resolve::<ThrowSparkOrtException>()
 }

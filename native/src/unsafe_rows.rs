@@ -47,9 +47,12 @@ impl Layout {
         let mut next = || values.next().unwrap_or_else(|| Err(bad()));
         let input_bitset = next()?;
         let bitset = next()?;
-        let input_fields = next()?;
-        let moved = (0..next()?).map(|_| next()).collect::<Result<Vec<_>>>()?;
-        let arrays = (0..next()?).map(|_| Ok((next()?, next()? as i64))).collect::<Result<Vec<_>>>()?;
+        // Counts beyond the description's length, and sizes beyond an int, cannot be Java's.
+        let count = |n: usize| if n <= described.len() { Ok(n) } else { Err(bad()) };
+        let size = |n: usize| if n <= i32::MAX as usize { Ok(n) } else { Err(bad()) };
+        let input_fields = size(next()?)?;
+        let moved = (0..count(next()?)?).map(|_| next()).collect::<Result<Vec<_>>>()?;
+        let arrays = (0..count(next()?)?).map(|_| Ok((size(next()?)?, next()? as i64))).collect::<Result<Vec<_>>>()?;
         let fields = input_fields + arrays.len();
         if input_bitset != bitset_bytes(input_fields)
             || bitset != bitset_bytes(fields)
@@ -78,6 +81,11 @@ impl Layout {
     pub fn growth(&self) -> usize {
         self.growth
     }
+
+    /// The fewest bytes a laid row has: its fields' null bits and slots, and the predictions' arrays.
+    fn min_row(&self) -> usize {
+        self.slots_end + self.reserved
+    }
 }
 
 /// Bytes of the null bitset of a row of `fields` fields, or of an array of that many elements.
@@ -85,37 +93,7 @@ fn bitset_bytes(fields: usize) -> usize {
     fields.div_ceil(64) * 8
 }
 
-// Per-row helpers answer None for a row that is not what its layout says; the batch functions turn
-// that into an error naming the row. Option keeps the error type out of these inner loops.
-
-#[inline]
-fn word(bytes: &[u8], at: usize) -> Option<i64> {
-    Some(i64::from_ne_bytes(bytes.get(at..at.checked_add(8)?)?.try_into().ok()?))
-}
-
-#[inline]
-fn put_word(bytes: &mut [u8], at: usize, value: i64) -> Option<()> {
-    bytes.get_mut(at..at.checked_add(8)?)?.copy_from_slice(&value.to_ne_bytes());
-    Some(())
-}
-
-#[inline]
-fn is_null(row: &[u8], ordinal: usize) -> Option<bool> {
-    Some(word(row, ordinal / 64 * 8)? >> (ordinal % 64) & 1 != 0)
-}
-
-/// Row `r`'s bytes, or an error if its span is not inside the arena.
-#[inline]
-fn row_of<'a>(arena: &'a mut [u8], starts: &[i32], r: usize) -> Result<&'a mut [u8]> {
-    let (start, end) = (starts[r], starts[r + 1]);
-    let len = arena.len();
-    usize::try_from(start)
-        .ok()
-        .zip(usize::try_from(end).ok())
-        .and_then(|(start, end)| arena.get_mut(start..end))
-        .ok_or_else(|| Error::InvalidArgument(format!("row {r} spans {start}..{end}, outside an arena of {len} bytes")))
-}
-
+#[cold]
 fn malformed(r: usize) -> Error {
     Error::InvalidArgument(format!("row {r} does not fit its layout, or its slot is past the tensor"))
 }
@@ -136,40 +114,56 @@ pub struct ArrayFeed {
 }
 
 impl Gather<'_> {
-    /// Where each feed's parts sit in rows whose null bitset takes `bitset` bytes.
-    fn places(&self, bitset: usize) -> Vec<FeedPlace> {
+    /// Where each feed's parts sit in rows of `layout` whose null bitset takes `bitset` bytes (the
+    /// input's before they are laid out, the output's after).
+    fn places(&self, layout: &Layout, bitset: usize) -> Result<Vec<FeedPlace>> {
         self.feeds
             .iter()
-            .map(|feed| FeedPlace {
-                null_word: feed.ordinal / 64 * 8,
-                null_bit: 1 << (feed.ordinal % 64),
-                field: bitset + 8 * feed.ordinal,
-                count: feed.elements as i64,
-                header: 8 + bitset_bytes(feed.elements),
-                bytes: feed.elements * feed.element_bytes,
+            .map(|feed| {
+                let bytes = feed.elements.checked_mul(feed.element_bytes).filter(|&b| b <= i32::MAX as usize);
+                match bytes {
+                    Some(bytes) if feed.ordinal < layout.input_fields => Ok(FeedPlace {
+                        null_word: feed.ordinal / 64 * 8,
+                        null_bit: 1 << (feed.ordinal % 64),
+                        field: bitset + 8 * feed.ordinal,
+                        count: feed.elements as i64,
+                        header: 8 + bitset_bytes(feed.elements),
+                        bytes,
+                    }),
+                    _ => Err(Error::InvalidArgument(format!("{feed:?} does not fit the row layout"))),
+                }
             })
             .collect()
     }
 
     /// Copies `row`'s features into tensor slot `slot`: false if one cannot be copied as it is (a
     /// null array, another length, a null element). A false leaves the slot to be written again.
+    ///
+    /// # Safety
+    /// `row` must be checked as `Row` says and laid out as `places` were worked out for; its
+    /// arrays must end by `end`, at most the row's size.
     #[inline]
-    fn row(&mut self, places: &[FeedPlace], row: &[u8], slot: usize) -> Option<bool> {
+    unsafe fn row(&mut self, places: &[FeedPlace], row: Row, end: usize, slot: usize) -> Option<bool> {
         for (place, tensor) in places.iter().zip(self.tensors.iter_mut()) {
-            if word(row, place.null_word)? & place.null_bit != 0 {
+            // SAFETY: null bits and fields sit in the row's first `Layout::min_row` bytes.
+            let (bits, field) = unsafe { (row.word(place.null_word), row.word(place.field)) };
+            if bits & place.null_bit != 0 {
                 return Some(false);
             }
-            let at = (word(row, place.field)? >> 32) as usize;
-            let array = row.get(at..at.checked_add(place.header + place.bytes)?)?;
-            let (header, values) = array.split_at(place.header);
-            let mut null_bits = 0;
-            for w in header[8..].chunks_exact(8) {
-                null_bits |= word(w, 0)?;
+            let at = (field as u64 >> 32) as usize;
+            if at.checked_add(place.header + place.bytes)? > end {
+                return None;
             }
-            if word(header, 0)? != place.count || null_bits != 0 {
+            // SAFETY: the array's header and values, `at..at + header + bytes`, were just checked to be in the row.
+            let (count, null_bits) =
+                unsafe { (row.word(at), (at + 8..at + place.header).step_by(8).fold(0, |bits, w| bits | row.word(w))) };
+            if count != place.count || null_bits != 0 {
                 return Some(false);
             }
-            tensor.get_mut(slot * place.bytes..(slot + 1) * place.bytes)?.copy_from_slice(values);
+            let target = tensor.get_mut(slot.checked_mul(place.bytes)?..)?.get_mut(..place.bytes)?;
+            // SAFETY: the values are in the row (checked above) and `target` holds as many bytes; the
+            // tensor is an input buffer, not the arena, so the two do not overlap.
+            unsafe { std::ptr::copy_nonoverlapping(row.at.add(at + place.header), target.as_mut_ptr(), place.bytes) };
         }
         Some(true)
     }
@@ -185,54 +179,121 @@ struct FeedPlace {
     bytes: usize,
 }
 
+/// A row of the arena, for the per-row work of `lay` and `gather`, which reads and writes it
+/// through a raw pointer: the per-word bounds checks and error paths of safe slices cost several
+/// times the work itself (11 against under 4 ns a row for the linear model's rows). Instead each
+/// row is checked once: it lies inside the arena, and it has at least its layout's `min_row` bytes,
+/// so every null bit and fixed slot is inside it. An array's offset, read from the row, is checked
+/// where it is used.
+#[derive(Clone, Copy)]
+struct Row {
+    at: *mut u8,
+    size: usize,
+}
+
+impl Row {
+    /// Row `r` of the arena of `len` bytes at `base`, checked as `Row` says. Each batch function
+    /// takes `base` from its arena once and reaches every row through it.
+    #[inline(always)]
+    fn of(base: *mut u8, len: usize, starts: &[i32], r: usize, layout: &Layout) -> Result<Row> {
+        let (start, end) = (starts[r] as usize, starts[r + 1] as usize);
+        // A negative start or end becomes huge and fails a test.
+        if start > end || end > len || end - start < layout.min_row() {
+            return Err(malformed(r));
+        }
+        Ok(Row { at: base.wrapping_add(start), size: end - start })
+    }
+
+    /// # Safety
+    /// `offset + 8 <= self.size`.
+    #[inline(always)]
+    unsafe fn word(self, offset: usize) -> i64 {
+        // SAFETY: per this function's contract the word is inside the row.
+        unsafe { self.at.add(offset).cast::<i64>().read_unaligned() }
+    }
+
+    /// # Safety
+    /// `offset + 8 <= self.size`.
+    #[inline(always)]
+    unsafe fn put_word(self, offset: usize, value: i64) {
+        // SAFETY: per this function's contract the word is inside the row.
+        unsafe { self.at.add(offset).cast::<i64>().write_unaligned(value) }
+    }
+}
+
 /// Lays rows `0..starts.len() - 1` out as output rows, in place (see the module's description), and
 /// with `gather`, copies their features into tensor slots `0..` up to the first row that cannot be
 /// copied as it is. Returns that row (the row count when every row was copied; 0 without `gather`).
 pub fn lay(arena: &mut [u8], starts: &[i32], layout: &Layout, mut gather: Option<Gather<'_>>) -> Result<usize> {
     let rows = starts.len().saturating_sub(1);
     let mut gathered = if gather.is_some() { None } else { Some(0) };
-    let places = gather.as_ref().map_or_else(Vec::new, |g| g.places(layout.bitset));
+    // Features are copied from the input row, before it is laid out: reading an array just moved
+    // would wait for the move's wide stores to land (measured: a third of this loop's time).
+    let places = gather.as_ref().map_or_else(|| Ok(Vec::new()), |g| g.places(layout, layout.input_bitset))?;
+    let (base, len) = (arena.as_mut_ptr(), arena.len());
     for r in 0..rows {
-        let row = row_of(arena, starts, r)?;
-        lay_row(row, layout).ok_or_else(|| malformed(r))?;
+        let row = Row::of(base, len, starts, r, layout)?;
+        // The rows were copied in a batch ago; asking for one a few rows ahead saves a wait on memory.
+        #[cfg(target_arch = "x86_64")]
+        if let Some(&ahead) = starts.get(r + 4) {
+            // SAFETY: a prefetch is a hint: it reads nothing and cannot fault, whatever the address.
+            unsafe {
+                core::arch::x86_64::_mm_prefetch::<{ core::arch::x86_64::_MM_HINT_T0 }>(
+                    base.wrapping_add(ahead as usize).cast_const().cast(),
+                )
+            };
+        }
         if let (None, Some(g)) = (gathered, gather.as_mut()) {
-            if !g.row(&places, row, r).ok_or_else(|| malformed(r))? {
+            // SAFETY: `Row::of` checked the row; it still holds the input row, as `places` were worked out for.
+            if !unsafe { g.row(&places, row, row.size - layout.growth, r) }.ok_or_else(|| malformed(r))? {
                 gathered = Some(r);
             }
         }
+        // SAFETY: `Row::of` checked the row.
+        unsafe { lay_row(row, layout) };
     }
     Ok(gathered.unwrap_or(rows))
 }
 
-fn lay_row(row: &mut [u8], layout: &Layout) -> Option<()> {
-    let Layout { input_bitset, bitset, input_fields, slots_end, reserved, growth, .. } = *layout;
+/// # Safety
+/// `row` must be checked as `Row` says.
+#[inline]
+unsafe fn lay_row(row: Row, layout: &Layout) {
+    let Layout { input_bitset, bitset, input_fields, slots_end, reserved, .. } = *layout;
     let fixed = 8 * input_fields;
-    let size = row.len();
-    let variable = size.checked_sub(growth + input_bitset + fixed)?;
-    // The variable-length bytes first: the fixed slots' move, if any, lands where they were.
-    row.copy_within(input_bitset + fixed..input_bitset + fixed + variable, slots_end);
-    if bitset != input_bitset {
-        row.copy_within(input_bitset..input_bitset + fixed, bitset);
-        row[input_bitset..bitset].fill(0);
-    }
-    row[bitset + fixed..slots_end].fill(0);
-    row[size - reserved..].fill(0);
+    let variable = row.size - layout.min_row();
     let shift = (slots_end - input_bitset - fixed) as i64;
-    for &ordinal in &layout.moved {
-        if !is_null(row, ordinal)? {
-            let at = bitset + 8 * ordinal;
-            put_word(row, at, word(row, at)? + (shift << 32))?;
+    // SAFETY: the output row's parts, `0..slots_end`, `slots_end..slots_end + variable` and the last
+    // `reserved` bytes, end at `row.size = slots_end + variable + reserved`; the input's, read
+    // before they are overwritten, end earlier (`input_bitset + fixed + variable = row.size - growth`).
+    unsafe {
+        // The variable-length bytes first: the fixed slots' move, if any, lands where they were.
+        std::ptr::copy(row.at.add(input_bitset + fixed), row.at.add(slots_end), variable);
+        if bitset != input_bitset {
+            std::ptr::copy(row.at.add(input_bitset), row.at.add(bitset), fixed);
+            std::ptr::write_bytes(row.at.add(input_bitset), 0, bitset - input_bitset);
+        }
+        for slot in (bitset + fixed..slots_end).step_by(8) {
+            row.put_word(slot, 0);
+        }
+        if reserved > 0 {
+            std::ptr::write_bytes(row.at.add(row.size - reserved), 0, reserved);
+        }
+        for &ordinal in &layout.moved {
+            if row.word(ordinal / 64 * 8) >> (ordinal % 64) & 1 == 0 {
+                let at = bitset + 8 * ordinal;
+                row.put_word(at, row.word(at) + (shift << 32));
+            }
+        }
+        let mut array = slots_end + variable;
+        for (f, &(bytes, elements)) in layout.arrays.iter().enumerate() {
+            if bytes > 0 {
+                row.put_word(bitset + 8 * (input_fields + f), (array as i64) << 32 | bytes as i64);
+                row.put_word(array, elements);
+                array += bytes;
+            }
         }
     }
-    let mut array = slots_end + variable;
-    for (f, &(bytes, elements)) in layout.arrays.iter().enumerate() {
-        if bytes > 0 {
-            put_word(row, bitset + 8 * (input_fields + f), (array as i64) << 32 | bytes as i64)?;
-            put_word(row, array, elements)?;
-            array += bytes;
-        }
-    }
-    Some(())
 }
 
 /// Copies the features of laid rows `from..to` into tensor slots `first_slot..`, up to the first
@@ -241,15 +302,17 @@ fn lay_row(row: &mut [u8], layout: &Layout) -> Option<()> {
 pub fn gather(
     arena: &mut [u8],
     starts: &[i32],
-    bitset: usize,
+    layout: &Layout,
     gather: &mut Gather<'_>,
     (from, to): (usize, usize),
     first_slot: usize,
 ) -> Result<usize> {
-    let places = gather.places(bitset);
+    let places = gather.places(layout, layout.bitset)?;
+    let (base, len) = (arena.as_mut_ptr(), arena.len());
     for r in from..to {
-        let row = row_of(arena, starts, r)?;
-        if !gather.row(&places, row, first_slot + (r - from)).ok_or_else(|| malformed(r))? {
+        let row = Row::of(base, len, starts, r, layout)?;
+        // SAFETY: `Row::of` checked the row, laid out before by `lay`.
+        if !unsafe { gather.row(&places, row, row.size, first_slot + (r - from)) }.ok_or_else(|| malformed(r))? {
             return Ok(r);
         }
     }
@@ -273,30 +336,49 @@ pub fn fill(
     arena: &mut [u8],
     starts: &[i32],
     slots: &[i32],
-    bitset: usize,
+    layout: &Layout,
     prediction: &Prediction,
     values: &[u8],
 ) -> Result<()> {
+    let fits = prediction.ordinal >= layout.input_fields
+        && prediction.ordinal < layout.input_fields + layout.arrays.len()
+        && (prediction.array_elements > 0 || prediction.value_bytes <= 8);
+    if !fits {
+        return Err(Error::InvalidArgument(format!("{prediction:?} does not fit the row layout")));
+    }
+    let (base, len) = (arena.as_mut_ptr(), arena.len());
     for (r, &slot) in slots.iter().enumerate() {
         if let Ok(slot) = usize::try_from(slot) {
-            fill_row(row_of(arena, starts, r)?, bitset, prediction, values, slot).ok_or_else(|| malformed(r))?;
+            let row = Row::of(base, len, starts, r, layout)?;
+            // SAFETY: `Row::of` checked the row, and the prediction's field is one of its slots.
+            unsafe { fill_row(row, layout.bitset, prediction, values, slot) }.ok_or_else(|| malformed(r))?;
         }
     }
     Ok(())
 }
 
+/// # Safety
+/// `row` must be checked as `Row` says, and the prediction's field be one of the layout's.
 #[inline]
-fn fill_row(row: &mut [u8], bitset: usize, prediction: &Prediction, values: &[u8], slot: usize) -> Option<()> {
-    let per_row = prediction.array_elements.max(1) * prediction.value_bytes;
-    let value = values.get(slot * per_row..(slot + 1) * per_row)?;
+unsafe fn fill_row(row: Row, bitset: usize, prediction: &Prediction, values: &[u8], slot: usize) -> Option<()> {
+    let per_row = prediction.array_elements.max(1).checked_mul(prediction.value_bytes)?;
+    let value = values.get(slot.checked_mul(per_row)?..)?.get(..per_row)?;
     let field = bitset + 8 * prediction.ordinal;
     let at = if prediction.array_elements == 0 {
         field
     } else {
-        (word(row, field)? >> 32) as usize + 8 + bitset_bytes(prediction.array_elements)
+        // SAFETY: the field is a slot of the row (this function's contract).
+        (unsafe { row.word(field) } as u64 >> 32) as usize + 8 + bitset_bytes(prediction.array_elements)
     };
-    let target = row.get_mut(at..at + per_row)?;
-    target.copy_from_slice(value);
+    if at.checked_add(per_row)? > row.size {
+        return None;
+    }
+    // SAFETY: `at..at + per_row` was just checked to be in the row; `values` is a run's output
+    // tensor, not the arena.
+    let target = unsafe {
+        std::ptr::copy_nonoverlapping(value.as_ptr(), row.at.add(at), per_row);
+        std::slice::from_raw_parts_mut(row.at.add(at), per_row)
+    };
     if prediction.boolean {
         target.iter_mut().for_each(|b| *b = u8::from(*b != 0));
     }
@@ -306,6 +388,14 @@ fn fill_row(row: &mut [u8], bitset: usize, prediction: &Prediction, values: &[u8
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    fn word(bytes: &[u8], at: usize) -> Option<i64> {
+        Some(i64::from_ne_bytes(bytes.get(at..at + 8)?.try_into().ok()?))
+    }
+
+    fn is_null(row: &[u8], ordinal: usize) -> Option<bool> {
+        Some(word(row, ordinal / 64 * 8)? >> (ordinal % 64) & 1 != 0)
+    }
 
     /// Bytes an UnsafeArrayData of `n` elements of `width` bytes takes, padded to a word.
     fn array_bytes(n: usize, width: usize) -> usize {
@@ -392,7 +482,7 @@ mod tests {
         let last = &arena[starts[4] as usize..starts[5] as usize];
         assert_eq!(word(last, 8).unwrap(), 5, "every row is laid all the same");
         let mut rest = Gather { feeds: vec![FEED], tensors: vec![&mut tensor] };
-        assert_eq!(gather(&mut arena, &starts, 8, &mut rest, (3, 5), 2).unwrap(), 4, "so does a short array");
+        assert_eq!(gather(&mut arena, &starts, &layout, &mut rest, (3, 5), 2).unwrap(), 4, "so does a short array");
         assert_eq!(floats(&tensor[..24]), [1.0, 2.0, 3.0, 4.0, 5.0, 6.0]);
     }
 
@@ -416,10 +506,10 @@ mod tests {
         let slots = [0, -1, 1];
         let scores: Vec<u8> = [0.5f32, 1.5].iter().flat_map(|v| v.to_ne_bytes()).collect();
         let score = Prediction { ordinal: 2, array_elements: 0, value_bytes: 4, boolean: false };
-        fill(&mut arena, &starts, &slots, 8, &score, &scores).unwrap();
+        fill(&mut arena, &starts, &slots, &layout, &score, &scores).unwrap();
         let probabilities: Vec<u8> = (0..6).flat_map(|i| (i as f32).to_ne_bytes()).collect();
         let array = Prediction { ordinal: 3, array_elements: 3, value_bytes: 4, boolean: false };
-        fill(&mut arena, &starts, &slots, 8, &array, &probabilities).unwrap();
+        fill(&mut arena, &starts, &slots, &layout, &array, &probabilities).unwrap();
         let third = &arena[starts[2] as usize..starts[3] as usize];
         assert_eq!(f32::from_ne_bytes(third[24..28].try_into().unwrap()), 1.5);
         let at = (word(third, 32).unwrap() >> 32) as usize + 16;
@@ -427,7 +517,7 @@ mod tests {
         let second = &arena[starts[1] as usize..starts[2] as usize];
         assert_eq!(word(second, 24).unwrap(), 0, "a row without a slot keeps a clear slot");
         let flags = Prediction { ordinal: 2, array_elements: 0, value_bytes: 1, boolean: true };
-        fill(&mut arena, &starts, &slots, 8, &flags, &[7, 0]).unwrap();
+        fill(&mut arena, &starts, &slots, &layout, &flags, &[7, 0]).unwrap();
         assert_eq!(arena[starts[0] as usize + 24], 1);
     }
 
@@ -450,5 +540,16 @@ mod tests {
         let gathering = Some(Gather { feeds: vec![FEED], tensors: vec![&mut short_tensor] });
         assert!(lay(&mut arena, &starts, &layout, gathering).is_err(), "a tensor too small");
         assert!(Layout::from_longs(&[8, 8, 2, 1]).is_err(), "a short description");
+        assert!(Layout::from_longs(&[8, 8, 2, 1 << 40]).is_err(), "a count beyond the description");
+        let (mut arena, starts) = arena_of(&[input_row(1, Some(&[1.0, 2.0]))], &layout);
+        let beyond = ArrayFeed { ordinal: 2, ..FEED };
+        let mut tensor = [0u8; 8];
+        let gathering = Some(Gather { feeds: vec![beyond], tensors: vec![&mut tensor] });
+        assert!(lay(&mut arena, &starts, &layout, gathering).is_err(), "a feed past the input's fields");
+        let input_field = Prediction { ordinal: 1, array_elements: 0, value_bytes: 4, boolean: false };
+        assert!(
+            fill(&mut arena, &starts, &[0], &layout, &input_field, &[0; 4]).is_err(),
+            "a prediction into an input field"
+        );
     }
 }

@@ -37,7 +37,6 @@ final class LaidRows implements BatchRows {
   /** Row r of the batch spans bytes starts[r] to starts[r + 1] of its arena. */
   private final int[] starts;
   private final int inputFields;
-  private final int bitsetBytes;
   /** How much longer an output row is than its input row. */
   private final int growth;
   /** The layout as {@link NativeApi#layRows} takes it. */
@@ -57,7 +56,7 @@ final class LaidRows implements BatchRows {
     inputFields = input.fields().length;
     int fields = inputFields + fetches.length;
     int inputBitsetBytes = UnsafeRow.calculateBitSetWidthInBytes(inputFields);
-    bitsetBytes = UnsafeRow.calculateBitSetWidthInBytes(fields);
+    int bitsetBytes = UnsafeRow.calculateBitSetWidthInBytes(fields);
     List<Long> described = new ArrayList<>(Arrays.asList((long) inputBitsetBytes, (long) bitsetBytes, (long) inputFields));
     List<Long> moved = new ArrayList<>();
     StructField[] inputs = input.fields();
@@ -141,7 +140,7 @@ final class LaidRows implements BatchRows {
       }
       r++;
       if (feeds != null && r < size) {
-        for (int stop = NativeApi.gatherFeeds(arena, starts, r, size, scored, bitsetBytes, writer.gathering(scored));
+        for (int stop = NativeApi.gatherFeeds(arena, starts, r, size, scored, layout, writer.gathering(scored));
             r < stop; r++) {
           slots[r] = scored++;
         }
@@ -189,7 +188,7 @@ final class LaidRows implements BatchRows {
       }
       long[] prediction = {inputFields + f, fetch.rowRank == 0 ? 0 : perRow, fetch.leaf.bytes,
           fetch.leaf == LeafType.BOOLEAN ? 1 : 0, output.address(0), output.bytes(0)};
-      NativeApi.fillRows(arenas[turn], starts, slots, size, bitsetBytes, prediction);
+      NativeApi.fillRows(arenas[turn], starts, slots, size, layout, prediction);
     }
   }
 }

@@ -122,14 +122,14 @@ final class NativeApi {
    *
    * @return the first row not copied; {@code to} when all were
    */
-  static native int gatherFeeds(byte[] arena, int[] starts, int from, int to, int firstSlot, int bitsetBytes,
+  static native int gatherFeeds(byte[] arena, int[] starts, int from, int to, int firstSlot, long[] layout,
       long[] feeds);
 
   /**
    * Writes one fetched output of a run into laid rows {@code 0..rows}; {@code slots[r]} is row
-   * {@code r}'s place in the tensor, negative for none. {@code prediction}: field ordinal, values
-   * per row (0 for one value in the field's slot), bytes per value, 1 for booleans else 0, the
-   * tensor's address and bytes.
+   * {@code r}'s place in the tensor, negative for none. {@code layout} as for {@link #layRows};
+   * {@code prediction}: field ordinal, values per row (0 for one value in the field's slot), bytes
+   * per value, 1 for booleans else 0, the tensor's address and bytes.
    */
-  static native void fillRows(byte[] arena, int[] starts, int[] slots, int rows, int bitsetBytes, long[] prediction);
+  static native void fillRows(byte[] arena, int[] starts, int[] slots, int rows, long[] layout, long[] prediction);
 }
