@@ -321,6 +321,16 @@ fn int_prefix(env: &Env<'_>, array: &JIntArray<'_>, n: jint) -> Result<Vec<i32>>
     Ok(out)
 }
 
+/// A batch's row boundaries (its first `rows + 1` starts) and its row layout, as `LaidRows` passes them.
+fn batch_rows(
+    env: &Env<'_>,
+    starts: &JIntArray<'_>,
+    rows: jint,
+    layout: &JLongArray<'_>,
+) -> Result<(Vec<i32>, Layout)> {
+    Ok((int_prefix(env, starts, rows.saturating_add(1))?, Layout::from_longs(&longs(env, layout)?)?))
+}
+
 /// Runs `work` on the arena's bytes in place. No JNI call may happen inside `work`: the JVM's
 /// garbage collector waits while the array is held.
 fn with_arena<T>(env: &Env<'_>, arena: &JByteArray<'_>, work: impl FnOnce(&mut [u8]) -> Result<T>) -> Result<T> {
@@ -378,8 +388,7 @@ pub extern "system" fn Java_io_sparkort_NativeApi_layRows<'local>(
 ) -> jint {
     unowned_env
         .with_env(|env| -> Result<jint> {
-            let starts = int_prefix(env, &starts, rows.saturating_add(1))?;
-            let layout = Layout::from_longs(&longs(env, &layout)?)?;
+            let (starts, layout) = batch_rows(env, &starts, rows, &layout)?;
             let described = if feeds.is_null() { None } else { Some(longs(env, &feeds)?) };
             // SAFETY: the Java caller (BatchWriter) passes input buffers it holds allocated and writes
             // nothing else into them during this call.
@@ -408,12 +417,11 @@ pub extern "system" fn Java_io_sparkort_NativeApi_gatherFeeds<'local>(
 ) -> jint {
     unowned_env
         .with_env(|env| -> Result<jint> {
-            let starts = int_prefix(env, &starts, to.saturating_add(1))?;
+            let (starts, layout) = batch_rows(env, &starts, to, &layout)?;
             let described = longs(env, &feeds)?;
             let bad = || Error::InvalidArgument(format!("gatherFeeds: rows {from}..{to} at slot {first_slot}"));
             let index = |v: jint| usize::try_from(v).map_err(|_| bad());
             let (from, to, first_slot) = (index(from)?, index(to)?, index(first_slot)?);
-            let layout = Layout::from_longs(&longs(env, &layout)?)?;
             if from > to {
                 return Err(bad());
             }
@@ -444,10 +452,9 @@ pub extern "system" fn Java_io_sparkort_NativeApi_fillRows<'local>(
 ) {
     unowned_env
         .with_env(|env| -> Result<()> {
-            let starts = int_prefix(env, &starts, rows.saturating_add(1))?;
+            let (starts, layout) = batch_rows(env, &starts, rows, &layout)?;
             let slots = int_prefix(env, &slots, rows)?;
             let p = longs(env, &prediction)?;
-            let layout = Layout::from_longs(&longs(env, &layout)?)?;
             let bad = || Error::InvalidArgument(format!("fillRows: prediction {p:?}"));
             let index = |v: i64| usize::try_from(v).map_err(|_| bad());
             if p.len() != 6 || p[4] == 0 {

@@ -77,11 +77,6 @@ impl Layout {
         })
     }
 
-    /// How much longer the output row is than the input row.
-    pub fn growth(&self) -> usize {
-        self.growth
-    }
-
     /// The fewest bytes a laid row has: its fields' null bits and slots, and the predictions' arrays.
     fn min_row(&self) -> usize {
         self.slots_end + self.reserved
@@ -226,11 +221,12 @@ impl Row {
 /// copied as it is. Returns that row (the row count when every row was copied; 0 without `gather`).
 pub fn lay(arena: &mut [u8], starts: &[i32], layout: &Layout, mut gather: Option<Gather<'_>>) -> Result<usize> {
     let rows = starts.len().saturating_sub(1);
-    let mut gathered = if gather.is_some() { None } else { Some(0) };
     // Features are copied from the input row, before it is laid out: reading an array just moved
     // would wait for the move's wide stores to land (measured: a third of this loop's time).
     let places = gather.as_ref().map_or_else(|| Ok(Vec::new()), |g| g.places(layout, layout.input_bitset))?;
     let (base, len) = (arena.as_mut_ptr(), arena.len());
+    // Rows copied so far; gathering stops (`gather` is dropped) at the first row that cannot be.
+    let mut gathered = 0;
     for r in 0..rows {
         let row = Row::of(base, len, starts, r, layout)?;
         // The rows were copied in a batch ago; asking for one a few rows ahead saves a wait on memory.
@@ -243,16 +239,18 @@ pub fn lay(arena: &mut [u8], starts: &[i32], layout: &Layout, mut gather: Option
                 )
             };
         }
-        if let (None, Some(g)) = (gathered, gather.as_mut()) {
+        if let Some(g) = gather.as_mut() {
             // SAFETY: `Row::of` checked the row; it still holds the input row, as `places` were worked out for.
-            if !unsafe { g.row(&places, row, row.size - layout.growth, r) }.ok_or_else(|| malformed(r))? {
-                gathered = Some(r);
+            if unsafe { g.row(&places, row, row.size - layout.growth, r) }.ok_or_else(|| malformed(r))? {
+                gathered += 1;
+            } else {
+                gather = None;
             }
         }
         // SAFETY: `Row::of` checked the row.
         unsafe { lay_row(row, layout) };
     }
-    Ok(gathered.unwrap_or(rows))
+    Ok(gathered)
 }
 
 /// # Safety
@@ -432,7 +430,7 @@ mod tests {
         let (mut arena, mut starts) = (Vec::new(), vec![0]);
         for row in rows {
             arena.extend_from_slice(row);
-            arena.resize(arena.len() + layout.growth(), 0xAB);
+            arena.resize(arena.len() + layout.growth, 0xAB);
             starts.push(arena.len() as i32);
         }
         (arena, starts)

@@ -89,6 +89,11 @@ final class BatchWriter implements AutoCloseable {
     }
     arguments = new NativeArguments(inputNames, columns, elementTypes, new long[totalRank], ranks, new long[4 * n]);
     gathered = gatherable(feeds) ? new long[5 * n] : null;
+    for (int f = 0; gathered != null && f < n; f++) {
+      gathered[5 * f] = feeds[f].ordinals[0];
+      gathered[5 * f + 1] = feeds[f].fixedRowElements;
+      gathered[5 * f + 2] = feeds[f].leaves[0].bytes;
+    }
   }
 
   /**
@@ -113,14 +118,11 @@ final class BatchWriter implements AutoCloseable {
       return null;
     }
     for (int f = 0; f < feeds.length; f++) {
-      ScoringPlan.Feed feed = feeds[f];
       if (slot == 0) {
-        buffers[f].startRow(0, feed.fixedRowElements);
-        batchDims[f] = feed.rowShape;
+        buffers[f].startRow(0, feeds[f].fixedRowElements);
+        batchDims[f] = feeds[f].rowShape;
       }
-      gathered[5 * f] = feed.ordinals[0];
-      gathered[5 * f + 1] = feed.fixedRowElements;
-      gathered[5 * f + 2] = feed.leaves[0].bytes;
+      // Where the buffer is: starting a batch may have grown it.
       gathered[5 * f + 3] = buffers[f].address(0);
       gathered[5 * f + 4] = buffers[f].capacity();
     }

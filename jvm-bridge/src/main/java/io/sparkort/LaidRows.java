@@ -120,8 +120,7 @@ final class LaidRows implements BatchRows {
     if (size == 0) {
       return 0;
     }
-    long[] feeds = writer.gathering(0);
-    int r = NativeApi.layRows(arena, starts, size, layout, feeds);
+    int r = NativeApi.layRows(arena, starts, size, layout, writer.gathering(0));
     for (; scored < r; scored++) {
       slots[scored] = scored;
     }
@@ -130,23 +129,27 @@ final class LaidRows implements BatchRows {
       rows[p].pointTo(arena, Platform.BYTE_ARRAY_OFFSET + starts[p], starts[p + 1] - starts[p]);
     }
     while (r < size) {
-      // A row the native library could not copy as it is goes through the writer; it copies on after it.
-      boolean written = writer.write(scored, rows[r], firstRowIndex + r);
-      slots[r] = written ? scored++ : -1;
-      if (!written) {
-        for (int f = 0; f < fetches.length; f++) {
-          rows[r].setNullAt(inputFields + f);
-        }
-      }
+      // A row the native library could not copy as it is goes through the writer; the copying goes on after it.
+      writeThrough(writer, rows[r], r, firstRowIndex + r);
       r++;
-      if (feeds != null && r < size) {
-        for (int stop = NativeApi.gatherFeeds(arena, starts, r, size, scored, layout, writer.gathering(scored));
-            r < stop; r++) {
-          slots[r] = scored++;
-        }
+      long[] feeds = r < size ? writer.gathering(scored) : null;
+      int stop = feeds == null ? r : NativeApi.gatherFeeds(arena, starts, r, size, scored, layout, feeds);
+      for (; r < stop; r++) {
+        slots[r] = scored++;
       }
     }
     return size;
+  }
+
+  /** Writes laid row {@code r}'s features with {@code writer}, which throws for a bad row or declines a null one. */
+  private void writeThrough(BatchWriter writer, UnsafeRow row, int r, long rowIndex) {
+    boolean written = writer.write(scored, row, rowIndex);
+    slots[r] = written ? scored++ : -1;
+    if (!written) {
+      for (int f = 0; f < fetches.length; f++) {
+        row.setNullAt(inputFields + f);
+      }
+    }
   }
 
   /**
