@@ -7,7 +7,6 @@ import java.util.List;
 import java.util.Map;
 import org.apache.hadoop.conf.Configuration;
 import org.apache.spark.SparkContext;
-import org.apache.spark.api.java.JavaRDD;
 import org.apache.spark.ml.Transformer;
 import org.apache.spark.ml.param.IntParam;
 import org.apache.spark.ml.param.Param;
@@ -20,9 +19,6 @@ import org.apache.spark.ml.util.MLWriter;
 import org.apache.spark.sql.Dataset;
 import org.apache.spark.sql.Row;
 import org.apache.spark.sql.SparkSession;
-import org.apache.spark.sql.catalyst.InternalRow;
-import org.apache.spark.sql.execution.metric.SQLMetric;
-import org.apache.spark.sql.execution.metric.SQLMetrics;
 import org.apache.spark.sql.types.StructType;
 import scala.Option;
 
@@ -189,18 +185,21 @@ public class OnnxModel extends Transformer implements MLWritable {
     return plan(schema, resolveModel(hadoopConfiguration())).outputSchema;
   }
 
+  /**
+   * A DataFrame of {@code dataset}'s rows with the model's predictions: a plan node of sparkort's
+   * over {@code dataset}'s plan, so it stays lazy (this runs no Spark job), re-planned from the input
+   * on every action, optimized with it, and streamable. The model is read and shipped now: every
+   * action scores with the model as it was here.
+   */
   @Override
   public Dataset<Row> transform(Dataset<?> dataset) {
     SparkSession session = dataset.sparkSession();
     SparkContext context = session.sparkContext();
     ModelSource source = resolveModel(context.hadoopConfiguration());
     ScoringPlan plan = plan(dataset.schema(), source);
-    // The SQL tab's row count for the scored DataFrame's node, as Spark's own scans have.
-    SQLMetric outputRows = SQLMetrics.createMetric(context, "number of output rows");
-    PartitionScorer scorer =
-        new PartitionScorer(plan, source.shipTo(session), getBatchSize(), metrics(context), outputRows);
-    JavaRDD<InternalRow> scored = SparkShim.internalRows(dataset).toJavaRDD().mapPartitions(scorer);
-    return SparkShim.scoredDataFrame(session, scored.rdd(), plan.outputSchema, outputRows);
+    ScoringRequest request = new ScoringRequest(getModelLocation(), source.shipTo(session), getFeedDict(),
+        getFetchDict(), getBatchSize(), plan.keepNulls, plan.extraOutputs, metrics(context));
+    return SparkShim.ofRows(session, OnnxScore.over(SparkShim.logicalPlan(dataset), plan, request));
   }
 
   @Override

@@ -7,13 +7,13 @@ import org.apache.spark.api.java.function.FlatMapFunction;
 import org.apache.spark.sql.catalyst.InternalRow;
 import org.apache.spark.sql.catalyst.expressions.UnsafeProjection;
 import org.apache.spark.sql.catalyst.expressions.UnsafeRow;
-import org.apache.spark.sql.execution.metric.SQLMetric;
 import org.apache.spark.util.TaskCompletionListener;
 
 /**
  * The body of the one scoring path: scores a partition in batches of {@code batchSize} rows and
- * yields each input row joined with its predictions, as UnsafeRows ({@link ScoredScanExec} passes
- * them on as they are). Every surface (Java, Python) ends here.
+ * yields each input row joined with its predictions, as UnsafeRows ({@link OnnxScoreExec} passes
+ * them on as they are). Every surface (Java, Python, streaming) ends here. A task that Spark kills
+ * stops before its next batch; its completion listener releases the model and the buffers.
  */
 final class PartitionScorer implements FlatMapFunction<Iterator<InternalRow>, InternalRow> {
   private static final long serialVersionUID = 1L;
@@ -23,14 +23,15 @@ final class PartitionScorer implements FlatMapFunction<Iterator<InternalRow>, In
   /** Rows per native call: batchSize, or 1 for a model without a batch dimension. */
   private final int batchRows;
   private final ScoringMetrics metrics;
-  private final SQLMetric outputRows;
+  private final OnnxScoreExec.NodeMetrics nodeMetrics;
 
-  PartitionScorer(ScoringPlan plan, ModelSource source, int batchSize, ScoringMetrics metrics, SQLMetric outputRows) {
+  PartitionScorer(ScoringPlan plan, ModelSource source, int batchSize, ScoringMetrics metrics,
+      OnnxScoreExec.NodeMetrics nodeMetrics) {
     this.plan = plan;
     this.source = source;
     this.batchRows = plan.batched ? batchSize : 1;
     this.metrics = metrics;
-    this.outputRows = outputRows;
+    this.nodeMetrics = nodeMetrics;
   }
 
   @Override
@@ -47,6 +48,7 @@ final class PartitionScorer implements FlatMapFunction<Iterator<InternalRow>, In
     private int size;
     private int next;
     private long rowIndex;
+    private TaskContext task;
 
     ScoredRows(Iterator<InternalRow> input) {
       this.input = new UnsafeRows(input);
@@ -75,8 +77,10 @@ final class PartitionScorer implements FlatMapFunction<Iterator<InternalRow>, In
       if (writer == null) {
         open();
       }
+      // A killed task (a cancelled job, a failed stage, a stopped query) ends here, within one batch.
+      task.killTaskIfInterrupted();
       // Rows handed on are counted a batch at a time (and the last, perhaps partly used, at task end).
-      outputRows.add(next);
+      nodeMetrics.outputRows.add(next);
       next = 0;
       size = rows.take(input, writer, rowIndex);
       rowIndex += size;
@@ -86,7 +90,11 @@ final class PartitionScorer implements FlatMapFunction<Iterator<InternalRow>, In
       }
       long started = System.nanoTime();
       long result = node.run(writer.nativeArguments(written), fetch);
-      metrics.batch(written, System.nanoTime() - started);
+      long nanos = System.nanoTime() - started;
+      metrics.batch(written, nanos);
+      nodeMetrics.scoredRows.add(written);
+      nodeMetrics.batches.add(1);
+      nodeMetrics.modelTime.add(nanos);
       try {
         rows.fill(NativeApi.describeResult(result), size, written);
       } finally {
@@ -96,7 +104,7 @@ final class PartitionScorer implements FlatMapFunction<Iterator<InternalRow>, In
 
     /** Model and buffers are taken on the first row, so an empty partition costs nothing. */
     private void open() {
-      TaskContext task = TaskContext.get();
+      task = TaskContext.get();
       long[] fetched = new long[1];
       node = ModelNode.open(source, plan.extraOutputs, fetched);
       metrics.opened(fetched[0], node);
@@ -104,7 +112,7 @@ final class PartitionScorer implements FlatMapFunction<Iterator<InternalRow>, In
           new TaskCompletionListener() {
             @Override
             public void onTaskCompletion(TaskContext context) {
-              outputRows.add(next);
+              nodeMetrics.outputRows.add(next);
               try {
                 if (writer != null) {
                   writer.close();

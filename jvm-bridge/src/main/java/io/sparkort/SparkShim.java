@@ -15,12 +15,13 @@ import org.apache.spark.rdd.RDD;
 import org.apache.spark.sql.Dataset;
 import org.apache.spark.sql.Row;
 import org.apache.spark.sql.SparkSession;
-import org.apache.spark.sql.catalyst.InternalRow;
 import org.apache.spark.sql.catalyst.expressions.Attribute;
+import org.apache.spark.sql.catalyst.expressions.AttributeSet;
+import org.apache.spark.sql.catalyst.expressions.AttributeSet$;
+import org.apache.spark.sql.catalyst.expressions.Expression;
 import org.apache.spark.sql.catalyst.plans.logical.LogicalPlan;
-import org.apache.spark.sql.execution.QueryExecution;
-import org.apache.spark.sql.execution.metric.SQLMetric;
-import org.apache.spark.sql.types.StructType;
+import org.apache.spark.sql.catalyst.types.DataTypeUtils$;
+import org.apache.spark.sql.types.StructField;
 import org.apache.spark.status.api.v1.ExecutorSummary;
 import scala.Tuple2;
 import scala.collection.immutable.List$;
@@ -46,66 +47,98 @@ final class SparkShim {
     return env != null ? env.conf() : new SparkConf();
   }
 
-  /** The Dataset's rows as Spark computes them internally (no conversion to {@code Row}). */
-  static RDD<InternalRow> internalRows(Dataset<?> dataset) {
-    QueryExecution execution = (QueryExecution) invoke(dataset, "queryExecution");
-    return execution.toRdd();
+  /** The Dataset's logical plan, as analyzed (what Spark builds a derived Dataset over). */
+  static LogicalPlan logicalPlan(Dataset<?> dataset) {
+    return (LogicalPlan) invoke(dataset, "logicalPlan");
   }
 
   /**
-   * A DataFrame over the scorer's rows, UnsafeRows that already match {@code schema}, planned as
-   * {@link ScoredScanExec} in this session, which shows {@code outputRows} in the SQL tab.
+   * A DataFrame over {@code plan} in {@code session} ({@code Dataset.ofRows}, which Spark 4 moved to
+   * {@code classic.Dataset}), after making sure the session plans and optimizes scoring nodes.
    */
   @SuppressWarnings("unchecked")
-  static Dataset<Row> scoredDataFrame(SparkSession session, RDD<InternalRow> rows, StructType schema,
-      SQLMetric outputRows) {
-    planScoredScans(session);
-    ScoredScanStrategy.mark(rows, outputRows);
-    return (Dataset<Row>)
-        invoke(session, "internalCreateDataFrame", new Class<?>[] {RDD.class, StructType.class, boolean.class},
-            rows, schema, false);
+  static Dataset<Row> ofRows(SparkSession session, LogicalPlan plan) {
+    planScoring(session);
+    Object companion = companion("org.apache.spark.sql.classic.Dataset$", "org.apache.spark.sql.Dataset$");
+    for (Method method : companion.getClass().getMethods()) {
+      Class<?>[] types = method.getParameterTypes();
+      if (method.getName().equals("ofRows") && types.length == 2 && types[0].isInstance(session)) {
+        return (Dataset<Row>) invoke(companion, "ofRows", types, session, plan);
+      }
+    }
+    throw new SparkOrtException("this Spark version has no Dataset.ofRows(SparkSession, LogicalPlan)");
   }
 
-  /** Adds {@link ScoredScanStrategy} to the session's extra strategies, once. */
-  private static void planScoredScans(SparkSession session) {
+  /**
+   * Adds {@link OnnxScoreStrategy} to the session's extra strategies and {@link OnnxScoreRules} to
+   * its extra optimizations, once (a session built with {@link SparkOrtExtensions} has them already;
+   * the second registration only repeats work that finds nothing left to do).
+   */
+  private static void planScoring(SparkSession session) {
     Object experimental = invoke(session, "experimental");
     synchronized (experimental) {
-      List<Object> strategies = javaList(invoke(experimental, "extraStrategies"));
-      if (strategies.contains(ScoredScanStrategy.INSTANCE)) {
-        return;
-      }
-      strategies.add(0, ScoredScanStrategy.INSTANCE);
-      for (Method method : experimental.getClass().getMethods()) {
-        if (method.getName().equals("extraStrategies_$eq")) {
-          invoke(experimental, method.getName(), method.getParameterTypes(), scalaList(strategies));
-          return;
-        }
-      }
-      throw new SparkOrtException("this Spark version has no ExperimentalMethods.extraStrategies_$eq");
+      prepend(experimental, "extraStrategies", OnnxScoreStrategy.INSTANCE);
+      prepend(experimental, "extraOptimizations", OnnxScoreRules.INSTANCE);
     }
   }
 
-  /** A plan's output attributes (a collection.Seq on Scala 2.12, an immutable.Seq on 2.13). */
-  static scala.collection.immutable.Seq<Attribute> output(LogicalPlan plan) {
-    List<Attribute> attributes = new ArrayList<>();
-    for (Object attribute : javaList(invoke(plan, "output"))) {
-      attributes.add((Attribute) attribute);
+  private static void prepend(Object experimental, String property, Object element) {
+    List<Object> elements = javaList(invoke(experimental, property));
+    if (elements.contains(element)) {
+      return;
     }
-    return scalaList(attributes);
+    elements.add(0, element);
+    for (Method method : experimental.getClass().getMethods()) {
+      if (method.getName().equals(property + "_$eq")) {
+        invoke(experimental, method.getName(), method.getParameterTypes(), scalaList(elements));
+        return;
+      }
+    }
+    throw new SparkOrtException("this Spark version has no ExperimentalMethods." + property + "_$eq");
+  }
+
+  /** The first of these Scala objects that this Spark has. */
+  private static Object companion(String... names) {
+    for (String name : names) {
+      try {
+        return Class.forName(name).getField("MODULE$").get(null);
+      } catch (ClassNotFoundException e) {
+        // the other Spark line's
+      } catch (ReflectiveOperationException e) {
+        throw new SparkOrtException("cannot reach " + name + ": " + e, e);
+      }
+    }
+    throw new SparkOrtException("this Spark version has none of " + String.join(", ", names));
+  }
+
+  /** A plan's output attributes (a collection.Seq on Scala 2.12, an immutable.Seq on 2.13), logical or physical. */
+  static List<Attribute> output(Object plan) {
+    return javaList(invoke(plan, "output"));
+  }
+
+  /** A new attribute (with a new id) for a column. */
+  static Attribute toAttribute(StructField field) {
+    return DataTypeUtils$.MODULE$.toAttribute(field);
+  }
+
+  @SuppressWarnings("unchecked")
+  static AttributeSet attributeSet(scala.collection.immutable.List<Attribute> attributes) {
+    return AttributeSet$.MODULE$.apply((scala.collection.Iterable<Expression>) (Object) attributes);
   }
 
   /** The elements of a Scala Iterable of either Scala line. */
-  private static List<Object> javaList(Object iterable) {
-    List<Object> elements = new ArrayList<>();
+  @SuppressWarnings("unchecked")
+  static <T> List<T> javaList(Object iterable) {
+    List<T> elements = new ArrayList<>();
     scala.collection.Iterator<?> it = ((scala.collection.Iterable<?>) iterable).iterator();
     while (it.hasNext()) {
-      elements.add(it.next());
+      elements.add((T) it.next());
     }
     return elements;
   }
 
   /** An immutable List, the one Seq type both Scala lines accept where they ask for a Seq. */
-  private static <T> scala.collection.immutable.List<T> scalaList(List<T> elements) {
+  static <T> scala.collection.immutable.List<T> scalaList(List<T> elements) {
     scala.collection.immutable.List<T> list = List$.MODULE$.empty();
     for (int i = elements.size() - 1; i >= 0; i--) {
       list = list.$colon$colon(elements.get(i));
@@ -215,6 +248,11 @@ final class SparkShim {
     } catch (NoSuchMethodException e) {
       return false;
     }
+  }
+
+  /** A public no-argument method found by name: Spark's Seq-typed methods differ between the Scala lines. */
+  static Object call(Object target, String name) {
+    return invoke(target, name, new Class<?>[0]);
   }
 
   private static Object invoke(Object target, String name) {

@@ -17,12 +17,12 @@ import org.junit.jupiter.api.BeforeAll;
 import org.junit.jupiter.api.Test;
 
 /** The scored DataFrame's own physical node, and the plans Spark builds on top of it. */
-class ScoredScanTest {
+class ScoringNodeTest {
   private static SparkSession spark;
 
   @BeforeAll
   static void startSpark() {
-    spark = TestCase.localSpark("sparkort-scored-scan").getOrCreate();
+    spark = TestCase.localSpark("sparkort-scoring-node").getOrCreate();
   }
 
   @AfterAll
@@ -35,8 +35,8 @@ class ScoredScanTest {
     TestCase c = TestCase.load("two_inputs");
     Dataset<Row> scored = c.onnxModel().setBatchSize(5).transform(c.dataFrame(spark, 3));
     String plan = physicalPlan(scored);
-    assertTrue(plan.contains("ScoredScan"), plan);
-    assertFalse(plan.contains("ExistingRDD"), "no RDDScanExec copies the rows again:\n" + plan);
+    assertTrue(plan.contains("OnnxScore"), plan);
+    assertFalse(plan.contains("ExistingRDD") || plan.contains("Project"), "nothing copies the rows again:\n" + plan);
     c.assertMatchesOnnxRuntime(scored.collectAsList());
   }
 
@@ -44,14 +44,17 @@ class ScoredScanTest {
   void theScanCountsTheRowsItHandsOnForTheSqlTab() {
     TestCase c = TestCase.load("linear");
     Dataset<Row> scored = c.onnxModel().setBatchSize(4).transform(c.dataFrame(spark, 3));
-    ScoredScanExec scan = (ScoredScanExec) executedPlan(scored);
-    assertEquals(scan.outputRows(), scan.metrics().apply("numOutputRows"));
+    OnnxScoreExec scan = Plans.find(Plans.executedPlan(scored), OnnxScoreExec.class).get(0);
+    assertEquals(scan.nodeMetrics().outputRows, scan.metrics().apply("numOutputRows"));
     // Each action starts its plan's metrics from 0, as for Spark's own nodes.
     assertEquals(c.rows, scored.collectAsList().size());
-    assertEquals(c.rows, scan.outputRows().value());
+    assertEquals(c.rows, scan.nodeMetrics().outputRows.value());
+    assertEquals(c.rows, scan.nodeMetrics().scoredRows.value());
     // A limit stops reading early: only the rows handed on count.
-    assertEquals(3, scored.limit(3).collectAsList().size());
-    assertEquals(3, scan.outputRows().value());
+    Dataset<Row> limited = scored.limit(3);
+    assertEquals(3, limited.collectAsList().size());
+    OnnxScoreExec limitedScan = Plans.find(Plans.executedPlan(limited), OnnxScoreExec.class).get(0);
+    assertEquals(3, limitedScan.nodeMetrics().outputRows.value());
   }
 
   @Test
@@ -59,7 +62,7 @@ class ScoredScanTest {
     SparkSession other = spark.newSession();
     TestCase c = TestCase.load("linear");
     Dataset<Row> scored = c.onnxModel().transform(c.dataFrame(other, 2));
-    assertTrue(physicalPlan(scored).contains("ScoredScan"), physicalPlan(scored));
+    assertTrue(physicalPlan(scored).contains("OnnxScore"), physicalPlan(scored));
     c.assertMatchesOnnxRuntime(scored.collectAsList());
   }
 
@@ -138,16 +141,6 @@ class ScoredScanTest {
   }
 
   private static String physicalPlan(Dataset<Row> dataset) {
-    return executedPlan(dataset).toString();
-  }
-
-  /** The executed plan (Dataset.queryExecution moved to Spark 4's classic Dataset). */
-  private static Object executedPlan(Dataset<Row> dataset) {
-    try {
-      Object execution = dataset.getClass().getMethod("queryExecution").invoke(dataset);
-      return execution.getClass().getMethod("executedPlan").invoke(execution);
-    } catch (ReflectiveOperationException e) {
-      throw new AssertionError(e);
-    }
+    return Plans.executedPlan(dataset).toString();
   }
 }

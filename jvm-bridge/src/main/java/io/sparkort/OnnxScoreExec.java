@@ -1,0 +1,172 @@
+package io.sparkort;
+
+import java.io.Serializable;
+import java.util.List;
+import java.util.Objects;
+import org.apache.spark.SparkContext;
+import org.apache.spark.rdd.RDD;
+import org.apache.spark.sql.catalyst.InternalRow;
+import org.apache.spark.sql.catalyst.expressions.Attribute;
+import org.apache.spark.sql.catalyst.expressions.AttributeSet;
+import org.apache.spark.sql.catalyst.expressions.SortOrder;
+import org.apache.spark.sql.catalyst.plans.physical.Partitioning;
+import org.apache.spark.sql.execution.SparkPlan;
+import org.apache.spark.sql.execution.metric.SQLMetric;
+import org.apache.spark.sql.execution.metric.SQLMetrics;
+
+/**
+ * The physical plan of {@link OnnxScore}: scores its child's partitions with the one scoring path,
+ * {@link PartitionScorer}, in {@code mapPartitions} of {@code child.execute()}. The scorer's rows
+ * are UnsafeRows of the child's values followed by the predictions, handed on with no second copy.
+ * Rows keep the child's partitioning and order; the SQL tab shows the node's own metrics.
+ *
+ * <p>Public, with a public constructor over its product elements and then {@code otherCopyArgs},
+ * because Spark copies plan nodes by reflection; see {@link OnnxScore} for how one class file serves
+ * Scala 2.12 and 2.13.
+ */
+public final class OnnxScoreExec extends SparkPlan {
+  private static final long serialVersionUID = 1L;
+
+  private final SparkPlan child;
+  private final scala.collection.immutable.List<Attribute> predictions;
+  private final ScoringRequest request;
+  /** Kept by every copy of the node, so the metrics the SQL tab shows are the ones the tasks add to. */
+  private final NodeMetrics nodeMetrics;
+
+  /** The SQL tab's figures for one scoring node, added to by its tasks. */
+  static final class NodeMetrics implements Serializable {
+    private static final long serialVersionUID = 1L;
+    final SQLMetric outputRows;
+    final SQLMetric scoredRows;
+    final SQLMetric batches;
+    final SQLMetric modelTime;
+
+    NodeMetrics(SparkContext context) {
+      outputRows = SQLMetrics.createMetric(context, "number of output rows");
+      scoredRows = SQLMetrics.createMetric(context, "rows scored");
+      batches = SQLMetrics.createMetric(context, "batches");
+      modelTime = SQLMetrics.createNanoTimingMetric(context, "time in model", SQLMetrics.createNanoTimingMetric$default$3());
+    }
+  }
+
+  public OnnxScoreExec(SparkPlan child, scala.collection.Seq<Attribute> predictions, ScoringRequest request,
+      NodeMetrics nodeMetrics) {
+    this.child = child;
+    this.predictions = SparkShim.scalaList(SparkShim.<Attribute>javaList(predictions));
+    this.request = request;
+    this.nodeMetrics = nodeMetrics != null ? nodeMetrics : new NodeMetrics(sparkContext());
+  }
+
+  public SparkPlan child() {
+    return child;
+  }
+
+  NodeMetrics nodeMetrics() {
+    return nodeMetrics;
+  }
+
+  @Override
+  public scala.collection.immutable.Seq<Attribute> output() {
+    List<Attribute> out = SparkShim.output(child);
+    out.addAll(SparkShim.javaList(predictions));
+    return SparkShim.scalaList(out);
+  }
+
+  @Override
+  public AttributeSet producedAttributes() {
+    return SparkShim.attributeSet(predictions);
+  }
+
+  @Override
+  public RDD<InternalRow> doExecute() {
+    ScoringPlan plan = request.planFor(SparkShim.output(child));
+    PartitionScorer scorer = new PartitionScorer(plan, request.source, request.batchSize, request.metrics, nodeMetrics);
+    return child.execute().toJavaRDD().mapPartitions(scorer, true).rdd();
+  }
+
+  /** One output row per input row, in place: the child's partitioning and ordering hold. */
+  @Override
+  public Partitioning outputPartitioning() {
+    return child.outputPartitioning();
+  }
+
+  @Override
+  public scala.collection.immutable.Seq<SortOrder> outputOrdering() {
+    return SparkShim.scalaList(SparkShim.<SortOrder>javaList(SparkShim.call(child, "outputOrdering")));
+  }
+
+  @Override
+  public scala.collection.immutable.Map<String, SQLMetric> metrics() {
+    return new scala.collection.immutable.Map.Map4<>("numOutputRows", nodeMetrics.outputRows,
+        "scoredRows", nodeMetrics.scoredRows, "batches", nodeMetrics.batches, "modelTime", nodeMetrics.modelTime);
+  }
+
+  @Override
+  public String simpleString(int maxFields) {
+    return "OnnxScore " + request.modelLocation + ", fetch " + request.describeFetches() + ", batchSize "
+        + request.batchSize + ", predictions " + predictions.mkString("[", ", ", "]");
+  }
+
+  @Override
+  public scala.collection.immutable.Seq<Object> otherCopyArgs() {
+    return scala.collection.immutable.List$.MODULE$.empty().$colon$colon(nodeMetrics);
+  }
+
+  @Override
+  @SuppressWarnings("unchecked")
+  public scala.collection.immutable.Seq<SparkPlan> children() {
+    return (scala.collection.immutable.Seq<SparkPlan>) (Object) SparkShim.scalaList(java.util.Collections.singletonList(child));
+  }
+
+  private OnnxScoreExec withNewChild(SparkPlan newChild) {
+    return new OnnxScoreExec(newChild, predictions, request, nodeMetrics);
+  }
+
+  @Override
+  public SparkPlan withNewChildrenInternal(scala.collection.IndexedSeq<SparkPlan> children) {
+    return withNewChild(children.apply(0));
+  }
+
+  /** Scala 2.13's signature of the method above. */
+  public SparkPlan withNewChildrenInternal(scala.collection.immutable.IndexedSeq<SparkPlan> children) {
+    return withNewChild(children.apply(0));
+  }
+
+  @Override
+  public int productArity() {
+    return 3;
+  }
+
+  @Override
+  public Object productElement(int n) {
+    switch (n) {
+      case 0:
+        return child;
+      case 1:
+        return predictions;
+      case 2:
+        return request;
+      default:
+        throw new IndexOutOfBoundsException(String.valueOf(n));
+    }
+  }
+
+  @Override
+  public boolean canEqual(Object that) {
+    return that instanceof OnnxScoreExec;
+  }
+
+  @Override
+  public boolean equals(Object other) {
+    if (!(other instanceof OnnxScoreExec)) {
+      return false;
+    }
+    OnnxScoreExec that = (OnnxScoreExec) other;
+    return request == that.request && child.equals(that.child) && predictions.equals(that.predictions);
+  }
+
+  @Override
+  public int hashCode() {
+    return Objects.hash(child, predictions, System.identityHashCode(request));
+  }
+}
