@@ -47,3 +47,12 @@ def test_quickstart_scores_the_digits_as_scikit_learn_does() -> None:
     assert accuracy.group(2) == accuracy.group(3), "sparkort's predictions score as scikit-learn's own"
     assert float(accuracy.group(2)) > 0.9
     assert re.search(r"scored [\d,]+ rows at [\d,]+ rows/s", run.stdout), run.stdout
+
+
+def test_streaming_example_scores_every_row_once_across_a_restart() -> None:
+    env = dict(os.environ, PYTHONPATH=str(REPO / "python"))
+    run = subprocess.run(
+        [sys.executable, str(REPO / "examples" / "streaming.py")], env=env, capture_output=True, text=True, timeout=300
+    )
+    assert run.returncode == 0, run.stderr[-3000:]
+    assert "after the restart: 150 rows, each once, equal to ONNX Runtime's probabilities" in run.stdout, run.stdout
