@@ -50,12 +50,12 @@ def test_transform_of_a_shuffled_input_runs_no_job(spark: SparkSession, iris: Ir
 
 def test_a_bad_row_after_a_shuffle_fails_at_the_action(spark: SparkSession, iris: Iris) -> None:
     df = iris_rows(spark, iris, range(20)).repartition(3).selectExpr(
-        "id", "IF(id = 5, slice(features, 1, 2), features) AS features"
+        "id", "IF(id = 5, concat(features, array(CAST(1 AS FLOAT))), features) AS features"
     )
     scored = iris_model(iris).transform(df)  # no error yet: nothing ran
     with pytest.raises(sparkort.InvalidInputError) as caught:
         scored.collect()
-    assert "column 'features'" in str(caught.value) and "has 2 elements, expected 4" in str(caught.value)
+    assert "column 'features'" in str(caught.value) and "has 5 elements, expected 4" in str(caught.value)
 
 
 def test_a_streaming_query_restarted_from_its_checkpoint_scores_each_row_once(

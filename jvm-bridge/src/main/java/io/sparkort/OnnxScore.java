@@ -136,8 +136,8 @@ public final class OnnxScore extends LogicalPlan implements MultiInstanceRelatio
 
   @Override
   public String simpleString(int maxFields) {
-    return "OnnxScore " + request.modelLocation + ", feeds " + feeds.mkString("[", ", ", "]")
-        + ", predictions " + predictions.mkString("[", ", ", "]");
+    return "OnnxScore " + request.modelLocation + ", feeds " + SparkShim.javaList(feeds)
+        + ", predictions " + SparkShim.javaList(predictions);
   }
 
   @Override
@@ -155,8 +155,13 @@ public final class OnnxScore extends LogicalPlan implements MultiInstanceRelatio
     return withNewChild(children.apply(0));
   }
 
-  /** Scala 2.13's signature of the method above. */
-  public LogicalPlan withNewChildrenInternal(scala.collection.immutable.IndexedSeq<LogicalPlan> children) {
+  /**
+   * Scala 2.13's signature of the method above: there {@code TreeNode} declares it over an immutable
+   * IndexedSeq, erased to return {@code TreeNode}, so it is declared so here (javac makes no bridge
+   * for a method it does not know as an override).
+   */
+  public org.apache.spark.sql.catalyst.trees.TreeNode<?> withNewChildrenInternal(
+      scala.collection.immutable.IndexedSeq<LogicalPlan> children) {
     return withNewChild(children.apply(0));
   }
 

@@ -104,7 +104,7 @@ public final class OnnxScoreExec extends SparkPlan {
   @Override
   public String simpleString(int maxFields) {
     return "OnnxScore " + request.modelLocation + ", fetch " + request.describeFetches() + ", batchSize "
-        + request.batchSize + ", predictions " + predictions.mkString("[", ", ", "]");
+        + request.batchSize + ", predictions " + SparkShim.javaList(predictions);
   }
 
   @Override
@@ -127,8 +127,13 @@ public final class OnnxScoreExec extends SparkPlan {
     return withNewChild(children.apply(0));
   }
 
-  /** Scala 2.13's signature of the method above. */
-  public SparkPlan withNewChildrenInternal(scala.collection.immutable.IndexedSeq<SparkPlan> children) {
+  /**
+   * Scala 2.13's signature of the method above: there {@code TreeNode} declares it over an immutable
+   * IndexedSeq, erased to return {@code TreeNode}, so it is declared so here (javac makes no bridge
+   * for a method it does not know as an override).
+   */
+  public org.apache.spark.sql.catalyst.trees.TreeNode<?> withNewChildrenInternal(
+      scala.collection.immutable.IndexedSeq<SparkPlan> children) {
     return withNewChild(children.apply(0));
   }
 

@@ -59,8 +59,8 @@ final class OnnxScoreRules extends Rule<LogicalPlan> {
   }
 
   private static OnnxScore scoringChild(LogicalPlan node) {
-    LogicalPlan child = node.children().isEmpty() ? null : node.children().head();
-    return child instanceof OnnxScore ? (OnnxScore) child : null;
+    List<LogicalPlan> children = SparkShim.javaList(SparkShim.call(node, "children"));
+    return children.size() == 1 && children.get(0) instanceof OnnxScore ? (OnnxScore) children.get(0) : null;
   }
 
   private static boolean readsNoPrediction(LogicalPlan project) {

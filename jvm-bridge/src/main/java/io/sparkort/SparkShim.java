@@ -71,15 +71,27 @@ final class SparkShim {
 
   /**
    * Adds {@link OnnxScoreStrategy} to the session's extra strategies and {@link OnnxScoreRules} to
-   * its extra optimizations, once (a session built with {@link SparkOrtExtensions} has them already;
-   * the second registration only repeats work that finds nothing left to do).
+   * its extra optimizations, once, unless the session was built with {@link SparkOrtExtensions}.
    */
   private static void planScoring(SparkSession session) {
+    if (hasExtensions(session)) {
+      return;
+    }
     Object experimental = invoke(session, "experimental");
     synchronized (experimental) {
       prepend(experimental, "extraStrategies", OnnxScoreStrategy.INSTANCE);
       prepend(experimental, "extraOptimizations", OnnxScoreRules.INSTANCE);
     }
+  }
+
+  /** Whether {@code spark.sql.extensions} (a static conf, so set when the session was built) names ours. */
+  static boolean hasExtensions(SparkSession session) {
+    for (String name : session.conf().get("spark.sql.extensions", "").split(",")) {
+      if (name.trim().equals(SparkOrtExtensions.class.getName())) {
+        return true;
+      }
+    }
+    return false;
   }
 
   private static void prepend(Object experimental, String property, Object element) {
