@@ -235,6 +235,59 @@ def _half_weights():
     return _model(nodes, [_value("x", np.float32, [64])], [_value("y", np.float32, [64])], [w16, bf], "half_weights")
 
 
+def _row_sum(width):
+    """x: float32 [N, width] (width None: symbolic) -> total = the row's sum ([N]): rows as large as a test wants."""
+    nodes = [helper.make_node("ReduceSum", ["x", "axes"], ["total"], keepdims=0)]
+    inits = [numpy_helper.from_array(np.array([1], np.int64), "axes")]
+    inputs = [helper.make_tensor_value_info("x", TensorProto.FLOAT, ["N", width or "M"])]
+    outputs = [helper.make_tensor_value_info("total", TensorProto.FLOAT, ["N"])]
+    return _model(nodes, inputs, outputs, inits, f"row_sum_{width or 'open'}")
+
+
+WIDE = 1 << 18  # 1 MiB of float32 a row
+
+
+def _wide_output(declared):
+    """x: float32 [N, 1] -> y = x + [0, 1, ..., WIDE - 1] ([N, WIDE], 1 MiB a row), declared fixed or open."""
+    inits = [numpy_helper.from_array(np.array(v, np.float32), n) for n, v in (("start", 0), ("wide", WIDE), ("delta", 1))]
+    # The open variant's limit depends on the input (0 * min(x) + WIDE), so no shape inference fixes it.
+    limit = [] if declared else [helper.make_node("ReduceMin", ["x"], ["low"], keepdims=0),
+                                 helper.make_node("Mul", ["low", "start"], ["zero"]), helper.make_node("Add", ["zero", "wide"], ["limit"])]
+    nodes = [*limit, helper.make_node("Range", ["start", "limit" if limit else "wide", "delta"], ["ramp"]),
+             helper.make_node("Add", ["x", "ramp"], ["y"])]
+    outputs = [helper.make_tensor_value_info("y", TensorProto.FLOAT, ["N", WIDE if declared else "M"])]
+    return _model(nodes, [_value("x", np.float32, [1])], outputs, inits, "wide_output")
+
+
+def big_row(r, width):
+    """Row r of the big-row cases, as the tests build it in Spark SQL (two array_repeat halves): every float sum is exact."""
+    half = width // 2
+    return np.concatenate([np.full(half, r % 3 - 1), np.full(width - half, r % 5 - 2)]).astype(np.float32)
+
+
+def write_big_cases(out_dir):
+    """Models whose rows or outputs are too large for JSON values: big_rows.json keeps ONNX Runtime's sums of them."""
+    out = Path(out_dir)
+    summary = {"pattern": "concat(array_repeat(r % 3 - 1, width / 2), array_repeat(r % 5 - 2, width / 2))"}
+    for width in (None, 1 << 20):
+        model = _row_sum(width)
+        name = model.graph.name
+        onnx.save(model, str(out / f"{name}.onnx"))
+        session = ort.InferenceSession(str(out / f"{name}.onnx"), providers=["CPUExecutionProvider"])
+        widths = [1 << 20] if width else [1 << 20, 10_000_000]
+        summary[name] = {str(w): [float(session.run(None, {"x": big_row(r, w)[None, :]})[0][0]) for r in range(4)] for w in widths}
+    for declared in (True, False):
+        name = "wide_output" if declared else "wide_output_open"
+        onnx.save(_wide_output(declared), str(out / f"{name}.onnx"))
+        session = ort.InferenceSession(str(out / f"{name}.onnx"), providers=["CPUExecutionProvider"])
+        x = (np.arange(8) % 5).astype(np.float32)[:, None]
+        y = session.run(None, {"x": x})[0]
+        summary[name] = {"x": x[:, 0].tolist(), "min": y.min(axis=1).tolist(), "max": y.max(axis=1).tolist(),
+                         "at_12345": y[:, 12345].tolist(), "width": int(y.shape[1])}
+    (out / "big_rows.json").write_text(json.dumps(summary))
+    print(f"big rows: {[k for k in summary if k != 'pattern']}")
+
+
 def _cases():
     rng = np.random.default_rng(0)
     f32 = lambda rows, n: rng.standard_normal((rows, n)).astype(np.float32)  # noqa: E731
@@ -255,6 +308,8 @@ def _cases():
     yield "external_mlp", mlp_model(n_in=16, hidden=48, n_out=4, seed=5), {"features": f32(240, 16)}
     yield "half_weights", _half_weights(), {"x": f32(50, 64)}
     yield "mlp_inner", mlp_model(n_in=12, hidden=20, n_out=3, seed=9), {"features": f32(90, 12)}
+    strings = np.array([["a\x00b", "", "\x00"], ["x\x00" * 20, "plain", "naïve\x00日本"]] * 5, dtype=object)
+    yield "string_nul", _passthrough("string"), {"x": strings}
 
 
 def _dtype(array):
@@ -327,3 +382,4 @@ def write_cases(out_dir):
 
 if __name__ == "__main__":
     write_cases(sys.argv[1] if len(sys.argv) > 1 else "build/test-models")
+    write_big_cases(sys.argv[1] if len(sys.argv) > 1 else "build/test-models")

@@ -146,13 +146,21 @@ impl Gather<'_> {
                 return Some(false);
             }
             let at = (field as u64 >> 32) as usize;
+            // The count first: an array of another length (a shorter one may end the row) is Java's to
+            // name; only one whose values do not fit the row is malformed.
+            if at.checked_add(8)? > end {
+                return None;
+            }
+            // SAFETY: the count's word, `at..at + 8`, was just checked to be in the row.
+            if unsafe { row.word(at) } != place.count {
+                return Some(false);
+            }
             if at.checked_add(place.header + place.bytes)? > end {
                 return None;
             }
             // SAFETY: the array's header and values, `at..at + header + bytes`, were just checked to be in the row.
-            let (count, null_bits) =
-                unsafe { (row.word(at), (at + 8..at + place.header).step_by(8).fold(0, |bits, w| bits | row.word(w))) };
-            if count != place.count || null_bits != 0 {
+            let null_bits = unsafe { (at + 8..at + place.header).step_by(8).fold(0, |bits, w| bits | row.word(w)) };
+            if null_bits != 0 {
                 return Some(false);
             }
             let target = tensor.get_mut(slot.checked_mul(place.bytes)?..)?.get_mut(..place.bytes)?;
@@ -482,6 +490,19 @@ mod tests {
         let mut rest = Gather { feeds: vec![FEED], tensors: vec![&mut tensor] };
         assert_eq!(gather(&mut arena, &starts, &layout, &mut rest, (3, 5), 2).unwrap(), 4, "so does a short array");
         assert_eq!(floats(&tensor[..24]), [1.0, 2.0, 3.0, 4.0, 5.0, 6.0]);
+    }
+
+    #[test]
+    fn a_short_array_ending_the_row_stops_gathering_and_is_no_error() {
+        let layout = layout();
+        let four = ArrayFeed { elements: 4, ..FEED };
+        for short in [&[][..], &[1.0][..], &[1.0, 2.0][..]] {
+            let (mut arena, starts) = arena_of(&[input_row(1, Some(short))], &layout);
+            let mut tensor = vec![0u8; 16];
+            let laid =
+                lay(&mut arena, &starts, &layout, Some(Gather { feeds: vec![four], tensors: vec![&mut tensor] }));
+            assert_eq!(laid.unwrap(), 0, "{} elements go to Java, which names the column", short.len());
+        }
     }
 
     #[test]

@@ -78,7 +78,10 @@ class OnnxModel(JavaTransformer, JavaMLReadable["OnnxModel"], JavaMLWritable):
         typeConverter=_string_dict,
     )
     batchSize: "Param[int]" = Param(
-        Params._dummy(), "batchSize", "rows per native call", typeConverter=TypeConverters.toInt
+        Params._dummy(),
+        "batchSize",
+        "rows per native call, 1 to 2147483647; a batch also ends at spark.sparkort.batchBytes bytes",
+        typeConverter=TypeConverters.toInt,
     )
     handleNulls: "Param[str]" = Param(
         Params._dummy(), "handleNulls",

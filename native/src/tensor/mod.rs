@@ -223,10 +223,41 @@ pub fn input_value<'a>(
         ElementType::String => {
             let strings = values.as_string::<i32>();
             // ONNX Runtime copies strings into its own; the view only has to outlive this call.
-            let all: std::sync::Arc<[String]> = (0..strings.len()).map(|i| strings.value(i).to_owned()).collect();
-            Tensor::from_string_array((shape.to_vec(), all))?.into()
+            // `from_string_array` passes each as a C string, which cannot hold a NUL byte; ONNX
+            // Runtime's Python API takes such strings whole, so they are written after, by length.
+            let has_nul = |i: usize| strings.value(i).as_bytes().contains(&0);
+            let all: std::sync::Arc<[String]> = (0..strings.len())
+                .map(|i| if has_nul(i) { String::new() } else { strings.value(i).to_owned() })
+                .collect();
+            let mut tensor = Tensor::from_string_array((shape.to_vec(), all))?;
+            for i in (0..strings.len()).filter(|&i| has_nul(i)) {
+                put_string(&mut tensor, i, strings.value(i).as_bytes())?;
+            }
+            tensor.into()
         }
     })
+}
+
+/// Sets element `index` of a string tensor to `bytes`, whatever they hold (NUL bytes too).
+fn put_string(tensor: &mut Tensor<String>, index: usize, bytes: &[u8]) -> Result<()> {
+    use ort::AsPointer;
+    let count: usize = tensor.shape().iter().map(|&d| usize::try_from(d).unwrap_or(0)).product();
+    if index >= count {
+        return Err(Error::InvalidArgument(format!("string element {index} of a tensor of {count}")));
+    }
+    let mut buffer: *mut std::ffi::c_char = std::ptr::null_mut();
+    // SAFETY: the tensor is a live string tensor and `index` one of its elements (checked above);
+    // ONNX Runtime resizes that element to `bytes.len()` bytes and returns where they are.
+    let status =
+        unsafe { (ort::api().GetResizedStringTensorElementBuffer)(tensor.ptr_mut(), index, bytes.len(), &mut buffer) };
+    // SAFETY: the status comes from that call, and is taken (freed) here.
+    unsafe { ort::Error::result_from_status(status) }?;
+    if buffer.is_null() {
+        return Err(Error::InvalidArgument(format!("no buffer for string element {index}")));
+    }
+    // SAFETY: the element's buffer holds `bytes.len()` bytes, ONNX Runtime's, not `bytes`' memory.
+    unsafe { std::ptr::copy_nonoverlapping(bytes.as_ptr(), buffer.cast::<u8>(), bytes.len()) };
+    Ok(())
 }
 
 fn floats(values: &ArrayRef) -> &[f32] {

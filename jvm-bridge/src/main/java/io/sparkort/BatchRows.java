@@ -9,21 +9,31 @@ import org.apache.spark.sql.catalyst.expressions.UnsafeRow;
  * UnsafeRow of its values followed by its predictions.
  */
 interface BatchRows {
-  /** {@link LaidRows} where every fetched column has a size per row known before the run, else {@link JoinedRows}. */
-  static BatchRows of(ScoringPlan plan, int batchRows) {
-    LaidRows laid = LaidRows.of(plan, batchRows);
-    return laid != null ? laid : new JoinedRows(plan, batchRows);
+  /**
+   * {@link LaidRows} where every fetched column has a size per row known before the run, else
+   * {@link JoinedRows}; batches of at most {@code batchRows} rows and {@code budget} bytes ({@link
+   * BatchBudget}), their memory taken as rows come.
+   */
+  static BatchRows of(ScoringPlan plan, int batchRows, long budget, String partition) {
+    LaidRows laid = LaidRows.of(plan, batchRows, budget, partition);
+    return laid != null ? laid : new JoinedRows(plan, batchRows, budget, partition);
+  }
+
+  /** The partition's rows; a row a batch had no room for is put back, and comes first to the next batch. */
+  interface Input extends Iterator<UnsafeRow> {
+    /** Puts back {@code row}, the last one {@link #next} gave (copied: the source may reuse it). */
+    void putBack(UnsafeRow row);
   }
 
   /**
-   * Takes the next batch, up to the batch size, from {@code input}, and writes the features of each
+   * Takes the next batch, up to the batch size and budget, from {@code input}, and writes the features of each
    * of its rows with {@code writer}; a row with a null input is kept with null predictions when the
    * plan keeps nulls.
    *
    * @param firstRowIndex the position of the batch's first row in its partition, for error messages
    * @return the number of rows taken
    */
-  int take(Iterator<UnsafeRow> input, BatchWriter writer, long firstRowIndex);
+  int take(Input input, BatchWriter writer, long firstRowIndex);
 
   /** How many rows of the last batch taken are in the run's tensors. */
   int scored();

@@ -61,14 +61,17 @@ final class BatchWriter implements AutoCloseable {
   private final NativeArguments arguments;
   /** Per feed, as {@link NativeApi#layRows} and {@link NativeApi#gatherFeeds} take them; null unless every feed can be gathered. */
   private final long[] gathered;
+  private final long budget;
 
-  BatchWriter(ScoringPlan plan, int batchRows, String taskName, String partition) {
+  /** @param budget the batch's bytes ({@link BatchBudget}): no input's tensor grows past it */
+  BatchWriter(ScoringPlan plan, int batchRows, long budget, String taskName, String partition) {
     List<ScoringPlan.Feed> feedList = plan.feeds;
     int n = feedList.size();
     this.feeds = feedList.toArray(new ScoringPlan.Feed[0]);
     this.batched = plan.batched;
     this.keepNulls = plan.keepNulls;
     this.partition = partition;
+    this.budget = budget;
     this.allocator = ROOT.newChildAllocator("sparkort " + taskName, 0, Long.MAX_VALUE);
     this.buffers = new InputBuffer[n];
     this.batchLevels = new long[n][];
@@ -80,7 +83,7 @@ final class BatchWriter implements AutoCloseable {
     int totalRank = 0;
     for (int f = 0; f < n; f++) {
       ScoringPlan.Feed feed = feeds[f];
-      buffers[f] = new InputBuffer(allocator, feed.elementType, batchRows);
+      buffers[f] = new InputBuffer(allocator, feed.elementType, batchRows, budget);
       inputNames[f] = feed.input;
       columns[f] = String.join(", ", feed.columns);
       elementTypes[f] = feed.elementType.onnxCode;
@@ -111,15 +114,17 @@ final class BatchWriter implements AutoCloseable {
 
   /**
    * The feeds as {@link NativeApi#layRows} copies them from laid rows, into tensor slots from
-   * {@code slot} on; null when a feed must go through {@link #write}.
+   * {@code slot} on, with room for a batch of {@code rows} rows; null when a feed must go through
+   * {@link #write}.
    */
-  long[] gathering(int slot) {
+  long[] gathering(int slot, int rows) {
     if (gathered == null) {
       return null;
     }
     for (int f = 0; f < feeds.length; f++) {
       if (slot == 0) {
         buffers[f].startRow(0, feeds[f].fixedRowElements);
+        buffers[f].reserveRows(rows);
         batchDims[f] = feeds[f].rowShape;
       }
       // Where the buffer is: starting a batch may have grown it.
@@ -133,18 +138,36 @@ final class BatchWriter implements AutoCloseable {
    * Writes {@code row} at tensor slot {@code slot}. Returns false, having kept nothing, when the row
    * has a null input and nulls are kept (the row then gets null outputs); throws when they are not.
    *
+   * Throws {@link InputBuffer.Full}, having kept nothing, when the row's tensors do not fit the
+   * budget with the batch's rows before it: the batch ends before this row.
+   *
    * @param rowIndex the row's position in its partition, for error messages
    */
   boolean write(int slot, InternalRow row, long rowIndex) {
     for (int f = 0; f < feeds.length; f++) {
-      if (!writeFeed(f, slot, row, rowIndex)) {
-        for (int g = 0; g <= f; g++) {
-          buffers[g].rollback(slot);
+      boolean written;
+      try {
+        written = writeFeed(f, slot, row, rowIndex);
+      } catch (InputBuffer.Full full) {
+        rollback(f, slot);
+        if (slot == 0) {
+          throw new InvalidInputException(at(feeds[f], rowIndex) + " takes a tensor of " + full.bytes
+              + " bytes, more than the batch budget of " + budget + " bytes; " + BatchBudget.advice());
         }
+        throw full;
+      }
+      if (!written) {
+        rollback(f, slot);
         return false;
       }
     }
     return true;
+  }
+
+  private void rollback(int f, int slot) {
+    for (int g = 0; g <= f; g++) {
+      buffers[g].rollback(slot);
+    }
   }
 
   private boolean writeFeed(int f, int slot, InternalRow row, long rowIndex) {
@@ -396,9 +419,13 @@ final class BatchWriter implements AutoCloseable {
     allocator.close();
   }
 
+  /** The product of lengths read from a row; Long.MAX_VALUE where it overflows (the buffer then refuses it). */
   private static long product(long[] values) {
     long n = 1;
     for (long v : values) {
+      if (v != 0 && n > Long.MAX_VALUE / v) {
+        return Long.MAX_VALUE;
+      }
       n *= v;
     }
     return n;

@@ -10,37 +10,86 @@ import org.apache.spark.unsafe.types.UTF8String;
  * tensor: fixed-width elements row-major ({@link ElementType#inputBytes} each), or for strings
  * Arrow-style int32 offsets plus UTF-8 bytes. Element {@code e} of row {@code slot} is at
  * {@code slot * rowElements + e}; the batch's first row fixes {@code rowElements}.
+ * The buffers grow with the rows written (doubling from a small start, at most to a batch of
+ * {@code batchRows} rows), never past the batch budget ({@link BatchBudget}): a row that would take
+ * them past it gets {@link Full}.
  */
 final class InputBuffer implements AutoCloseable {
+  /** The smallest buffer taken, in bytes. */
+  private static final long FIRST_BYTES = 1 << 10;
+
   private final BufferAllocator allocator;
   private final ElementType type;
   private final int batchRows;
+  private final long budget;
   private ArrowBuf data;
   private ArrowBuf offsets;
   private long rowElements;
+  /** Elements the buffers have room for; -1 before the first row. */
+  private long room = -1;
   private long stringBytes;
 
-  InputBuffer(BufferAllocator allocator, ElementType type, int batchRows) {
+  /**
+   * A row's elements do not fit the budget with the batch's rows before it (or alone, when it is
+   * the first): the buffers are as they were, with the rows before it.
+   */
+  static final class Full extends RuntimeException {
+    private static final long serialVersionUID = 1L;
+    final long bytes;
+
+    Full(long bytes) {
+      super(null, null, false, false);
+      this.bytes = bytes;
+    }
+  }
+
+  InputBuffer(BufferAllocator allocator, ElementType type, int batchRows, long budget) {
     this.allocator = allocator;
     this.type = type;
     this.batchRows = batchRows;
+    this.budget = budget;
   }
 
   /** Starts row {@code slot} of {@code elements} elements; returns the index of its first element. */
   long startRow(int slot, long elements) {
     if (slot == 0) {
       rowElements = elements;
-      long count = batchRows * elements;
-      if (type == ElementType.STRING) {
-        offsets = ensure(offsets, (count + 1) * 4, 0);
-        Platform.putInt(null, offsets.memoryAddress(), 0);
-        stringBytes = 0;
-        data = ensure(data, 16 * count, 0); // a first guess at the bytes; putString grows it
-      } else {
-        data = ensure(data, count * type.inputBytes, 0);
-      }
     }
-    return slot * rowElements;
+    long first = slot * rowElements;
+    if (first + rowElements > room) {
+      grow(first + rowElements, first);
+    }
+    if (slot == 0 && type == ElementType.STRING) {
+      Platform.putInt(null, offsets.memoryAddress(), 0);
+      stringBytes = 0;
+    }
+    return first;
+  }
+
+  /** Makes room for {@code rows} rows of the batch's first row's length, keeping nothing written (at slot 0). */
+  void reserveRows(int rows) {
+    long elements = rows * rowElements;
+    if (elements > room) {
+      grow(elements, 0);
+    }
+  }
+
+  /** Room for {@code elements} elements, keeping the first {@code keep}; at most a batch, never past the budget. */
+  private void grow(long elements, long keep) {
+    long width = type == ElementType.STRING ? 4 : type.inputBytes;
+    // Element counts come from rows (a sparse vector's size, nested arrays' lengths): check before any multiplication.
+    if (elements < 0 || elements > budget / width) {
+      throw new Full(elements < 0 || elements > Long.MAX_VALUE / width ? Long.MAX_VALUE : elements * width);
+    }
+    long doubled = Math.min(Math.min(2 * Math.max(room, 0), (long) batchRows * rowElements) * width, budget);
+    long bytes = Math.max(Math.max(elements * width, FIRST_BYTES), doubled);
+    if (type == ElementType.STRING) {
+      offsets = ensure(offsets, bytes + 4, (keep + 1) * 4);
+      data = ensure(data, FIRST_BYTES, stringBytes);
+    } else {
+      data = ensure(data, bytes, keep * width);
+    }
+    room = bytes / width;
   }
 
   /** Forgets row {@code slot} (and anything after it), so the slot can be written again. */
@@ -103,7 +152,9 @@ final class InputBuffer implements AutoCloseable {
   /** Appends a string; strings are written in element order. */
   void putString(long element, UTF8String value) {
     int n = value.numBytes();
-    data = ensure(data, stringBytes + n, stringBytes);
+    if (stringBytes + n > data.capacity()) {
+      data = ensure(data, Math.max(stringBytes + n, Math.min(2 * data.capacity(), budget)), stringBytes);
+    }
     Platform.copyMemory(value.getBaseObject(), value.getBaseOffset(), null, data.memoryAddress() + stringBytes, n);
     stringBytes += n;
     if (stringBytes > Integer.MAX_VALUE) {
@@ -132,13 +183,12 @@ final class InputBuffer implements AutoCloseable {
     offsets = null;
   }
 
-  /** {@code buffer} if it holds {@code bytes}, else a larger one with its first {@code keep} bytes. */
+  /** {@code buffer} if it holds {@code bytes}, else one of {@code bytes} with its first {@code keep} bytes. */
   private ArrowBuf ensure(ArrowBuf buffer, long bytes, long keep) {
     if (buffer != null && buffer.capacity() >= bytes) {
       return buffer;
     }
-    long capacity = Math.max(bytes, buffer == null ? 0 : 2 * buffer.capacity());
-    ArrowBuf larger = allocator.buffer(Math.max(capacity, 8));
+    ArrowBuf larger = allocator.buffer(Math.max(bytes, 8));
     if (buffer != null) {
       Platform.copyMemory(null, buffer.memoryAddress(), null, larger.memoryAddress(), keep);
       buffer.close();

@@ -2,7 +2,6 @@ package io.sparkort;
 
 import java.util.ArrayList;
 import java.util.Arrays;
-import java.util.Iterator;
 import java.util.List;
 import org.apache.spark.sql.catalyst.expressions.UnsafeArrayData;
 import org.apache.spark.sql.catalyst.expressions.UnsafeRow;
@@ -21,7 +20,8 @@ import org.apache.spark.unsafe.array.ByteArrayMethods;
  * those steps cost more than a dozen nanoseconds a row in Java, a few there.
  *
  * <p>The rows live in two arenas per task, used by turns batch after batch, and each batch slot's
- * UnsafeRow object is re-pointed: nothing is allocated per row. A row handed on stays valid while
+ * UnsafeRow object is re-pointed: nothing is allocated per row. Arenas and slots grow as rows come
+ * (doubling from a small start), at most to a batch of {@code batchRows} rows within the budget. A row handed on stays valid while
  * the next batch is taken and scored (its first rows are taken before the last row of this one has
  * been used, when a consumer asks {@code hasNext}), and until the batch after; Spark's row
  * iterators promise less (a consumer that keeps a row copies it).
@@ -29,30 +29,47 @@ import org.apache.spark.unsafe.array.ByteArrayMethods;
 final class LaidRows implements BatchRows {
   /** Longer prediction arrays (8 MB a row at most) go through JoinedRows, whose sizes need no int arithmetic here. */
   private static final long MAX_ARRAY = 1 << 20;
+  /** Batch slots to begin with. */
+  private static final int FIRST_SLOTS = 16;
+  /** The most bytes an arena (a byte array, its offsets ints) holds. */
+  private static final long MAX_ARENA = Integer.MAX_VALUE - 16;
+
+  private final ScoringPlan plan;
+  private final int batchRows;
+  private final long budget;
+  private final String partition;
+  /** What a row costs beyond its bytes ({@link BatchBudget}): its growth, fixed tensors and bookkeeping. */
+  private final long rowCost;
 
   private final ScoringPlan.Fetch[] fetches;
   private final boolean batched;
   /** Each of the batch's rows' place in the run's tensors (-1: null predictions). */
-  private final int[] slots;
+  private int[] slots;
   /** Row r of the batch spans bytes starts[r] to starts[r + 1] of its arena. */
-  private final int[] starts;
+  private int[] starts;
   private final int inputFields;
   /** How much longer an output row is than its input row. */
   private final int growth;
   /** The layout as {@link NativeApi#layRows} takes it. */
   private final long[] layout;
   /** Two sets of the batch's row objects, re-pointed at their rows in the arena of the same turn. */
-  private final UnsafeRow[][] slotRows;
+  private final UnsafeRow[][] slotRows = {new UnsafeRow[0], new UnsafeRow[0]};
   private final byte[][] arenas = {new byte[0], new byte[0]};
   /** Which of the two arenas and sets of slot rows the batch being taken uses. */
   private int turn;
   private int scored;
 
-  private LaidRows(StructType input, ScoringPlan.Fetch[] fetches, boolean batched, int batchRows) {
-    this.fetches = fetches;
-    this.batched = batched;
-    slots = new int[batchRows];
-    starts = new int[batchRows + 1];
+  private LaidRows(ScoringPlan plan, int batchRows, long budget, String partition) {
+    StructType input = plan.inputSchema();
+    this.plan = plan;
+    this.fetches = plan.fetches.toArray(new ScoringPlan.Fetch[0]);
+    this.batched = plan.batched;
+    this.batchRows = batchRows;
+    this.budget = Math.min(budget, MAX_ARENA);
+    this.partition = partition;
+    int first = Math.min(batchRows, FIRST_SLOTS);
+    slots = new int[first];
+    starts = new int[first + 1];
     inputFields = input.fields().length;
     int fields = inputFields + fetches.length;
     int inputBitsetBytes = UnsafeRow.calculateBitSetWidthInBytes(inputFields);
@@ -79,16 +96,15 @@ final class LaidRows implements BatchRows {
     }
     layout = described.stream().mapToLong(Long::longValue).toArray();
     growth = bitsetBytes - inputBitsetBytes + 8 * fetches.length + reserved;
-    slotRows = new UnsafeRow[2][batchRows];
-    for (UnsafeRow[] rows : slotRows) {
-      for (int slot = 0; slot < batchRows; slot++) {
-        rows[slot] = new UnsafeRow(fields);
-      }
-    }
+    rowCost = growth + BatchBudget.fixedTensorBytes(plan) + BatchBudget.ROW_OVERHEAD;
   }
 
-  /** The layout for {@code plan}, or null where a fetched column's size per row is not known before the run. */
-  static LaidRows of(ScoringPlan plan, int batchRows) {
+  /**
+   * The layout for {@code plan}, or null where a fetched column's size per row is not known before
+   * the run, or an input's tensor may take more than its rows do (a Vector, or elements widened,
+   * into a shape the model leaves open): such a batch may end at a row already laid out.
+   */
+  static LaidRows of(ScoringPlan plan, int batchRows, long budget, String partition) {
     for (ScoringPlan.Fetch fetch : plan.fetches) {
       boolean fixed = !fetch.maps && fetch.leaf != LeafType.STRING && fetch.rowRank <= 1 && fetch.flatRowLength >= 0
           && fetch.flatRowLength <= MAX_ARRAY;
@@ -96,35 +112,63 @@ final class LaidRows implements BatchRows {
         return null;
       }
     }
-    return new LaidRows(plan.inputSchema(), plan.fetches.toArray(new ScoringPlan.Fetch[0]), plan.batched, batchRows);
+    for (ScoringPlan.Feed feed : plan.feeds) {
+      boolean widens = feed.source == ScoringPlan.Source.VECTOR || feed.elementType.inputBytes > feed.leaves[0].bytes;
+      if (feed.fixedRowElements < 0 && widens && feed.elementType != ElementType.STRING) {
+        return null;
+      }
+    }
+    return new LaidRows(plan, batchRows, budget, partition);
   }
 
   /** Takes a batch: its rows take the space of the batch before the last one. */
   @Override
-  public int take(Iterator<UnsafeRow> input, BatchWriter writer, long firstRowIndex) {
+  public int take(Input input, BatchWriter writer, long firstRowIndex) {
     turn ^= 1;
     byte[] arena = arenas[turn];
     int used = 0;
+    long bytes = 0;
     int size = 0;
-    while (size < slots.length && input.hasNext()) {
-      UnsafeRow row = input.next();
-      int inputBytes = row.getSizeInBytes();
-      if (arena.length - used < (long) inputBytes + growth) {
-        arena = grow(arena, used, (long) inputBytes + growth, size);
+    taking:
+    for (;;) {
+      int stop = Math.min(batchRows, slots.length);
+      while (size < stop && input.hasNext()) {
+        UnsafeRow row = input.next();
+        int inputBytes = row.getSizeInBytes();
+        if ((bytes += inputBytes + rowCost) > budget) {
+          if (size == 0) {
+            throw BatchBudget.rowTooLarge(plan, row, firstRowIndex, partition, rowCost, predictions(), budget);
+          }
+          input.putBack(row);
+          break taking;
+        }
+        if (arena.length - used < (long) inputBytes + growth) {
+          arena = grow(arena, used, (long) inputBytes + growth);
+        }
+        SmallBytes.copy(row.getBaseObject(), row.getBaseOffset(), arena, Platform.BYTE_ARRAY_OFFSET + used, inputBytes);
+        used += inputBytes + growth;
+        starts[++size] = used;
       }
-      SmallBytes.copy(row.getBaseObject(), row.getBaseOffset(), arena, Platform.BYTE_ARRAY_OFFSET + used, inputBytes);
-      used += inputBytes + growth;
-      starts[++size] = used;
+      if (size < slots.length || size == batchRows || !input.hasNext()) {
+        break;
+      }
+      growSlots();
     }
     scored = 0;
     if (size == 0) {
       return 0;
     }
-    int r = NativeApi.layRows(arena, starts, size, layout, writer.gathering(0));
+    int r = NativeApi.layRows(arena, starts, size, layout, writer.gathering(0, size));
     for (; scored < r; scored++) {
       slots[scored] = scored;
     }
     UnsafeRow[] rows = slotRows[turn];
+    if (rows.length < size) {
+      rows = slotRows[turn] = Arrays.copyOf(rows, slots.length);
+      for (int p = 0; p < rows.length; p++) {
+        rows[p] = rows[p] != null ? rows[p] : new UnsafeRow(inputFields + fetches.length);
+      }
+    }
     for (int p = 0; p < size; p++) {
       rows[p].pointTo(arena, Platform.BYTE_ARRAY_OFFSET + starts[p], starts[p + 1] - starts[p]);
     }
@@ -132,7 +176,7 @@ final class LaidRows implements BatchRows {
       // A row the native library could not copy as it is goes through the writer; the copying goes on after it.
       writeThrough(writer, rows[r], r, firstRowIndex + r);
       r++;
-      long[] feeds = r < size ? writer.gathering(scored) : null;
+      long[] feeds = r < size ? writer.gathering(scored, size) : null;
       int stop = feeds == null ? r : NativeApi.gatherFeeds(arena, starts, r, size, scored, layout, feeds);
       for (; r < stop; r++) {
         slots[r] = scored++;
@@ -141,9 +185,37 @@ final class LaidRows implements BatchRows {
     return size;
   }
 
+  /** What the plan adds to a row, for messages. */
+  private String predictions() {
+    long largest = 0;
+    String name = "";
+    for (int f = 0; f < fetches.length; f++) {
+      long bytes = Math.max(8, layout[layout.length - 2 * fetches.length + 2 * f]);
+      if (bytes >= largest) {
+        largest = bytes;
+        name = "model output '" + fetches[f].output + "' (column '" + fetches[f].column + "') " + bytes + " bytes a row";
+      }
+    }
+    return "its predictions (largest: " + name + "), fixed tensors and bookkeeping";
+  }
+
+  /** Twice the slots, at most a batch's. */
+  private void growSlots() {
+    int n = (int) Math.min(batchRows, 2L * slots.length);
+    slots = Arrays.copyOf(slots, n);
+    starts = Arrays.copyOf(starts, n + 1);
+  }
+
   /** Writes laid row {@code r}'s features with {@code writer}, which throws for a bad row or declines a null one. */
   private void writeThrough(BatchWriter writer, UnsafeRow row, int r, long rowIndex) {
-    boolean written = writer.write(scored, row, rowIndex);
+    boolean written;
+    try {
+      written = writer.write(scored, row, rowIndex);
+    } catch (InputBuffer.Full full) {
+      // Not for these plans' inputs (see of): a tensor takes at most what its rows take, within the budget.
+      throw new InvalidInputException("row " + rowIndex + " of " + partition + " takes the batch's model input tensors"
+          + " past the batch budget of " + budget + " bytes (" + full.bytes + "); " + BatchBudget.advice());
+    }
     slots[r] = written ? scored++ : -1;
     if (!written) {
       for (int f = 0; f < fetches.length; f++) {
@@ -153,13 +225,13 @@ final class LaidRows implements BatchRows {
   }
 
   /**
-   * A larger arena for this turn, holding the batch's {@code taken} rows so far (its first {@code
-   * used} bytes), with room for the rest of the batch if they are {@code rowBytes} each.
+   * A larger arena for this turn, holding the batch's rows so far (its first {@code used} bytes)
+   * and room for one more of {@code rowBytes}: twice the last, within the budget.
    */
-  private byte[] grow(byte[] arena, int used, long rowBytes, int taken) {
-    long bytes = Math.max(2L * arena.length, used + rowBytes * (slots.length - taken));
-    if (bytes > Integer.MAX_VALUE - 8) {
-      throw new InvalidInputException("a batch's rows take more than 2 GiB; lower batchSize");
+  private byte[] grow(byte[] arena, int used, long rowBytes) {
+    long bytes = Math.max(used + rowBytes, Math.min(2L * arena.length, budget));
+    if (bytes > MAX_ARENA) {
+      throw new InvalidInputException("a batch's rows take more than 2 GiB; lower batchSize or " + BatchBudget.CONF);
     }
     byte[] larger = new byte[(int) bytes];
     System.arraycopy(arena, 0, larger, 0, used);

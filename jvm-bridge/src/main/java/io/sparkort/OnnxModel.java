@@ -58,7 +58,8 @@ public class OnnxModel extends Transformer implements MLWritable {
     feedDict = new StringMapParam(this, "feedDict", "ONNX input name -> column name");
     fetchDict = new StringMapParam(this, "fetchDict",
         "output column name -> ONNX output name; empty = every output under its own name");
-    batchSize = new IntParam(this, "batchSize", "rows per native call", ParamValidators.gt(0));
+    batchSize = new IntParam(this, "batchSize", "rows per native call, 1 to 2147483647; a batch also ends at "
+        + BatchBudget.CONF + " bytes", ParamValidators.inRange(1, Integer.MAX_VALUE));
     handleNulls = new Param<>(this, "handleNulls",
         "a row with a null input: 'error' fails the job naming the row, 'keep' gives it null outputs",
         ParamValidators.inArray(new String[] {"error", "keep"}));
@@ -88,7 +89,11 @@ public class OnnxModel extends Transformer implements MLWritable {
     return fetchDict;
   }
 
-  /** Rows per native call. */
+  /**
+   * Rows per native call, 1 to 2147483647 (default 1024). Memory follows the rows that come, not
+   * this number: a batch also ends at the row that would take it past {@value BatchBudget#CONF}
+   * bytes (64 MiB by default).
+   */
   public IntParam batchSize() {
     return batchSize;
   }

@@ -40,7 +40,7 @@ final class PartitionScorer implements FlatMapFunction<Iterator<InternalRow>, In
   }
 
   private final class ScoredRows implements Iterator<InternalRow> {
-    private final Iterator<UnsafeRow> input;
+    private final UnsafeRows input;
     private final String[] fetch = plan.fetchNames();
     private ModelNode node;
     private BatchWriter writer;
@@ -126,15 +126,21 @@ final class PartitionScorer implements FlatMapFunction<Iterator<InternalRow>, In
               }
             }
           });
-      rows = BatchRows.of(plan, batchRows);
-      writer = new BatchWriter(plan, batchRows, "task " + task.taskAttemptId(), "partition " + task.partitionId());
+      long budget = BatchBudget.forThisTask();
+      String partition = "partition " + task.partitionId();
+      rows = BatchRows.of(plan, batchRows, budget, partition);
+      writer = new BatchWriter(plan, batchRows, budget, "task " + task.taskAttemptId(), partition);
     }
   }
 
-  /** The input as UnsafeRows: the rare row that is not one already goes through a projection, made when one comes. */
-  private final class UnsafeRows implements Iterator<UnsafeRow> {
+  /**
+   * The input as UnsafeRows: the rare row that is not one already goes through a projection, made
+   * when one comes. A row put back by a batch cut by bytes comes first.
+   */
+  private final class UnsafeRows implements BatchRows.Input {
     private final Iterator<InternalRow> rows;
     private UnsafeProjection projection;
+    private UnsafeRow putBack;
 
     UnsafeRows(Iterator<InternalRow> rows) {
       this.rows = rows;
@@ -142,11 +148,21 @@ final class PartitionScorer implements FlatMapFunction<Iterator<InternalRow>, In
 
     @Override
     public boolean hasNext() {
-      return rows.hasNext();
+      return putBack != null || rows.hasNext();
+    }
+
+    @Override
+    public void putBack(UnsafeRow row) {
+      putBack = row.copy();
     }
 
     @Override
     public UnsafeRow next() {
+      if (putBack != null) {
+        UnsafeRow row = putBack;
+        putBack = null;
+        return row;
+      }
       InternalRow row = rows.next();
       if (row instanceof UnsafeRow) {
         return (UnsafeRow) row;

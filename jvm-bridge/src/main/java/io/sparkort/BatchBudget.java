@@ -1,0 +1,122 @@
+package io.sparkort;
+
+import org.apache.spark.SparkConf;
+import org.apache.spark.TaskContext;
+import org.apache.spark.network.util.JavaUtils;
+import org.apache.spark.sql.catalyst.expressions.UnsafeRow;
+import org.apache.spark.sql.types.StructField;
+
+/**
+ * The bytes one batch may take ({@value #CONF}): a batch ends at {@code batchSize} rows or at the
+ * row that would take it past this budget, whichever comes first, so memory follows the rows that
+ * came, never a configured row count. A row costs its bytes as Spark holds it, plus what the plan
+ * knows it adds: the predictions' bytes (from the signature, or as measured on the task's batches
+ * so far), the model inputs' tensor bytes where the signature fixes them, and {@value
+ * #ROW_OVERHEAD} bytes of per-row bookkeeping. A task holds about three budgets at its peak (the
+ * batch before, still being read; this batch; its tensors and outputs).
+ *
+ * <p>64 MiB by default: with Spark's default 1 GiB executor heap, Spark leaves about 290 MiB of
+ * user memory ({@code (heap - 300 MiB) x (1 - spark.memory.fraction)}), where a task's batches
+ * live; three budgets of 64 MiB fit a one-core executor with room to spare, and on the workloads
+ * measured (ci/benchmark) no batch of the default 1024 rows comes near it.
+ */
+final class BatchBudget {
+  static final String CONF = "spark.sparkort.batchBytes";
+  static final long DEFAULT = 64L << 20;
+  static final long MIN = 1L << 10;
+  static final long MAX = 2L << 30;
+  /** The per-row objects and slots of a batch (row objects, slot and start entries), in bytes. */
+  static final int ROW_OVERHEAD = 64;
+
+  private BatchBudget() {}
+
+  /**
+   * The budget for the task running: the session's value (a SQL conf set at run time reaches tasks
+   * as a local property), else the executor's Spark conf, else {@link #DEFAULT}.
+   */
+  static long forThisTask() {
+    TaskContext task = TaskContext.get();
+    String value = task == null ? null : task.getLocalProperty(CONF);
+    if (value == null) {
+      SparkConf conf = SparkShim.executorConf();
+      value = conf.contains(CONF) ? conf.get(CONF) : null;
+    }
+    return value == null ? DEFAULT : parse(value);
+  }
+
+  static long parse(String value) {
+    long bytes;
+    try {
+      bytes = JavaUtils.byteStringAsBytes(value.trim());
+    } catch (RuntimeException e) {
+      throw new InvalidInputException(CONF + " = '" + value + "' is not a size in bytes (such as 64m or 1g)");
+    }
+    if (bytes < MIN || bytes > MAX) {
+      throw new InvalidInputException(CONF + " = '" + value + "' (" + bytes + " bytes) is outside its range, 1k to 2g");
+    }
+    return bytes;
+  }
+
+  /**
+   * The error for a row that alone takes more than the budget: names the row, its largest column
+   * (and the model input it feeds), the predictions' bytes and the budget.
+   *
+   * @param added bytes the plan adds to each row (predictions, fixed tensors, bookkeeping)
+   * @param predictions what those bytes are, for the message
+   */
+  static InvalidInputException rowTooLarge(ScoringPlan plan, UnsafeRow row, long rowIndex, String partition,
+      long added, String predictions, long budget) {
+    StructField[] fields = plan.inputSchema().fields();
+    int largest = -1;
+    long largestBytes = 0;
+    for (int i = 0; i < fields.length; i++) {
+      if (!UnsafeRow.isFixedLength(fields[i].dataType()) && !row.isNullAt(i)) {
+        long bytes = row.getLong(i) & 0xffffffffL;
+        if (bytes > largestBytes) {
+          largest = i;
+          largestBytes = bytes;
+        }
+      }
+    }
+    String column = largest < 0 ? "its fixed-width fields" : describeColumn(plan, fields[largest].name()) + " "
+        + largestBytes + " of them";
+    return new InvalidInputException("row " + rowIndex + " of " + partition + " takes " + row.getSizeInBytes()
+        + " bytes (" + column + ") and " + predictions + " " + added + " more, in all more than the batch budget of "
+        + budget + " bytes; " + advice());
+  }
+
+  /** A column by name, with the model input it feeds if it feeds one. */
+  static String describeColumn(ScoringPlan plan, String column) {
+    for (ScoringPlan.Feed feed : plan.feeds) {
+      for (String c : feed.columns) {
+        if (c.equals(column)) {
+          return feed.describe();
+        }
+      }
+    }
+    return "column '" + column + "'";
+  }
+
+  static String advice() {
+    return "raise " + CONF + " (1k to 2g, e.g. spark.conf.set(\"" + CONF + "\", \"256m\"))";
+  }
+
+  /** Bytes per row of a fetch whose size per row the signature fixes (a number or a flat numeric array), else -1. */
+  static long fixedBytes(ScoringPlan.Fetch fetch) {
+    if (fetch.maps || fetch.leaf == LeafType.STRING || fetch.flatRowLength < 0 || fetch.rowRank > 1) {
+      return -1;
+    }
+    return 8 + (fetch.rowRank == 0 ? 0 : 16 + fetch.flatRowLength * fetch.leaf.bytes);
+  }
+
+  /** Tensor bytes per row of the plan's inputs whose shape per row the signature fixes. */
+  static long fixedTensorBytes(ScoringPlan plan) {
+    long bytes = 0;
+    for (ScoringPlan.Feed feed : plan.feeds) {
+      if (feed.fixedRowElements >= 0 && feed.elementType != ElementType.STRING) {
+        bytes += feed.fixedRowElements * feed.elementType.inputBytes;
+      }
+    }
+    return bytes;
+  }
+}
