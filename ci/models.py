@@ -255,6 +255,8 @@ def _cases():
     yield "external_mlp", mlp_model(n_in=16, hidden=48, n_out=4, seed=5), {"features": f32(240, 16)}
     yield "half_weights", _half_weights(), {"x": f32(50, 64)}
     yield "mlp_inner", mlp_model(n_in=12, hidden=20, n_out=3, seed=9), {"features": f32(90, 12)}
+    # The linear model's signature with other weights: what a planted cache entry would hold.
+    yield "linear_other", linear_model(seed=4), {"features": f32(20, 8)}
 
 
 def _dtype(array):

@@ -103,7 +103,10 @@ struct Identified {
     disk_bytes: u64,
 }
 
-type Stamp = (u64, Option<SystemTime>);
+/// What a file's metadata says of its content: length and modification time, and on Unix its
+/// device, inode and change time, so a file rewritten in place (even with its length and
+/// modification time set back) or replaced by another has another stamp.
+type Stamp = (u64, Option<SystemTime>, [i64; 4]);
 
 static REGISTRY: Lazy<Mutex<Registry>> = Lazy::new(|| {
     Mutex::new(Registry {
@@ -288,7 +291,19 @@ pub fn external_data_files(path: &str) -> Result<Vec<String>> {
 
 fn stamp(path: &Path) -> std::io::Result<Stamp> {
     let metadata = std::fs::metadata(path)?;
-    Ok((metadata.len(), metadata.modified().ok()))
+    Ok((metadata.len(), metadata.modified().ok(), identity(&metadata)))
+}
+
+#[cfg(unix)]
+fn identity(metadata: &std::fs::Metadata) -> [i64; 4] {
+    use std::os::unix::fs::MetadataExt;
+    // Device and inode numbers fit in i64 on every Unix Rust supports; wrapping keeps them distinct.
+    [metadata.dev() as i64, metadata.ino() as i64, metadata.ctime(), metadata.ctime_nsec()]
+}
+
+#[cfg(not(unix))]
+fn identity(_metadata: &std::fs::Metadata) -> [i64; 4] {
+    [0; 4]
 }
 
 fn read(path: &Path) -> Result<Vec<u8>> {
