@@ -578,3 +578,26 @@ impl Drop for Lease<'_> {
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_file_replaced_by_one_of_the_same_length_and_time_has_another_stamp() {
+        let dir = std::env::temp_dir().join(format!("sparkort-stamp-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let (file, other) = (dir.join("weights.bin"), dir.join("other.bin"));
+        std::fs::write(&file, [1u8; 64]).unwrap();
+        std::fs::write(&other, [2u8; 64]).unwrap();
+        let time = SystemTime::UNIX_EPOCH + std::time::Duration::from_secs(1_700_000_000);
+        std::fs::File::options().write(true).open(&file).unwrap().set_modified(time).unwrap();
+        std::fs::File::options().write(true).open(&other).unwrap().set_modified(time).unwrap();
+        let before = stamp(&file).unwrap();
+        std::fs::rename(&other, &file).unwrap();
+        let after = stamp(&file).unwrap();
+        assert_eq!((before.0, before.1), (after.0, after.1), "same length and modification time");
+        assert_ne!(before, after, "but another file");
+        std::fs::remove_dir_all(&dir).unwrap();
+    }
+}
