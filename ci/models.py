@@ -310,6 +310,8 @@ def _cases():
     yield "mlp_inner", mlp_model(n_in=12, hidden=20, n_out=3, seed=9), {"features": f32(90, 12)}
     strings = np.array([["a\x00b", "", "\x00"], ["x\x00" * 20, "plain", "naïve\x00日本"]] * 5, dtype=object)
     yield "string_nul", _passthrough("string"), {"x": strings}
+    # The linear model's signature with other weights: what a planted cache entry would hold.
+    yield "linear_other", linear_model(seed=4), {"features": f32(20, 8)}
 
 
 def _dtype(array):

@@ -103,7 +103,10 @@ struct Identified {
     disk_bytes: u64,
 }
 
-type Stamp = (u64, Option<SystemTime>);
+/// What a file's metadata says of its content: length and modification time, and on Unix its
+/// device, inode and change time, so a file rewritten in place (even with its length and
+/// modification time set back) or replaced by another has another stamp.
+type Stamp = (u64, Option<SystemTime>, [i64; 4]);
 
 static REGISTRY: Lazy<Mutex<Registry>> = Lazy::new(|| {
     Mutex::new(Registry {
@@ -288,7 +291,19 @@ pub fn external_data_files(path: &str) -> Result<Vec<String>> {
 
 fn stamp(path: &Path) -> std::io::Result<Stamp> {
     let metadata = std::fs::metadata(path)?;
-    Ok((metadata.len(), metadata.modified().ok()))
+    Ok((metadata.len(), metadata.modified().ok(), identity(&metadata)))
+}
+
+#[cfg(unix)]
+fn identity(metadata: &std::fs::Metadata) -> [i64; 4] {
+    use std::os::unix::fs::MetadataExt;
+    // Device and inode numbers fit in i64 on every Unix Rust supports; wrapping keeps them distinct.
+    [metadata.dev() as i64, metadata.ino() as i64, metadata.ctime(), metadata.ctime_nsec()]
+}
+
+#[cfg(not(unix))]
+fn identity(_metadata: &std::fs::Metadata) -> [i64; 4] {
+    [0; 4]
 }
 
 fn read(path: &Path) -> Result<Vec<u8>> {
@@ -561,5 +576,28 @@ impl Drop for Lease<'_> {
             drop(pool);
             self.model.returned.notify_one();
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_file_replaced_by_one_of_the_same_length_and_time_has_another_stamp() {
+        let dir = std::env::temp_dir().join(format!("sparkort-stamp-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let (file, other) = (dir.join("weights.bin"), dir.join("other.bin"));
+        std::fs::write(&file, [1u8; 64]).unwrap();
+        std::fs::write(&other, [2u8; 64]).unwrap();
+        let time = SystemTime::UNIX_EPOCH + std::time::Duration::from_secs(1_700_000_000);
+        std::fs::File::options().write(true).open(&file).unwrap().set_modified(time).unwrap();
+        std::fs::File::options().write(true).open(&other).unwrap().set_modified(time).unwrap();
+        let before = stamp(&file).unwrap();
+        std::fs::rename(&other, &file).unwrap();
+        let after = stamp(&file).unwrap();
+        assert_eq!((before.0, before.1), (after.0, after.1), "same length and modification time");
+        assert_ne!(before, after, "but another file");
+        std::fs::remove_dir_all(&dir).unwrap();
     }
 }

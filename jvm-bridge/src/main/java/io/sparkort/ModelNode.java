@@ -25,6 +25,7 @@ final class ModelNode implements AutoCloseable {
   private final String path;
   private final long loadNanos;
   private long handle;
+  private ModelCache.Lease lease;
 
   private ModelNode(String path, long handle, long loadNanos) {
     this.path = path;
@@ -40,7 +41,18 @@ final class ModelNode implements AutoCloseable {
    * @param fetched receives the bytes this call fetched
    */
   static ModelNode open(ModelSource source, String[] outputs, long[] fetched) {
-    return open(ModelCache.localModel(source, fetched).getPath(), ThreadBudget.forThisExecutor(), outputs);
+    ModelCache.Lease lease = ModelCache.open(source, fetched);
+    try {
+      String local = lease.model.getPath();
+      ModelNode node = ModelSource.withLocation(lease.model, source.location,
+          () -> open(local, ThreadBudget.forThisExecutor(), outputs));
+      // The cache entry stays in use (not evicted) while the task holds the node.
+      node.lease = lease;
+      return node;
+    } catch (RuntimeException | Error e) {
+      lease.close();
+      throw e;
+    }
   }
 
   /**
@@ -116,9 +128,16 @@ final class ModelNode implements AutoCloseable {
 
   @Override
   public synchronized void close() {
-    if (handle != 0) {
-      NativeApi.closeModel(handle);
-      handle = 0;
+    try {
+      if (handle != 0) {
+        NativeApi.closeModel(handle);
+        handle = 0;
+      }
+    } finally {
+      if (lease != null) {
+        lease.close();
+        lease = null;
+      }
     }
   }
 

@@ -12,6 +12,7 @@ import java.io.Serializable;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.StandardCopyOption;
+import java.nio.file.attribute.PosixFilePermissions;
 import java.security.MessageDigest;
 import java.util.ArrayList;
 import java.util.Collections;
@@ -37,12 +38,15 @@ import org.apache.spark.sql.SparkSession;
  * external data files. Either way executors keep the files in their {@link ModelCache}.
  *
  * <p>A model is known by its key: the SHA-256 of the .onnx bytes, and for each external data file
- * its location, length and modification time (so the driver need not read the data to name it).
+ * the SHA-256 of the driver's private copy (shipped files) or its location, length and modification
+ * time (a URI: the driver never reads the data to name it).
  */
 final class ModelSource implements Serializable {
   private static final long serialVersionUID = 1L;
   private static final Set<String> SHIPPED = Collections.synchronizedSet(new HashSet<String>());
   private static final Map<String, ModelSignature> SIGNATURES = new ConcurrentHashMap<>();
+  /** The driver's copies of users' data files, by the user's file's absolute path. */
+  private static final Map<String, PrivateCopy> COPIES = new ConcurrentHashMap<>();
   private static File driverDirectory;
 
   final String location;
@@ -64,14 +68,17 @@ final class ModelSource implements Serializable {
     final String location;
     final long length;
     final long modified;
-    /** The unique name the driver ships it under ({@link SparkShim#addedFile} finds it). */
+    /** The unique name the driver ships it under ({@link SparkShim#addedFile} finds it); null for a URI. */
     final String shippedName;
+    /** SHA-256 of the driver's private copy, which is what is shipped; null for a URI (the driver never reads it). */
+    final String sha256;
 
-    DataFile(String location, long length, long modified, String shippedName) {
+    DataFile(String location, long length, long modified, String shippedName, String sha256) {
       this.location = location;
       this.length = length;
       this.modified = modified;
       this.shippedName = shippedName;
+      this.sha256 = sha256;
     }
   }
 
@@ -103,19 +110,31 @@ final class ModelSource implements Serializable {
     }
     Path given = new Path(location);
     boolean shipped = given.toUri().getScheme() == null;
+    File copy = null;
     try {
       FileSystem fs = fileSystem(given, hadoopConf);
       Path path = fs.makeQualified(given);
-      File directory = driverDirectory();
-      File download = File.createTempFile("download-", ".onnx", directory);
-      String sha256;
-      try (InputStream in = fs.open(path)) {
-        sha256 = NativeLoader.copyHashing(in, download);
+      if (fs.getFileStatus(path).isDirectory()) {
+        throw new ModelLoadException("modelLocation " + location + " is a directory, not an .onnx file");
       }
-      File copy = new File(directory, shippedModelName(sha256));
-      Files.move(download.toPath(), copy.toPath(), StandardCopyOption.REPLACE_EXISTING);
-      copy.deleteOnExit();
-      List<String> locations = ModelNode.externalDataFiles(copy.getPath());
+      File directory = driverDirectory();
+      String sha256;
+      File download = Files.createTempFile(directory.toPath(), "download-", ".onnx").toFile();
+      try {
+        try (InputStream in = fs.open(path)) {
+          sha256 = NativeLoader.copyHashing(in, download);
+        }
+        copy = new File(directory, shippedModelName(sha256));
+        // The copy is named by its content, so one that exists already is this same model: keep it.
+        // (A plain move with REPLACE_EXISTING deletes the target first, so readers saw no file.)
+        if (!copy.isFile()) {
+          Files.move(download.toPath(), copy.toPath(), StandardCopyOption.ATOMIC_MOVE);
+        }
+      } finally {
+        Files.deleteIfExists(download.toPath());
+      }
+      File onnxCopy = copy;
+      List<String> locations = withLocation(onnxCopy, location, () -> ModelNode.externalDataFiles(onnxCopy.getPath()));
       List<FileStatus> statuses = new ArrayList<>();
       MessageDigest key = NativeLoader.sha256();
       key.update(sha256.getBytes(StandardCharsets.UTF_8));
@@ -124,7 +143,7 @@ final class ModelSource implements Serializable {
         try {
           statuses.add(fs.getFileStatus(dataPath));
         } catch (FileNotFoundException e) {
-          throw new ModelLoadException("model " + path + " keeps weights in " + relative
+          throw new ModelLoadException("model " + location + " keeps weights in " + relative
               + ", which is not beside it (" + dataPath + ")", e);
         }
         FileStatus status = statuses.get(statuses.size() - 1);
@@ -135,8 +154,7 @@ final class ModelSource implements Serializable {
       List<DataFile> dataFiles = new ArrayList<>();
       for (int i = 0; i < locations.size(); i++) {
         FileStatus status = statuses.get(i);
-        String shippedName = shipped ? "model-" + name + ".data" + i : null;
-        dataFiles.add(new DataFile(locations.get(i), status.getLen(), status.getModificationTime(), shippedName));
+        dataFiles.add(new DataFile(locations.get(i), status.getLen(), status.getModificationTime(), null, null));
       }
       return new ModelSource(location, name, sha256, dataFiles, shipped, null, copy);
     } catch (FileNotFoundException e) {
@@ -147,14 +165,45 @@ final class ModelSource implements Serializable {
   }
 
   /**
+   * Runs {@code read} on a local copy of the user's model; an error naming the copy names the
+   * user's {@code location} instead (the copy's name means nothing to the user), with the same class.
+   */
+  static <T> T withLocation(File copy, String location, java.util.function.Supplier<T> read) {
+    try {
+      return read.get();
+    } catch (SparkOrtException e) {
+      throw renamed(e, copy.getPath(), location);
+    }
+  }
+
+  /** {@code e} with {@code local} replaced by {@code location} in its message (which names it, at the least). */
+  static SparkOrtException renamed(SparkOrtException e, String local, String location) {
+    String message = String.valueOf(e.getMessage());
+    message = message.contains(local) ? message.replace(local, location) : message + " (model " + location + ")";
+    if (message.equals(e.getMessage())) {
+      return e;
+    }
+    if (e instanceof ModelLoadException) {
+      return new ModelLoadException(message, e);
+    } else if (e instanceof InvalidInputException) {
+      return new InvalidInputException(message, e);
+    } else if (e instanceof InferenceException) {
+      return new InferenceException(message, e);
+    } else if (e instanceof NativeLibraryException) {
+      return new NativeLibraryException(message, e);
+    }
+    return new SparkOrtException(message, e);
+  }
+
+  /**
    * On the driver: the model's signature, read from the .onnx file alone, with {@code outputs}
    * (tensors inside its graph) exposed as extra outputs.
    */
   ModelSignature signature(String[] outputs) {
-    String signatureKey = key + "|" + String.join("|", outputs);
+    String signatureKey = sha256 + "|" + String.join("|", outputs);
     ModelSignature known = SIGNATURES.get(signatureKey);
     if (known == null) {
-      known = ModelNode.describe(driverCopy.getPath(), outputs);
+      known = withLocation(driverCopy, location, () -> ModelNode.describe(driverCopy.getPath(), outputs));
       SIGNATURES.put(signatureKey, known);
     }
     return known;
@@ -163,8 +212,11 @@ final class ModelSource implements Serializable {
   /**
    * On the driver: makes the model reachable from executors, and returns the source tasks carry.
    * Files without a scheme are registered with {@code addFile} once per application and session
-   * (Spark 4 ships files per session), the data files through links named after the model, so two
-   * models' {@code weights.bin} never meet; for a URI, the driver's Hadoop configuration is broadcast.
+   * (Spark 4 ships files per session). The external data files are copied first into the driver's
+   * private directory, hashed, and shipped from there under their content's name: what executors
+   * score is what this call saw, whatever happens to the user's files afterwards, and each
+   * executor checks the bytes it gets against the hashes. For a URI, the driver's Hadoop
+   * configuration is broadcast, and executors check each data file's length and modification time.
    */
   ModelSource shipTo(SparkSession session) {
     SparkContext context = session.sparkContext();
@@ -173,28 +225,77 @@ final class ModelSource implements Serializable {
           JavaSparkContext.fromSparkContext(context).broadcast(new HadoopConf(context.hadoopConfiguration()));
       return new ModelSource(location, key, sha256, dataFiles, false, conf, driverCopy);
     }
-    addFileOnce(session, driverCopy, shippedModelName());
     File folder = new File(new Path(location).toUri().getPath()).getAbsoluteFile().getParentFile();
+    List<DataFile> privateFiles = new ArrayList<>();
+    MessageDigest contentKey = NativeLoader.sha256();
+    contentKey.update(sha256.getBytes(StandardCharsets.UTF_8));
     for (DataFile data : dataFiles) {
       File original = new File(folder, data.location);
-      File named = new File(driverCopy.getParentFile(), data.shippedName);
-      // Spark ships a file under its own name (a symbolic link under its target's), so each data file
-      // gets a name of its own: a hard link where the file system allows, else a copy.
-      try {
-        if (!named.isFile()) {
-          try {
-            Files.createLink(named.toPath(), original.toPath());
-          } catch (IOException | UnsupportedOperationException e) {
-            Files.copy(original.toPath(), named.toPath());
-          }
-          named.deleteOnExit();
-        }
-      } catch (IOException e) {
-        throw new ModelLoadException("cannot ship " + original + " (external data of " + location + "): " + e, e);
-      }
-      addFileOnce(session, named, data.shippedName);
+      PrivateCopy copy = privateCopy(original, data.location);
+      privateFiles.add(new DataFile(data.location, copy.length, copy.modified, copy.file.getName(), copy.sha256));
+      contentKey.update(("\n" + data.location + "\t" + copy.sha256).getBytes(StandardCharsets.UTF_8));
     }
-    return this;
+    String contentName = dataFiles.isEmpty() ? sha256 : NativeLoader.hex(contentKey.digest());
+    addFileOnce(session, driverCopy, shippedModelName());
+    for (DataFile data : privateFiles) {
+      addFileOnce(session, new File(driverCopy.getParentFile(), data.shippedName), data.shippedName);
+    }
+    return new ModelSource(location, contentName, sha256, privateFiles, true, null, driverCopy);
+  }
+
+  /** The driver's private copy of one external data file, made once per version of the file. */
+  private PrivateCopy privateCopy(File original, String relative) {
+    try {
+      String before = FileStamp.of(original.toPath());
+      PrivateCopy known = COPIES.get(original.getAbsolutePath());
+      if (known != null && known.stamp.equals(before) && known.file.isFile()) {
+        return known;
+      }
+      File directory = driverDirectory();
+      File temporary = Files.createTempFile(directory.toPath(), "copying-", ".data").toFile();
+      try {
+        String sha;
+        try (InputStream in = Files.newInputStream(original.toPath())) {
+          sha = NativeLoader.copyHashing(in, temporary);
+        }
+        String after = FileStamp.of(original.toPath());
+        if (!after.equals(before)) {
+          throw new ModelLoadException("external data " + original + " of model " + location
+              + " changed while it was being read; try again once it is written");
+        }
+        File named = new File(directory, "data-" + sha + ".bin");
+        if (!named.isFile()) {
+          Files.move(temporary.toPath(), named.toPath(), StandardCopyOption.ATOMIC_MOVE);
+        }
+        PrivateCopy copy = new PrivateCopy(named, sha, named.length(), original.lastModified(), before);
+        COPIES.put(original.getAbsolutePath(), copy);
+        return copy;
+      } finally {
+        Files.deleteIfExists(temporary.toPath());
+      }
+    } catch (FileNotFoundException | java.nio.file.NoSuchFileException e) {
+      throw new ModelLoadException("external data " + relative + " of model " + location + " is gone ("
+          + original + ")", e);
+    } catch (IOException e) {
+      throw new ModelLoadException("cannot copy " + original + " (external data of " + location + "): " + e, e);
+    }
+  }
+
+  /** A driver-side copy of a user's data file: its file, content, and the user's file's stamp it was made from. */
+  private static final class PrivateCopy {
+    final File file;
+    final String sha256;
+    final long length;
+    final long modified;
+    final String stamp;
+
+    PrivateCopy(File file, String sha256, long length, long modified, String stamp) {
+      this.file = file;
+      this.sha256 = sha256;
+      this.length = length;
+      this.modified = modified;
+      this.stamp = stamp;
+    }
   }
 
   private static void addFileOnce(SparkSession session, File file, String name) {
@@ -217,10 +318,14 @@ final class ModelSource implements Serializable {
     return "model-" + sha256 + ".onnx";
   }
 
+  /** The driver's private copies: a 0700 folder inside this JVM's natives directory, removed with it. */
   private static synchronized File driverDirectory() throws IOException {
     if (driverDirectory == null) {
-      driverDirectory = Files.createTempDirectory("sparkort-models-").toFile();
-      driverDirectory.deleteOnExit();
+      NativeLoader.load();
+      File folder = new File(NativeLoader.extractedDirectory(), "driver-models");
+      Files.createDirectories(folder.toPath(),
+          PosixFilePermissions.asFileAttribute(PosixFilePermissions.fromString("rwx------")));
+      driverDirectory = folder;
     }
     return driverDirectory;
   }

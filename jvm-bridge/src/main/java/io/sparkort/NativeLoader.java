@@ -5,17 +5,29 @@ import java.io.IOException;
 import java.io.InputStream;
 import java.io.OutputStream;
 import java.nio.file.Files;
+import java.nio.channels.FileChannel;
+import java.nio.channels.FileLock;
+import java.nio.channels.OverlappingFileLockException;
+import java.nio.file.LinkOption;
 import java.nio.file.Path;
+import java.nio.file.StandardCopyOption;
+import java.nio.file.StandardOpenOption;
 import java.nio.file.attribute.PosixFilePermissions;
+import java.nio.file.attribute.UserPrincipal;
 import java.security.MessageDigest;
+import java.util.Comparator;
 import java.util.Locale;
 import java.util.Properties;
+import java.util.stream.Stream;
 
 /**
  * Loads sparkort's native library and ONNX Runtime once per JVM. Both live in the jar under
  * {@code /native/<os>-<arch>/}, listed with their SHA-256 in {@code natives.properties}. Each JVM
- * extracts them into its own new 0700 directory, so executors sharing a host never touch each
- * other's files, and checks the digests before loading anything.
+ * extracts them into its own new 0700 directory ({@value #DIRECTORY_PREFIX}..., in the temp dir), so
+ * executors sharing a host never touch each other's files, and checks the digests before loading
+ * anything. The JVM holds a lock on the directory's {@value #LOCK_FILE} for as long as it lives and
+ * deletes the directory when it exits; the directories of JVMs that died without exiting (kill -9,
+ * the OOM killer) are removed by the next JVM that loads the natives on that host.
  *
  * <p>A user may load another ONNX Runtime build (a GPU one, say) by naming its shared library in the
  * Spark conf {@code spark.sparkort.onnxruntime.library} (or a JVM system property of that name).
@@ -105,17 +117,107 @@ public final class NativeLoader {
     return file;
   }
 
+  /** Prefix of the per-JVM directories; {@link #reclaimStaleDirectories} removes those of dead JVMs. */
+  static final String DIRECTORY_PREFIX = "sparkort-natives-";
+  /** Prefix of a directory not yet locked and named: reclaimed only once older than {@link #STAGING_GRACE_MS}. */
+  static final String STAGING_PREFIX = ".sparkort-natives-staging-";
+  /** The lock file in each directory, locked by its JVM for as long as it lives. */
+  static final String LOCK_FILE = "jvm.lock";
+  private static final long STAGING_GRACE_MS = 60_000;
+  /** Held for the JVM's life: another JVM that can lock the file knows this one is gone. */
+  private static FileChannel lockChannel;
+  private static FileLock lock;
+
+  /**
+   * A new 0700 directory in the temp dir, locked for this JVM's life, after removing the
+   * directories of JVMs that died without cleaning up (a kill -9 leaves its natives behind). The
+   * lock is taken before the directory gets its final name, so no other JVM ever sees it unlocked.
+   */
   private static File privateDirectory() throws IOException {
-    Path directory;
+    File tmp = new File(System.getProperty("java.io.tmpdir"));
+    reclaimStaleDirectories(tmp);
+    Path staging;
     try {
-      directory =
-          Files.createTempDirectory(
-              "sparkort-", PosixFilePermissions.asFileAttribute(PosixFilePermissions.fromString("rwx------")));
+      staging = Files.createTempDirectory(tmp.toPath(), STAGING_PREFIX,
+          PosixFilePermissions.asFileAttribute(PosixFilePermissions.fromString("rwx------")));
     } catch (UnsupportedOperationException notPosix) {
-      directory = Files.createTempDirectory("sparkort-");
+      staging = Files.createTempDirectory(tmp.toPath(), STAGING_PREFIX);
     }
-    directory.toFile().deleteOnExit();
-    return directory.toFile();
+    FileChannel channel = FileChannel.open(staging.resolve(LOCK_FILE), StandardOpenOption.CREATE_NEW,
+        StandardOpenOption.WRITE);
+    FileLock held = channel.lock();
+    Path directory = tmp.toPath().resolve(DIRECTORY_PREFIX + staging.getFileName().toString().substring(STAGING_PREFIX.length()));
+    Files.move(staging, directory, StandardCopyOption.ATOMIC_MOVE);
+    lockChannel = channel;
+    lock = held;
+    final File done = directory.toFile();
+    Runtime.getRuntime().addShutdownHook(new Thread(() -> deleteTree(done), "sparkort-natives-cleanup"));
+    return done;
+  }
+
+  /**
+   * Removes the natives directories in {@code tmp} whose JVM is gone: those whose lock file nobody
+   * holds (a live JVM holds its own for its whole life), and staging directories older than a
+   * minute that nobody holds. Only directories this user owns are touched.
+   *
+   * @return the directories removed
+   */
+  static int reclaimStaleDirectories(File tmp) {
+    File[] candidates = tmp.listFiles((dir, name) -> name.startsWith(DIRECTORY_PREFIX) || name.startsWith(STAGING_PREFIX));
+    int removed = 0;
+    for (File candidate : candidates == null ? new File[0] : candidates) {
+      try {
+        if (!Files.isDirectory(candidate.toPath(), LinkOption.NOFOLLOW_LINKS) || !ownedByMe(candidate.toPath())) {
+          continue;
+        }
+        boolean staging = candidate.getName().startsWith(STAGING_PREFIX);
+        if (staging && System.currentTimeMillis() - candidate.lastModified() < STAGING_GRACE_MS) {
+          continue;
+        }
+        File lockFile = new File(candidate, LOCK_FILE);
+        if (!lockFile.isFile()) {
+          // Every directory gets its lock file before its name; one without is a staging leftover.
+          if (staging) {
+            deleteTree(candidate);
+            removed++;
+          }
+          continue;
+        }
+        try (FileChannel channel = FileChannel.open(lockFile.toPath(), StandardOpenOption.WRITE);
+            FileLock free = channel.tryLock()) {
+          if (free == null) {
+            continue; // its JVM is alive
+          }
+          deleteTree(candidate);
+          removed++;
+        } catch (OverlappingFileLockException thisJvm) {
+          // held by this JVM
+        }
+      } catch (IOException e) {
+        // Unreadable or gone already: not ours to worry about.
+      }
+    }
+    return removed;
+  }
+
+  /** Whether {@code path} (not followed if a link) belongs to the user this JVM runs as. */
+  static boolean ownedByMe(Path path) throws IOException {
+    try {
+      UserPrincipal me = path.getFileSystem().getUserPrincipalLookupService()
+          .lookupPrincipalByName(System.getProperty("user.name"));
+      return me.equals(Files.getOwner(path, LinkOption.NOFOLLOW_LINKS));
+    } catch (UnsupportedOperationException notPosix) {
+      return true;
+    }
+  }
+
+  /** Deletes a directory tree, not following links; what cannot be deleted stays. */
+  static void deleteTree(File root) {
+    try (Stream<Path> files = Files.walk(root.toPath())) {
+      files.sorted(Comparator.reverseOrder()).forEach(p -> p.toFile().delete());
+    } catch (IOException | java.io.UncheckedIOException ignored) {
+      // Gone already, or not ours to delete.
+    }
   }
 
   private static File extract(String folder, String name, Properties natives, File directory)
@@ -131,7 +233,6 @@ public final class NativeLoader {
       }
       actual = copyHashing(in, target);
     }
-    target.deleteOnExit();
     String expected = natives.getProperty(name + ".sha256");
     if (!actual.equals(expected)) {
       throw new NativeLibraryException(
