@@ -127,6 +127,11 @@ public final class NativeLoader {
   /** Held for the JVM's life: another JVM that can lock the file knows this one is gone. */
   private static FileChannel lockChannel;
   private static FileLock lock;
+  /**
+   * This JVM's own directory, never opened by {@link #reclaimStaleDirectories}: on Linux, closing any
+   * channel to a file releases every lock this process holds on it, the one held for life included.
+   */
+  private static volatile File ownDirectory;
 
   /**
    * A new 0700 directory in the temp dir, locked for this JVM's life, after removing the
@@ -151,6 +156,7 @@ public final class NativeLoader {
     lockChannel = channel;
     lock = held;
     final File done = directory.toFile();
+    ownDirectory = done.getAbsoluteFile();
     Runtime.getRuntime().addShutdownHook(new Thread(() -> deleteTree(done), "sparkort-natives-cleanup"));
     return done;
   }
@@ -167,7 +173,8 @@ public final class NativeLoader {
     int removed = 0;
     for (File candidate : candidates == null ? new File[0] : candidates) {
       try {
-        if (!Files.isDirectory(candidate.toPath(), LinkOption.NOFOLLOW_LINKS) || !ownedByMe(candidate.toPath())) {
+        if (candidate.getAbsoluteFile().equals(ownDirectory)
+            || !Files.isDirectory(candidate.toPath(), LinkOption.NOFOLLOW_LINKS) || !ownedByMe(candidate.toPath())) {
           continue;
         }
         boolean staging = candidate.getName().startsWith(STAGING_PREFIX);

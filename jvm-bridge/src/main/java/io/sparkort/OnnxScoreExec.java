@@ -81,7 +81,10 @@ public final class OnnxScoreExec extends SparkPlan {
   public RDD<InternalRow> doExecute() {
     ScoringPlan plan = request.planFor(SparkShim.output(child));
     PartitionScorer scorer = new PartitionScorer(plan, request.source, request.batchSize, request.metrics, nodeMetrics);
-    return child.execute().toJavaRDD().mapPartitions(scorer, true).rdd();
+    LostExecutorReports.installOn(sparkContext());
+    RDD<InternalRow> scored = child.execute().toJavaRDD().mapPartitions(scorer, true).rdd();
+    scored.setName(LostExecutorReports.rddName(request.modelLocation));
+    return scored;
   }
 
   /** One output row per input row, in place: the child's partitioning and ordering hold. */

@@ -141,7 +141,7 @@ class BatchMemoryReliabilityTest {
     TestCase c = TestCase.load("linear");
     for (String bad : new String[] {"lots", "512", "3g", "-1m"}) {
       spark.conf().set(BUDGET, bad);
-      String message = failure(InvalidInputException.class, () -> c.onnxModel().transform(c.dataFrame(spark, 1)).count());
+      String message = failure(InvalidInputException.class, () -> c.onnxModel().transform(c.dataFrame(spark, 1)).write().format("noop").mode("overwrite").save());
       assertContains(message, BUDGET + " = '" + bad + "'");
     }
   }
@@ -193,7 +193,7 @@ class BatchMemoryReliabilityTest {
   void aRowLargerThanTheBudgetNamesItsColumnRowAndSizes() {
     OnnxModel model = bigModel("row_sum_open", "total");
     // 100 MB: today's default batch (1024 rows) of it would ask for 102,400,000,000 bytes.
-    String message = failure(InvalidInputException.class, () -> model.transform(bigRows(1, 25_000_000, 1)).count());
+    String message = failure(InvalidInputException.class, () -> model.transform(bigRows(1, 25_000_000, 1)).write().format("noop").mode("overwrite").save());
     assertContains(message, "row 0 of partition 0 takes 103125032 bytes", "column 'col_x' (model input 'x', float32 [N, M]) 103125008 of them",
         "more than the batch budget of 67108864 bytes", "raise " + BUDGET);
   }
@@ -236,7 +236,7 @@ class BatchMemoryReliabilityTest {
     StructType schema = new StructType().add("id", DataTypes.LongType).add("col_x", SQLDataTypes.VectorType());
     List<Row> rows = Arrays.asList(RowFactory.create(0L, Vectors.sparse(Integer.MAX_VALUE, new int[] {5}, new double[] {1})));
     Dataset<Row> df = spark.createDataFrame(rows, schema);
-    String message = failure(InvalidInputException.class, () -> bigModel("row_sum_open", "total").transform(df).count());
+    String message = failure(InvalidInputException.class, () -> bigModel("row_sum_open", "total").transform(df).write().format("noop").mode("overwrite").save());
     assertContains(message, "column 'col_x' (model input 'x', float32 [N, M]): row 0 of partition 0 takes a tensor of "
         + 4L * Integer.MAX_VALUE + " bytes, more than the batch budget");
   }
@@ -280,10 +280,10 @@ class BatchMemoryReliabilityTest {
   void anOutputLargerThanTheBudgetNamesTheOutput() {
     spark.conf().set(BUDGET, "512k");
     Dataset<Row> df = spark.range(0, 3, 1, 1).selectExpr("id", "array(cast(id as float)) as col_x");
-    String fixed = failure(InvalidInputException.class, () -> bigModel("wide_output", "y").transform(df).count());
+    String fixed = failure(InvalidInputException.class, () -> bigModel("wide_output", "y").transform(df).write().format("noop").mode("overwrite").save());
     assertContains(fixed, "row 0 of partition 0 takes", "model output 'y' (column 'out') 1081352 bytes a row",
         "more than the batch budget of 524288 bytes");
-    String open = failure(InvalidInputException.class, () -> bigModel("wide_output_open", "y").transform(df).count());
+    String open = failure(InvalidInputException.class, () -> bigModel("wide_output_open", "y").transform(df).write().format("noop").mode("overwrite").save());
     assertContains(open, "model output 'y' (column 'out') came back with 1048600 bytes a row for rows 0 to 0 of partition 0",
         "more than the batch budget of 524288 bytes");
   }
@@ -314,7 +314,7 @@ class BatchMemoryReliabilityTest {
     StructType schema = new StructType().add("id", DataTypes.LongType)
         .add("col_x", DataTypes.createArrayType(DataTypes.FloatType, false));
     Dataset<Row> df = spark.createDataFrame(rows, schema).coalesce(1);
-    String message = failure(InvalidInputException.class, () -> bigModel("row_sum_open", "total").transform(df).count());
+    String message = failure(InvalidInputException.class, () -> bigModel("row_sum_open", "total").transform(df).write().format("noop").mode("overwrite").save());
     assertContains(message, "column 'col_x' (model input 'x', float32 [N, M]): row 1 of partition 0 has 1 elements,"
         + " expected 3 elements (as this batch's first row)");
   }
@@ -344,7 +344,7 @@ class BatchMemoryReliabilityTest {
     OnnxModel model = bigModel("row_sum_open", "total");
     Dataset<Row> df = bigRows(1, 1 << 20, 1);
     spark.conf().set(BUDGET, "1m");
-    assertContains(failure(InvalidInputException.class, () -> model.transform(df).count()),
+    assertContains(failure(InvalidInputException.class, () -> model.transform(df).write().format("noop").mode("overwrite").save()),
         "more than the batch budget of 1048576 bytes");
     spark.conf().set(BUDGET, "8m");
     assertBigSums(model.transform(df).selectExpr("id", "out").collectAsList(), "row_sum_open", 1 << 20, 1);

@@ -96,6 +96,11 @@ class ModelFilesClusterTest {
     } finally {
       driver.shutdownNow();
     }
+    // The driver said which model the lost executors were scoring with.
+    spark.sparkContext().listenerBus().waitUntilEmpty();
+    long named = LostExecutorReports.recent().stream()
+        .filter(r -> r.contains("was scoring with model " + model.getModelLocation())).count();
+    assertTrue(named >= 3, "each lost executor's task is reported with its model: " + LostExecutorReports.recent());
     c.assertMatchesOnnxRuntime(model.transform(c.dataFrame(spark, 3)).collectAsList());
   }
 

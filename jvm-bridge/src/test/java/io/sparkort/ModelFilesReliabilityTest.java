@@ -449,6 +449,8 @@ class ModelFilesReliabilityTest {
       assertTrue(alive.isDirectory(), "its JVM is alive");
       assertTrue(theirs.isDirectory(), "another user's");
       assertTrue(NativeLoader.extractedDirectory().isDirectory(), "this JVM's own");
+      File own = new File(NativeLoader.extractedDirectory(), NativeLoader.LOCK_FILE);
+      assertTrue(LockProbe.heldByAnotherProcess(own), "this JVM still holds its own lock after the sweep");
     } finally {
       NativeLoader.deleteTree(young);
       NativeLoader.deleteTree(alive);
