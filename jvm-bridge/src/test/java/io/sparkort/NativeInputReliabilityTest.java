@@ -1,0 +1,199 @@
+package io.sparkort;
+
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertNotNull;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+
+import java.io.File;
+import java.util.Collections;
+import java.util.List;
+import org.apache.spark.sql.Dataset;
+import org.apache.spark.sql.Row;
+import org.apache.spark.sql.SparkSession;
+import org.junit.jupiter.api.AfterAll;
+import org.junit.jupiter.api.AfterEach;
+import org.junit.jupiter.api.BeforeAll;
+import org.junit.jupiter.api.Test;
+
+/**
+ * What a model file can make the native library do, on {@code local[2]} Spark: every hostile model
+ * (ci/models.py's {@code hostile/} folder, each the linear model with one thing wrong) fails with
+ * its exception class and a message naming the user's model location and the cause, never killing
+ * the JVM; and after each, the same JVM scores a valid model exactly as ONNX Runtime's Python API
+ * does. Zero-size inputs and outputs score as ONNX Runtime's Python API scores them.
+ */
+class NativeInputReliabilityTest {
+  private static SparkSession spark;
+
+  @BeforeAll
+  static void startSpark() {
+    spark = TestCase.localSpark("sparkort-native-reliability").getOrCreate();
+  }
+
+  @AfterAll
+  static void stopSpark() {
+    spark.stop();
+  }
+
+  /** After every case: the same JVM scores the linear model like ONNX Runtime Python. */
+  @AfterEach
+  void theJvmStillScoresAValidModel() {
+    TestCase c = TestCase.load("linear");
+    c.assertMatchesOnnxRuntime(c.onnxModel().transform(c.dataFrame(spark, 2)).collectAsList());
+  }
+
+  private static File hostile(String name) {
+    return new File(TestCase.load("linear").model.getParentFile(), "hostile/" + name + "/model.onnx");
+  }
+
+  /**
+   * Scores the linear case's rows with hostile model {@code name}; it must fail with {@code type}
+   * (on the driver or in a task), its message naming the model's location and each of {@code parts}.
+   */
+  private static <T extends Throwable> T assertFails(String name, Class<T> type, String... parts) {
+    File model = hostile(name);
+    assertTrue(model.isFile(), "run ci/models.py: " + model);
+    TestCase c = TestCase.load("linear");
+    OnnxModel onnx = new OnnxModel().setModelLocation(model.getAbsolutePath()).setFeedDict(c.feedDict())
+        .setFetchDict(Collections.singletonMap("out_score", "score"));
+    Throwable thrown = null;
+    try {
+      onnx.transform(c.dataFrame(spark, 2)).collectAsList();
+    } catch (Throwable t) {
+      thrown = t;
+    }
+    assertNotNull(thrown, name + " must fail");
+    T found = causeOf(thrown, type);
+    assertNotNull(found, name + ": expected a " + type.getSimpleName() + " in " + chain(thrown));
+    String message = found.getMessage();
+    if (type != InferenceException.class) {
+      assertTrue(message.contains(model.getAbsolutePath()), name + " names the user's model location: " + message);
+    }
+    for (String part : parts) {
+      assertTrue(message.contains(part), name + ": '" + part + "' in: " + message);
+    }
+    return found;
+  }
+
+  private static <T extends Throwable> T causeOf(Throwable t, Class<T> type) {
+    for (Throwable c = t; c != null; c = c.getCause()) {
+      if (type.isInstance(c)) {
+        return type.cast(c);
+      }
+    }
+    return null;
+  }
+
+  private static String chain(Throwable t) {
+    StringBuilder s = new StringBuilder();
+    for (Throwable c = t; c != null; c = c.getCause()) {
+      s.append(" <- ").append(c);
+    }
+    return s.toString();
+  }
+
+  @Test
+  void anExternalInitializerClaimingOneTebibyteOfA64ByteFile() {
+    assertFails("huge_external", ModelLoadException.class, "initializer 'huge'", "1099511627776", "64 bytes");
+  }
+
+  @Test
+  void anExternalInitializerWhoseDeclaredLengthIsOneTebibyte() {
+    assertFails("huge_external_length", ModelLoadException.class, "initializer 'huge'", "1099511627776");
+  }
+
+  @Test
+  void anExternalOffsetBeyondTheDataFile() {
+    assertFails("offset_beyond", ModelLoadException.class, "initializer 'W0'", "offset 4096", "w.bin");
+  }
+
+  @Test
+  void anExternalLengthRunningPastTheDataFile() {
+    assertFails("length_beyond", ModelLoadException.class, "initializer 'W0'", "offset 48", "w.bin");
+  }
+
+  @Test
+  void anExternalLengthThatDisagreesWithTheShape() {
+    assertFails("length_mismatch", ModelLoadException.class, "initializer 'W0'", "16 bytes", "needs 32");
+  }
+
+  @Test
+  void anExternalOffsetThatOverflows() {
+    assertFails("offset_overflow", ModelLoadException.class, "initializer 'W0'", "18446744073709551608");
+  }
+
+  @Test
+  void aNegativeDimension() {
+    assertFails("negative_dim", ModelLoadException.class, "initializer 'neg'", "[-1, 8]");
+  }
+
+  @Test
+  void dimensionsWhoseProductOverflows() {
+    assertFails("overflowing_dims", ModelLoadException.class, "initializer 'wide'");
+  }
+
+  @Test
+  void truncatedRawData() {
+    assertFails("truncated_raw_data", ModelLoadException.class, "initializer 'W0'", "10 bytes", "needs 32");
+  }
+
+  @Test
+  void aVarintThatNeverEnds() {
+    assertFails("corrupt_varint", ModelLoadException.class, "not a readable ONNX model");
+  }
+
+  @Test
+  void aFieldClaimingMoreBytesThanTheFileHas() {
+    assertFails("huge_field_length", ModelLoadException.class, "not a readable ONNX model");
+  }
+
+  @Test
+  void aTruncatedModelFile() {
+    assertFails("truncated_file", ModelLoadException.class, "not a readable ONNX model");
+  }
+
+  @Test
+  void aFileThatIsNotOnnx() {
+    assertFails("not_onnx", ModelLoadException.class);
+  }
+
+  @Test
+  void anUnknownInitializerElementType() {
+    assertFails("unknown_initializer_type", ModelLoadException.class);
+  }
+
+  @Test
+  void anUnknownOperatorIsAModelLoadFailureNotARunFailure() {
+    assertFails("unknown_operator", ModelLoadException.class, "NoSuchOperator");
+  }
+
+  @Test
+  void externalDataOutsideTheModelsFolder() {
+    assertFails("escaping_location", ModelLoadException.class, "../w.bin");
+  }
+
+  @Test
+  void aDeclaredOutputShapeThatLiesAboutTheRunTimeShape() {
+    assertFails("lying_output_shape", InferenceException.class, "model output 'score'", "1", "3");
+  }
+
+  @Test
+  void anOutputOfShapeNByZeroIsAnEmptyArrayPerRow() {
+    TestCase c = TestCase.load("zero_output");
+    for (int batch : new int[] {7, 1024}) {
+      List<Row> rows = c.onnxModel().setBatchSize(batch).transform(c.dataFrame(spark, 2)).collectAsList();
+      c.assertMatchesOnnxRuntime(rows);
+      for (Row row : rows) {
+        assertEquals(0, row.getList(row.fieldIndex("out_empty")).size(), "declared [N, 0]");
+        assertEquals(0, row.getList(row.fieldIndex("out_none")).size(), "0 at run time");
+      }
+    }
+  }
+
+  @Test
+  void aZeroLengthInputTensorScores() {
+    TestCase c = TestCase.load("zero_input");
+    Dataset<Row> scored = c.onnxModel().setBatchSize(4).transform(c.dataFrame(spark, 2));
+    c.assertMatchesOnnxRuntime(scored.collectAsList());
+  }
+}
