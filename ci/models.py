@@ -372,7 +372,14 @@ def _hostile():
     yield "not_onnx", b"this is not an ONNX model, just text\n" * 4, {}
 
     def lying_output(model):
-        model.graph.output[0].type.tensor_type.shape.dim[1].dim_value = 3
+        # score = features[:, :k], k the nonzero count of the first row (8 for the linear case's data): ONNX
+        # Runtime cannot know it before the run, so it keeps the declared [N, 3] as the signature.
+        g = model.graph
+        g.initializer.extend(numpy_helper.from_array(np.array([v], np.int64), n) for n, v in [("s0", 0), ("s1", 1), ("s2", 2)])
+        g.node[-1].CopyFrom(helper.make_node("Slice", ["features", "s0", "s1", "s0"], ["first_row"]))
+        g.node.extend([helper.make_node("NonZero", ["first_row"], ["nz"]), helper.make_node("Shape", ["nz"], ["nz_shape"]),
+                       helper.make_node("Slice", ["nz_shape", "s1", "s2"], ["k"]), helper.make_node("Slice", ["features", "s0", "k", "s1"], ["score"])])
+        g.output[0].type.tensor_type.shape.dim[1].dim_value = 3
     yield "lying_output_shape", linear_with(change=lying_output), {}
 
     def unknown_type(model):

@@ -2,7 +2,7 @@ use std::ptr::NonNull;
 use std::sync::Arc;
 
 use arrow_array::{make_array, ArrayRef};
-use arrow_buffer::Buffer;
+use arrow_buffer::{Buffer, MutableBuffer};
 use arrow_data::ArrayData;
 
 use crate::tensor::ElementType;
@@ -97,7 +97,9 @@ unsafe fn jvm_buffer(address: i64, length: i64, expected: usize, align: usize) -
         return Err(format!("{length} bytes handed over, {expected} needed"));
     }
     if expected == 0 {
-        return Ok(Buffer::from_vec(Vec::<u8>::new()));
+        // A zero-length tensor: nothing is read, but Arrow still wants the (dangling) address aligned
+        // for the type, which an empty `Vec<u8>`'s is not; an empty MutableBuffer's is aligned to 64.
+        return Ok(MutableBuffer::new(0).into());
     }
     let ptr = NonNull::new(address as *mut u8).ok_or("null address")?;
     if !(ptr.as_ptr() as usize).is_multiple_of(align) {

@@ -457,7 +457,7 @@ pub extern "system" fn Java_io_sparkort_NativeApi_fillRows<'local>(
             let p = longs(env, &prediction)?;
             let bad = || Error::InvalidArgument(format!("fillRows: prediction {p:?}"));
             let index = |v: i64| usize::try_from(v).map_err(|_| bad());
-            if p.len() != 6 || p[4] == 0 {
+            if p.len() != 6 || (p[4] == 0 && p[5] != 0) {
                 return Err(bad());
             }
             let spec = Prediction {
@@ -466,9 +466,13 @@ pub extern "system" fn Java_io_sparkort_NativeApi_fillRows<'local>(
                 value_bytes: index(p[2])?,
                 boolean: p[3] != 0,
             };
-            // SAFETY: the address and size are an output tensor of a run result the Java caller (LaidRows)
-            // holds open until this call returns; nothing writes to it meanwhile.
-            let values = unsafe { std::slice::from_raw_parts(p[4] as *const u8, index(p[5])?) };
+            let values: &[u8] = if p[5] == 0 {
+                &[] // an empty tensor's address may be null, a slice's may not
+            } else {
+                // SAFETY: the address and size are an output tensor of a run result the Java caller (LaidRows)
+                // holds open until this call returns; nothing writes to it meanwhile.
+                unsafe { std::slice::from_raw_parts(p[4] as *const u8, index(p[5])?) }
+            };
             with_arena(env, &arena, |bytes| unsafe_rows::fill(bytes, &starts, &slots, &layout, &spec, values))
         })
         .resolve::<ThrowSparkOrtException>()

@@ -338,11 +338,21 @@ pub fn fill(
     prediction: &Prediction,
     values: &[u8],
 ) -> Result<()> {
-    let fits = prediction.ordinal >= layout.input_fields
-        && prediction.ordinal < layout.input_fields + layout.arrays.len()
-        && (prediction.array_elements > 0 || prediction.value_bytes <= 8);
+    // Whether the prediction is an array (of as many elements as the layout reserved, 0 included)
+    // or one value in its field's slot is the layout's to say.
+    let reserved = prediction.ordinal.checked_sub(layout.input_fields).and_then(|p| layout.arrays.get(p));
+    let fits = match reserved {
+        Some(&(bytes, elements)) if bytes > 0 => elements == prediction.array_elements as i64,
+        Some(_) => prediction.array_elements == 0 && prediction.value_bytes <= 8,
+        None => false,
+    };
     if !fits {
         return Err(Error::InvalidArgument(format!("{prediction:?} does not fit the row layout")));
+    }
+    let array = reserved.is_some_and(|&(bytes, _)| bytes > 0);
+    if array && prediction.array_elements == 0 {
+        // Every row's array is empty: `lay` wrote their element counts, 0, and there is nothing to copy.
+        return Ok(());
     }
     let (base, len) = (arena.as_mut_ptr(), arena.len());
     for (r, &slot) in slots.iter().enumerate() {

@@ -40,7 +40,32 @@ final class ModelNode implements AutoCloseable {
    * @param fetched receives the bytes this call fetched
    */
   static ModelNode open(ModelSource source, String[] outputs, long[] fetched) {
-    return open(ModelCache.localModel(source, fetched).getPath(), ThreadBudget.forThisExecutor(), outputs);
+    String local = ModelCache.localModel(source, fetched).getPath();
+    try {
+      return open(local, ThreadBudget.forThisExecutor(), outputs);
+    } catch (SparkOrtException e) {
+      throw naming(e, local, source.location);
+    }
+  }
+
+  /**
+   * A native failure about the local copy at {@code localPath} (the driver's copy, or this host's
+   * cache entry), told of the model the user named, {@code location}: the copy's path means nothing
+   * to them. The native message is kept otherwise, and the original is the cause.
+   */
+  static SparkOrtException naming(SparkOrtException e, String localPath, String location) {
+    String message = e.getMessage();
+    if (message == null || !message.contains(localPath)) {
+      return e;
+    }
+    String named = message.replace(localPath, location);
+    if (e instanceof ModelLoadException) {
+      return new ModelLoadException(named, e);
+    }
+    if (e instanceof InvalidInputException) {
+      return new InvalidInputException(named, e);
+    }
+    return e;
   }
 
   /**

@@ -115,7 +115,13 @@ final class ModelSource implements Serializable {
       File copy = new File(directory, shippedModelName(sha256));
       Files.move(download.toPath(), copy.toPath(), StandardCopyOption.REPLACE_EXISTING);
       copy.deleteOnExit();
-      List<String> locations = ModelNode.externalDataFiles(copy.getPath());
+      List<String> locations;
+      try {
+        locations = ModelNode.externalDataFiles(copy.getPath());
+      } catch (SparkOrtException e) {
+        copy.delete();
+        throw ModelNode.naming(e, copy.getPath(), location);
+      }
       List<FileStatus> statuses = new ArrayList<>();
       MessageDigest key = NativeLoader.sha256();
       key.update(sha256.getBytes(StandardCharsets.UTF_8));
@@ -154,7 +160,11 @@ final class ModelSource implements Serializable {
     String signatureKey = key + "|" + String.join("|", outputs);
     ModelSignature known = SIGNATURES.get(signatureKey);
     if (known == null) {
-      known = ModelNode.describe(driverCopy.getPath(), outputs);
+      try {
+        known = ModelNode.describe(driverCopy.getPath(), outputs);
+      } catch (SparkOrtException e) {
+        throw ModelNode.naming(e, driverCopy.getPath(), location);
+      }
       SIGNATURES.put(signatureKey, known);
     }
     return known;
