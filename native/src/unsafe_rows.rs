@@ -305,6 +305,12 @@ pub fn gather(
     (from, to): (usize, usize),
     first_slot: usize,
 ) -> Result<usize> {
+    if from > to || to >= starts.len() {
+        return Err(Error::InvalidArgument(format!(
+            "rows {from}..{to} of a batch of {} rows",
+            starts.len().saturating_sub(1)
+        )));
+    }
     let places = gather.places(layout, layout.bitset)?;
     let (base, len) = (arena.as_mut_ptr(), arena.len());
     for r in from..to {
@@ -346,8 +352,12 @@ pub fn fill(
         Some(_) => prediction.array_elements == 0 && prediction.value_bytes <= 8,
         None => false,
     };
-    if !fits {
-        return Err(Error::InvalidArgument(format!("{prediction:?} does not fit the row layout")));
+    if !fits || slots.len() >= starts.len().max(1) {
+        return Err(Error::InvalidArgument(format!(
+            "{prediction:?} for {} slots does not fit the row layout or a batch of {} rows",
+            slots.len(),
+            starts.len().saturating_sub(1)
+        )));
     }
     let array = reserved.is_some_and(|&(bytes, _)| bytes > 0);
     if array && prediction.array_elements == 0 {
