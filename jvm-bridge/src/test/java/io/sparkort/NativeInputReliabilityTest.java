@@ -39,7 +39,7 @@ class NativeInputReliabilityTest {
   @AfterEach
   void theJvmStillScoresAValidModel() {
     TestCase c = TestCase.load("linear");
-    c.assertMatchesOnnxRuntime(c.onnxModel().transform(c.dataFrame(spark, 2)).collectAsList());
+    c.assertMatchesOnnxRuntime(c.onnxModel().transform(c.dataFrame(spark, 1)).collectAsList());
   }
 
   private static File hostile(String name) {
@@ -58,7 +58,7 @@ class NativeInputReliabilityTest {
         .setFetchDict(Collections.singletonMap("out_score", "score"));
     Throwable thrown = null;
     try {
-      onnx.transform(c.dataFrame(spark, 2)).collectAsList();
+      onnx.transform(c.dataFrame(spark, 1)).collectAsList();
     } catch (Throwable t) {
       thrown = t;
     }
