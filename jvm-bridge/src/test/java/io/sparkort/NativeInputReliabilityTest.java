@@ -4,7 +4,13 @@ import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertNotNull;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
+import java.io.ByteArrayOutputStream;
 import java.io.File;
+import java.io.IOException;
+import java.io.InputStream;
+import java.nio.charset.StandardCharsets;
+import java.nio.file.Files;
+import java.util.Arrays;
 import java.util.Collections;
 import java.util.List;
 import org.apache.spark.sql.Dataset;
@@ -196,5 +202,55 @@ class NativeInputReliabilityTest {
     TestCase c = TestCase.load("zero_input");
     Dataset<Row> scored = c.onnxModel().setBatchSize(4).transform(c.dataFrame(spark, 2));
     c.assertMatchesOnnxRuntime(scored.collectAsList());
+  }
+
+  /**
+   * A bad ONNX Runtime library in {@value NativeLoader#ORT_LIBRARY_CONF} is refused naming the path
+   * and the loader's reason. The runtime is loaded once per JVM, so each path is tried in a JVM of
+   * its own ({@link LoadRuntime}).
+   */
+  @Test
+  void aBadOnnxRuntimeLibraryNamesThePathAndWhy() throws Exception {
+    File text = File.createTempFile("libonnxruntime-", ".so");
+    text.deleteOnExit();
+    StringBuilder lines = new StringBuilder();
+    for (int i = 0; i < 16; i++) {
+      lines.append("not a shared library\n");
+    }
+    Files.write(text.toPath(), lines.toString().getBytes(StandardCharsets.UTF_8));
+    String printed = loadRuntimeIn(text.getAbsolutePath());
+    assertTrue(printed.startsWith("io.sparkort.NativeLibraryException: ONNX Runtime could not be loaded from "
+        + text.getAbsolutePath()), printed);
+    assertTrue(printed.endsWith(text.getAbsolutePath() + ": invalid ELF header"), "the loader's reason: " + printed);
+    // (Other reasons, a library that is not ONNX Runtime among them: native/tests/runtime_path.rs.)
+  }
+
+  private static String loadRuntimeIn(String library) throws IOException, InterruptedException {
+    String java = new File(System.getProperty("java.home"), "bin/java").getPath();
+    Process child = new ProcessBuilder(Arrays.asList(java, "-D" + NativeLoader.ORT_LIBRARY_CONF + "=" + library,
+        "-cp", System.getProperty("java.class.path"), LoadRuntime.class.getName())).redirectErrorStream(true).start();
+    ByteArrayOutputStream out = new ByteArrayOutputStream();
+    try (InputStream in = child.getInputStream()) {
+      byte[] buffer = new byte[8192];
+      for (int n = in.read(buffer); n > 0; n = in.read(buffer)) {
+        out.write(buffer, 0, n);
+      }
+    }
+    assertEquals(3, child.waitFor(), "the child JVM reports a refused library: " + out);
+    String printed = new String(out.toByteArray(), StandardCharsets.UTF_8);
+    return printed.substring(printed.indexOf("io.sparkort.")).trim();
+  }
+
+  /** Loads the natives with the library its system property names; prints the failure and exits 3. */
+  public static final class LoadRuntime {
+    public static void main(String[] args) {
+      try {
+        NativeLoader.load();
+        System.out.println("loaded");
+      } catch (SparkOrtException e) {
+        System.out.println(e);
+        System.exit(3);
+      }
+    }
   }
 }
