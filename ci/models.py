@@ -389,6 +389,14 @@ def _hostile():
     def unknown_op(model):
         model.graph.node[0].op_type = "NoSuchOperator"
     yield "unknown_operator", linear_with(change=unknown_op), {}
+    def typed_huge(model):
+        # float_data of one value for 2^38 elements, read by the graph: ONNX Runtime would allocate 1 TiB for it.
+        typed = TensorProto(name="typed", data_type=TensorProto.FLOAT, dims=[1 << 38])
+        typed.float_data.append(1.0)
+        model.graph.initializer.append(typed)
+        model.graph.node.append(helper.make_node("Size", ["typed"], ["typed_size"]))
+        model.graph.output.append(helper.make_tensor_value_info("typed_size", TensorProto.INT64, []))
+    yield "typed_data_huge_shape", linear_with(change=typed_huge), {}
     yield "escaping_location", linear_with(change=lambda m: _external(next(i for i in m.graph.initializer if i.name == "W0"), "../w.bin", 0, 32)), {}
 
 

@@ -40,6 +40,7 @@ impl SharedWeights {
         let mut values = Vec::new();
         let mut bytes = 0u64;
         for initializer in onnx_proto::initializers(model).map_err(|e| failed(e.to_string()))? {
+            check_inline(&initializer).map_err(failed)?;
             if let Some(value) = shared_value(&initializer, &folder).map_err(|e| failed(e.to_string()))? {
                 bytes += value.1;
                 values.push((initializer.name.clone(), Arc::new(value.0)));
@@ -85,7 +86,7 @@ pub fn external_file(folder: &Path, location: &str) -> std::result::Result<PathB
 /// file from its offset) before any memory is taken, and the memory is reserved fallibly: a model
 /// cannot make this process allocate more than its files hold, nor abort it when memory runs out.
 fn shared_value(init: &Initializer<'_>, folder: &Path) -> std::result::Result<Option<(DynValue, u64)>, String> {
-    if matches!(init.data, TensorData::Typed) {
+    if matches!(init.data, TensorData::Typed { .. }) {
         return Ok(None);
     }
     let Some(ty) = ElementType::from_onnx_code(init.data_type) else { return Ok(None) };
@@ -138,13 +139,35 @@ pub fn declared_size(init: &Initializer<'_>, width: usize) -> std::result::Resul
     Ok((elements, size))
 }
 
-/// Checks that an initializer kept in the model's bytes holds exactly what its shape declares
-/// (external ones are checked where their files are read, in [`SharedWeights::load`]).
+/// Checks that an initializer kept in the model's bytes holds what its shape declares (external
+/// ones are checked where their files are read, in [`SharedWeights::load`]): ONNX Runtime would
+/// allocate the declared size before it looks at the data. For the types read here, raw data must
+/// be exactly that size; for others, no more elements than the data could hold (two 4-bit values a
+/// byte; one value, or half a complex one, a typed field entry).
 pub fn check_inline(init: &Initializer<'_>) -> std::result::Result<(), String> {
-    let TensorData::Raw(raw) = init.data else { return Ok(()) };
-    let Some(width) = ElementType::from_onnx_code(init.data_type).and_then(ElementType::byte_size) else {
+    let elements = || {
+        init.dims
+            .iter()
+            .try_fold(1u64, |n, &d| u64::try_from(d).ok().and_then(|d| n.checked_mul(d)))
+            .ok_or_else(|| format!("initializer '{}' has an invalid shape {:?}", init.name, init.dims))
+    };
+    let (held, what) = match init.data {
+        TensorData::Raw(raw) => (raw.len() as u64, "bytes of data"),
+        TensorData::Typed { values } => (values, "values"),
+        TensorData::External { .. } => return Ok(()),
+    };
+    let known = ElementType::from_onnx_code(init.data_type).and_then(ElementType::byte_size);
+    let Some(width) = known.filter(|_| matches!(init.data, TensorData::Raw(_))) else {
+        let elements = elements()?;
+        if elements > held.saturating_mul(2) {
+            return Err(format!(
+                "initializer '{}' of shape {:?} declares {elements} elements, but has {held} {what}",
+                init.name, init.dims
+            ));
+        }
         return Ok(());
     };
+    let TensorData::Raw(raw) = init.data else { return Ok(()) };
     let (_, size) = declared_size(init, width)?;
     if raw.len() != size {
         return Err(format!(
@@ -201,7 +224,7 @@ impl<'m> DataSource<'m> {
                 file.seek(SeekFrom::Start(*offset)).map_err(read)?;
                 Ok(DataSource::File(file))
             }
-            TensorData::Typed => Err(format!("initializer '{}' keeps its data in typed fields", init.name)),
+            TensorData::Typed { .. } => Err(format!("initializer '{}' keeps its data in typed fields", init.name)),
         }
     }
 

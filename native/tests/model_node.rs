@@ -151,6 +151,7 @@ fn hostile_model_files_are_load_errors_naming_the_cause() {
         ("truncated_raw_data", "has 10 bytes of data, its shape [8, 1] needs 32"),
         ("corrupt_varint", "a varint is longer than 10 bytes"),
         ("unknown_operator", "NoSuchOperator"),
+        ("typed_data_huge_shape", "declares 274877906944 elements, but has 1 values"),
     ];
     for (name, reason) in cases {
         let path = hostile.join(name).join("model.onnx");

@@ -144,6 +144,12 @@ class NativeInputReliabilityTest {
   }
 
   @Test
+  void typedFieldDataShorterThanAHugeShape() {
+    assertFails("typed_data_huge_shape", ModelLoadException.class, "initializer 'typed'", "274877906944 elements",
+        "1 values");
+  }
+
+  @Test
   void aVarintThatNeverEnds() {
     assertFails("corrupt_varint", ModelLoadException.class, "not a readable ONNX model");
   }
