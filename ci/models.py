@@ -286,6 +286,23 @@ def write_big_cases(out_dir):
                          "at_12345": y[:, 12345].tolist(), "width": int(y.shape[1])}
     (out / "big_rows.json").write_text(json.dumps(summary))
     print(f"big rows: {[k for k in summary if k != 'pattern']}")
+def _zero_output():
+    """x: float32 [N, 3] -> same = x ([N, 3]), empty = x[:, 0:0] (declared [N, 0]), none = x[:, 3:] (declared [N, k], 0 at run time)."""
+    inits = [numpy_helper.from_array(np.array(v, np.int64), n) for n, v in [("zero", [0]), ("three", [3]), ("axis", [1])]]
+    nodes = [helper.make_node("Identity", ["x"], ["same"]), helper.make_node("Slice", ["x", "zero", "zero", "axis"], ["empty"]),
+             helper.make_node("Slice", ["x", "three", "three", "axis"], ["none"])]
+    outputs = [helper.make_tensor_value_info("same", TensorProto.FLOAT, ["N", 3]),
+               helper.make_tensor_value_info("empty", TensorProto.FLOAT, ["N", 0]),
+               helper.make_tensor_value_info("none", TensorProto.FLOAT, ["N", "k"])]
+    return _model(nodes, [_value("x", np.float32, [3])], outputs, inits, "zero_output")
+
+
+def _zero_input():
+    """e: float32 [N, 0] (a zero-length tensor per row), y: float32 [N, 2] -> joined = concat(e, y) ([N, 2]), e_out = e ([N, 0])."""
+    nodes = [helper.make_node("Concat", ["e", "y"], ["joined"], axis=1), helper.make_node("Identity", ["e"], ["e_out"])]
+    inputs = [_value("e", np.float32, [0]), _value("y", np.float32, [2])]
+    outputs = [_value("joined", np.float32, [2]), _value("e_out", np.float32, [0])]
+    return _model(nodes, inputs, outputs, [], "zero_input")
 
 
 def _cases():
@@ -312,6 +329,8 @@ def _cases():
     yield "string_nul", _passthrough("string"), {"x": strings}
     # The linear model's signature with other weights: what a planted cache entry would hold.
     yield "linear_other", linear_model(seed=4), {"features": f32(20, 8)}
+    yield "zero_output", _zero_output(), {"x": f32(40, 3)}
+    yield "zero_input", _zero_input(), {"e": f32(30, 0), "y": f32(30, 2)}
 
 
 def _dtype(array):
@@ -322,7 +341,7 @@ def _dtype(array):
 
 
 def _json_values(array, rows):
-    flat = array.reshape(rows, -1)
+    flat = array.reshape(rows, int(np.prod(array.shape[1:], dtype=np.int64)))  # -1 cannot size a zero-length row
     if flat.dtype.kind == "f":
         return flat.astype(np.float64).tolist()  # float16 and float32 values are exact as doubles
     return flat.tolist()
@@ -349,6 +368,101 @@ def _with_outputs(model, names):
     cut.CopyFrom(model)
     cut.graph.output.extend(onnx.ValueInfoProto(name=n) for n in names)
     return cut
+
+
+def _external(tensor, location, offset=None, length=None):
+    """Marks a TensorProto (its data dropped) as kept in an external file, with the offset and length given."""
+    tensor.ClearField("raw_data")
+    tensor.data_location = TensorProto.EXTERNAL
+    for key, value in [("location", location), ("offset", offset), ("length", length)]:
+        if value is not None:
+            tensor.external_data.add(key=key, value=str(value))
+    return tensor
+
+
+def _raw_tensor(name, data_type, dims, raw):
+    tensor = TensorProto(name=name, data_type=data_type, raw_data=raw)
+    tensor.dims.extend(dims)
+    return tensor
+
+
+def _hostile():
+    """Broken models, each a folder with model.onnx (and data files), for the reliability tests: (name, model bytes, data files).
+    Each is the linear model (features [N, 8] -> score [N, 1]) with one thing wrong."""
+    def linear_with(extra=(), change=None):
+        model = linear_model()
+        model.graph.initializer.extend(extra)
+        if change:
+            change(model)
+        return model.SerializeToString()
+
+    sixty_four = bytes(range(64))
+    tib = 1 << 40
+    # An unused initializer the graph never reads: the driver types the model without it, executors load it.
+    yield "huge_external", linear_with([_external(TensorProto(name="huge", data_type=TensorProto.FLOAT, dims=[tib // 4]), "huge.bin")]), {"huge.bin": sixty_four}
+    yield "huge_external_length", linear_with([_external(TensorProto(name="huge", data_type=TensorProto.FLOAT, dims=[1 << 19, 1 << 19]), "huge.bin", 0, tib)]), {"huge.bin": sixty_four}
+
+    def external_w0(offset, length):
+        def change(model):
+            w0 = next(i for i in model.graph.initializer if i.name == "W0")
+            _external(w0, "w.bin", offset, length)
+        return change
+    yield "offset_beyond", linear_with(change=external_w0(4096, 32)), {"w.bin": sixty_four}
+    yield "length_beyond", linear_with(change=external_w0(48, 32)), {"w.bin": sixty_four}
+    yield "length_mismatch", linear_with(change=external_w0(0, 16)), {"w.bin": sixty_four}
+    yield "offset_overflow", linear_with(change=external_w0(2**64 - 8, 32)), {"w.bin": sixty_four}
+    yield "negative_dim", linear_with([_raw_tensor("neg", TensorProto.FLOAT, [-1, 8], bytes(32))]), {}
+    yield "overflowing_dims", linear_with([_raw_tensor("wide", TensorProto.FLOAT, [2**40, 2**40, 2**40], bytes(4))]), {}
+
+    def truncate_w0(model):
+        w0 = next(i for i in model.graph.initializer if i.name == "W0")
+        w0.raw_data = w0.raw_data[:10]
+    yield "truncated_raw_data", linear_with(change=truncate_w0), {}
+    valid = linear_model().SerializeToString()
+    # A ModelProto field (doc_string, 6) whose length varint never ends: eleven bytes with the continuation bit.
+    yield "corrupt_varint", valid + b"\x32" + b"\xff" * 11, {}
+    # A length-delimited field that claims 2^62 bytes.
+    yield "huge_field_length", valid + b"\x32\x80\x80\x80\x80\x80\x80\x80\x80\x40", {}
+    yield "truncated_file", valid[: len(valid) // 2], {}
+    yield "not_onnx", b"this is not an ONNX model, just text\n" * 4, {}
+
+    def lying_output(model):
+        # score = features[:, :k], k the nonzero count of the first row (8 for the linear case's data): ONNX
+        # Runtime cannot know it before the run, so it keeps the declared [N, 3] as the signature.
+        g = model.graph
+        g.initializer.extend(numpy_helper.from_array(np.array([v], np.int64), n) for n, v in [("s0", 0), ("s1", 1), ("s2", 2)])
+        g.node[-1].CopyFrom(helper.make_node("Slice", ["features", "s0", "s1", "s0"], ["first_row"]))
+        g.node.extend([helper.make_node("NonZero", ["first_row"], ["nz"]), helper.make_node("Shape", ["nz"], ["nz_shape"]),
+                       helper.make_node("Slice", ["nz_shape", "s1", "s2"], ["k"]), helper.make_node("Slice", ["features", "s0", "k", "s1"], ["score"])])
+        g.output[0].type.tensor_type.shape.dim[1].dim_value = 3
+    yield "lying_output_shape", linear_with(change=lying_output), {}
+
+    def unknown_type(model):
+        next(i for i in model.graph.initializer if i.name == "b0").data_type = 99
+    yield "unknown_initializer_type", linear_with(change=unknown_type), {}
+
+    def unknown_op(model):
+        model.graph.node[0].op_type = "NoSuchOperator"
+    yield "unknown_operator", linear_with(change=unknown_op), {}
+    def typed_huge(model):
+        # float_data of one value for 2^38 elements, read by the graph: ONNX Runtime would allocate 1 TiB for it.
+        typed = TensorProto(name="typed", data_type=TensorProto.FLOAT, dims=[1 << 38])
+        typed.float_data.append(1.0)
+        model.graph.initializer.append(typed)
+        model.graph.node.append(helper.make_node("Size", ["typed"], ["typed_size"]))
+        model.graph.output.append(helper.make_tensor_value_info("typed_size", TensorProto.INT64, []))
+    yield "typed_data_huge_shape", linear_with(change=typed_huge), {}
+    yield "escaping_location", linear_with(change=lambda m: _external(next(i for i in m.graph.initializer if i.name == "W0"), "../w.bin", 0, 32)), {}
+
+
+def write_hostile(out_dir):
+    for name, model, files in _hostile():
+        folder = Path(out_dir) / "hostile" / name
+        folder.mkdir(parents=True, exist_ok=True)
+        (folder / "model.onnx").write_bytes(model)
+        for file, data in files.items():
+            (folder / file).write_bytes(data)
+    print(f"hostile models in {Path(out_dir) / 'hostile'}")
 
 
 def write_cases(out_dir):
@@ -385,3 +499,4 @@ def write_cases(out_dir):
 if __name__ == "__main__":
     write_cases(sys.argv[1] if len(sys.argv) > 1 else "build/test-models")
     write_big_cases(sys.argv[1] if len(sys.argv) > 1 else "build/test-models")
+    write_hostile(sys.argv[1] if len(sys.argv) > 1 else "build/test-models")

@@ -50,6 +50,27 @@ impl<T> From<ort::Error<T>> for Error {
 
 pub type Result<T> = std::result::Result<T, Error>;
 
+/// An empty vector with room for `n` values, or, when the memory is not there, an error naming
+/// `what` it was for: sizes that come from outside (a row, a tensor, the JVM) never abort the process.
+pub fn with_capacity<T>(n: usize, what: impl FnOnce() -> String) -> Result<Vec<T>> {
+    let mut values = Vec::new();
+    values.try_reserve_exact(n).map_err(|e| {
+        Error::InvalidInput(format!(
+            "{}: cannot allocate {} bytes: {e}",
+            what(),
+            n.saturating_mul(std::mem::size_of::<T>())
+        ))
+    })?;
+    Ok(values)
+}
+
+/// `n` copies of `value`, allocated as [`with_capacity`] does.
+pub fn filled<T: Clone>(n: usize, value: T, what: impl FnOnce() -> String) -> Result<Vec<T>> {
+    let mut values = with_capacity(n, what)?;
+    values.resize(n, value);
+    Ok(values)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -66,6 +87,15 @@ mod tests {
         for (error, class) in cases {
             assert_eq!(error.java_class(), class, "{error}");
         }
+    }
+
+    #[test]
+    fn allocation_failure_is_an_error_naming_what_it_was_for() {
+        let err =
+            with_capacity::<u64>(usize::MAX / 4, || "column 'x' (model input 'x')".into()).expect_err("too large");
+        assert!(matches!(err, Error::InvalidInput(_)), "{err:?}");
+        assert!(err.to_string().starts_with("column 'x' (model input 'x'): cannot allocate"), "{err}");
+        assert_eq!(filled(3, 7u8, String::new).expect("small"), [7, 7, 7]);
     }
 
     #[test]

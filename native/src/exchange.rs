@@ -2,7 +2,7 @@ use std::ptr::NonNull;
 use std::sync::Arc;
 
 use arrow_array::{make_array, ArrayRef};
-use arrow_buffer::Buffer;
+use arrow_buffer::{Buffer, MutableBuffer};
 use arrow_data::ArrayData;
 
 use crate::tensor::ElementType;
@@ -60,14 +60,17 @@ pub unsafe fn import(buffers: &InputBuffers) -> Result<ImportedInput> {
         .ok_or_else(|| invalid(format!("shape {:?} overflows", buffers.shape)))?;
     let wire = buffers.element_type.input_wire();
     let builder = ArrayData::builder(buffers.element_type.arrow_wire_type()).len(elements);
+    let overflows = || invalid(format!("shape {:?} of {} overflows", buffers.shape, wire.name()));
     let builder = match wire.byte_size() {
         Some(size) => {
-            let data = jvm_buffer(buffers.data_address, buffers.data_length, elements * size, size)
+            let bytes = elements.checked_mul(size).ok_or_else(overflows)?;
+            let data = jvm_buffer(buffers.data_address, buffers.data_length, bytes, size)
                 .map_err(|e| invalid(format!("{e} (shape {:?} of {})", buffers.shape, wire.name())))?;
             builder.add_buffer(data)
         }
         None => {
-            let offsets = jvm_buffer(buffers.offsets_address, buffers.offsets_length, (elements + 1) * 4, 4)
+            let offset_bytes = elements.checked_add(1).and_then(|n| n.checked_mul(4)).ok_or_else(overflows)?;
+            let offsets = jvm_buffer(buffers.offsets_address, buffers.offsets_length, offset_bytes, 4)
                 .map_err(|e| invalid(format!("string offsets: {e}")))?;
             let data_length = usize::try_from(buffers.data_length)
                 .map_err(|_| invalid(format!("string bytes: negative length {}", buffers.data_length)))?;
@@ -97,7 +100,9 @@ unsafe fn jvm_buffer(address: i64, length: i64, expected: usize, align: usize) -
         return Err(format!("{length} bytes handed over, {expected} needed"));
     }
     if expected == 0 {
-        return Ok(Buffer::from_vec(Vec::<u8>::new()));
+        // A zero-length tensor: nothing is read, but Arrow still wants the (dangling) address aligned
+        // for the type, which an empty `Vec<u8>`'s is not; an empty MutableBuffer's is aligned to 64.
+        return Ok(MutableBuffer::new(0).into());
     }
     let ptr = NonNull::new(address as *mut u8).ok_or("null address")?;
     if !(ptr.as_ptr() as usize).is_multiple_of(align) {

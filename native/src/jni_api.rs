@@ -19,7 +19,7 @@ use crate::logging;
 use crate::model_node::{self, Model, ModelOptions};
 use crate::tensor::{ElementType, Output};
 use crate::unsafe_rows::{self, ArrayFeed, Gather, Layout, Prediction};
-use crate::{runtime, Error, Result};
+use crate::{error, runtime, Error, Result};
 
 // Run results handed to the JVM and not yet closed: a leak check for tests and diagnostics.
 static OPEN_RESULTS: AtomicI64 = AtomicI64::new(0);
@@ -68,7 +68,7 @@ fn string(env: &Env<'_>, s: &JString<'_>) -> Result<String> {
 
 fn strings(env: &mut Env<'_>, array: &JObjectArray<'_, JString<'_>>) -> Result<Vec<String>> {
     let len = array.len(env)?;
-    let mut out = Vec::with_capacity(len);
+    let mut out = error::with_capacity(len, || format!("{len} strings from the JVM"))?;
     for i in 0..len {
         let element = array.get_element(env, i)?;
         out.push(element.try_to_string(env)?);
@@ -77,13 +77,15 @@ fn strings(env: &mut Env<'_>, array: &JObjectArray<'_, JString<'_>>) -> Result<V
 }
 
 fn longs(env: &Env<'_>, array: &JLongArray<'_>) -> Result<Vec<i64>> {
-    let mut out = vec![0; array.len(env)?];
+    let len = array.len(env)?;
+    let mut out = error::filled(len, 0, || format!("{len} longs from the JVM"))?;
     array.get_region(env, 0, &mut out)?;
     Ok(out)
 }
 
 fn ints(env: &Env<'_>, array: &JIntArray<'_>) -> Result<Vec<i32>> {
-    let mut out = vec![0; array.len(env)?];
+    let len = array.len(env)?;
+    let mut out = error::filled(len, 0, || format!("{len} ints from the JVM"))?;
     array.get_region(env, 0, &mut out)?;
     Ok(out)
 }
@@ -316,7 +318,7 @@ fn int_prefix(env: &Env<'_>, array: &JIntArray<'_>, n: jint) -> Result<Vec<i32>>
     if n > array.len(env)? {
         return Err(Error::InvalidArgument(format!("{n} rows, but an array of {} entries", array.len(env)?)));
     }
-    let mut out = vec![0; n];
+    let mut out = error::filled(n, 0, || format!("{n} row boundaries"))?;
     array.get_region(env, 0, &mut out)?;
     Ok(out)
 }
@@ -457,7 +459,7 @@ pub extern "system" fn Java_io_sparkort_NativeApi_fillRows<'local>(
             let p = longs(env, &prediction)?;
             let bad = || Error::InvalidArgument(format!("fillRows: prediction {p:?}"));
             let index = |v: i64| usize::try_from(v).map_err(|_| bad());
-            if p.len() != 6 || p[4] == 0 {
+            if p.len() != 6 || (p[4] == 0 && p[5] != 0) {
                 return Err(bad());
             }
             let spec = Prediction {
@@ -466,9 +468,13 @@ pub extern "system" fn Java_io_sparkort_NativeApi_fillRows<'local>(
                 value_bytes: index(p[2])?,
                 boolean: p[3] != 0,
             };
-            // SAFETY: the address and size are an output tensor of a run result the Java caller (LaidRows)
-            // holds open until this call returns; nothing writes to it meanwhile.
-            let values = unsafe { std::slice::from_raw_parts(p[4] as *const u8, index(p[5])?) };
+            let values: &[u8] = if p[5] == 0 {
+                &[] // an empty tensor's address may be null, a slice's may not
+            } else {
+                // SAFETY: the address and size are an output tensor of a run result the Java caller (LaidRows)
+                // holds open until this call returns; nothing writes to it meanwhile.
+                unsafe { std::slice::from_raw_parts(p[4] as *const u8, index(p[5])?) }
+            };
             with_arena(env, &arena, |bytes| unsafe_rows::fill(bytes, &starts, &slots, &layout, &spec, values))
         })
         .resolve::<ThrowSparkOrtException>()

@@ -332,23 +332,33 @@ fn cut(path: &str, bytes: Vec<u8>, outputs: &[String]) -> Result<Vec<u8>> {
 pub fn describe(path: &str, outputs: &[String]) -> Result<Signature> {
     let failed = |reason: String| Error::ModelLoad { path: path.into(), reason };
     let bytes = cut(path, read(Path::new(path))?, outputs)?;
-    let external: Vec<String> = onnx_proto::initializers(&bytes)
-        .map_err(|e| failed(e.to_string()))?
-        .into_iter()
-        .filter(|i| matches!(i.data, TensorData::External { .. }))
-        .map(|i| i.name)
-        .collect();
+    let initializers = onnx_proto::initializers(&bytes).map_err(|e| failed(e.to_string()))?;
+    // What ONNX Runtime would read of the inline ones, checked first, so a lie is told in our words.
+    for initializer in &initializers {
+        weights::check_inline(initializer).map_err(failed)?;
+    }
+    let external: Vec<String> =
+        initializers.into_iter().filter(|i| matches!(i.data, TensorData::External { .. })).map(|i| i.name).collect();
     let weightless = if external.is_empty() {
         bytes
     } else {
         onnx_proto::external_initializers_as_inputs(&bytes).map_err(|e| failed(e.to_string()))?
     };
-    let session = runtime::session_builder(1, runtime::THREAD_PREFIX)?
+    let session = runtime::session_builder(1, runtime::THREAD_PREFIX)
+        .map_err(|e| load_failure(path, e))?
         .commit_from_memory(&weightless)
         .map_err(|e| failed(e.to_string()))?;
     let mut signature = signature_of(&session);
     signature.inputs.retain(|i| !external.contains(&i.name));
     Ok(signature)
+}
+
+/// An ONNX Runtime error while a session is being set up is a failure to load the model, not to run it.
+fn load_failure(path: &str, error: Error) -> Error {
+    match error {
+        Error::Inference(reason) => Error::ModelLoad { path: path.into(), reason },
+        other => other,
+    }
 }
 
 /// A session of the model whose .onnx file holds `bytes`, on the shared weights, its ONNX Runtime
@@ -361,7 +371,7 @@ fn new_session(
     options: ModelOptions,
 ) -> Result<Session> {
     let failed = |reason: String| Error::ModelLoad { path: path.into(), reason };
-    let builder = runtime::session_builder(options.intra_threads, threads)?;
+    let builder = runtime::session_builder(options.intra_threads, threads).map_err(|e| load_failure(path, e))?;
     let session = weights
         .apply(builder)
         .map_err(|e| failed(e.to_string()))?

@@ -4,7 +4,8 @@
 //!
 //! Field numbers are from onnx/onnx.proto3: ModelProto.graph = 7; GraphProto.node = 1,
 //! initializer = 5, input = 11, output = 12, value_info = 13; NodeProto.output = 2;
-//! ValueInfoProto.name = 1; TensorProto.dims = 1, data_type = 2, name = 8, raw_data = 9,
+//! ValueInfoProto.name = 1; TensorProto.dims = 1, data_type = 2, float_data = 4, int32_data = 5,
+//! string_data = 6, int64_data = 7, name = 8, raw_data = 9, double_data = 10, uint64_data = 11,
 //! external_data = 13, data_location = 14; StringStringEntryProto.key = 1, value = 2. Unknown fields
 //! are copied as they are.
 
@@ -32,7 +33,13 @@ const NODE_OUTPUT: u32 = 2;
 const VALUE_INFO_NAME: u32 = 1;
 const TENSOR_DIMS: u32 = 1;
 const TENSOR_DATA_TYPE: u32 = 2;
+const TENSOR_FLOAT_DATA: u32 = 4;
+const TENSOR_INT32_DATA: u32 = 5;
+const TENSOR_STRING_DATA: u32 = 6;
+const TENSOR_INT64_DATA: u32 = 7;
 const TENSOR_NAME: u32 = 8;
+const TENSOR_DOUBLE_DATA: u32 = 10;
+const TENSOR_UINT64_DATA: u32 = 11;
 const TENSOR_RAW_DATA: u32 = 9;
 const TENSOR_EXTERNAL_DATA: u32 = 13;
 const TENSOR_DATA_LOCATION: u32 = 14;
@@ -47,7 +54,8 @@ pub enum TensorData<'m> {
     /// `length` bytes (the whole rest of the file when the model does not say).
     External { location: String, offset: u64, length: Option<u64> },
     /// In the typed repeated fields (`float_data`, ...): small tensors that writers did not pack.
-    Typed,
+    /// `values` counts the values those fields hold (a complex number takes two).
+    Typed { values: u64 },
 }
 
 /// A top-level initializer (a graph weight) of a model.
@@ -197,9 +205,12 @@ fn tensor(bytes: &[u8]) -> Result<Initializer<'_>> {
     let mut raw = None;
     let mut external = false;
     let mut entries = Vec::new();
+    let mut typed = 0u64;
     for field in Fields::new(bytes) {
         let field = field?;
         match field.number {
+            TENSOR_FLOAT_DATA | TENSOR_INT32_DATA | TENSOR_STRING_DATA | TENSOR_INT64_DATA | TENSOR_DOUBLE_DATA
+            | TENSOR_UINT64_DATA => typed = typed.saturating_add(repeated_count(&field)?),
             TENSOR_DIMS => match field.value {
                 Value::Varint(d) => dims.push(d as i64),
                 Value::Bytes(packed) => {
@@ -233,9 +244,22 @@ fn tensor(bytes: &[u8]) -> Result<Initializer<'_>> {
             length: number("length")?,
         }
     } else {
-        raw.map_or(TensorData::Typed, TensorData::Raw)
+        raw.map_or(TensorData::Typed { values: typed }, TensorData::Raw)
     };
     Ok(Initializer { name, data_type, dims, data })
+}
+
+/// How many values one occurrence of a repeated field holds: one unpacked, or those packed in it.
+fn repeated_count(field: &Field<'_>) -> Result<u64> {
+    Ok(match (field.number, &field.value) {
+        (TENSOR_STRING_DATA, _) | (_, Value::Varint(_) | Value::Fixed32 | Value::Fixed64) => 1,
+        (TENSOR_FLOAT_DATA, Value::Bytes(b)) => b.len() as u64 / 4,
+        (TENSOR_DOUBLE_DATA, Value::Bytes(b)) => b.len() as u64 / 8,
+        (_, Value::Bytes(packed)) => {
+            // Packed varints: each ends at a byte without the continuation bit.
+            packed.iter().filter(|&&b| b & 0x80 == 0).count() as u64
+        }
+    })
 }
 
 fn entry(bytes: &[u8]) -> Result<(String, String)> {
@@ -524,7 +548,7 @@ mod tests {
             found[1].data,
             TensorData::External { location: "weights/big.bin".into(), offset: 4096, length: Some(48) }
         );
-        assert_eq!(found[3].data, TensorData::Typed);
+        assert_eq!(found[3].data, TensorData::Typed { values: 1 });
         assert_eq!(external_data_files(&model).expect("decodes"), ["weights/big.bin"]);
     }
 

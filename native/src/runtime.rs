@@ -21,10 +21,36 @@ pub fn init(library_path: &Path) -> Result<()> {
     crate::logging::init();
     ENVIRONMENT.get_or_try_init(|| {
         let failed = |reason: String| Error::Runtime { path: library_path.display().to_string(), reason };
-        let builder = ort::init_from(library_path).map_err(|e| failed(e.to_string()))?;
+        let builder = ort::init_from(library_path).map_err(|e| failed(load_error(library_path, &e)))?;
         builder.with_name("sparkort").with_telemetry(false).build().map_err(|e| failed(e.to_string()))
     })?;
     Ok(())
+}
+
+/// Why ONNX Runtime could not be loaded from `path`, in words a user can act on: ort's message says
+/// only "dlopen failed"; the dynamic loader's own reason (no such file, not an ELF file, a missing
+/// dependency, wrong architecture) is the error's source, and a path that is no file is said so.
+fn load_error(path: &Path, error: &ort::LoadDynamicError) -> String {
+    let reason = match error {
+        ort::LoadDynamicError::Dlopen { error, .. } => {
+            let mut reason = error.to_string();
+            let mut source = std::error::Error::source(error);
+            while let Some(cause) = source {
+                reason = format!("{reason}: {cause}");
+                source = cause.source();
+            }
+            reason
+        }
+        ort::LoadDynamicError::MissingApi { .. } => {
+            "it is not an ONNX Runtime library (it exports no OrtGetApiBase)".into()
+        }
+        other => other.to_string(),
+    };
+    match std::fs::metadata(path) {
+        Err(e) => format!("{reason} ({e})"),
+        Ok(m) if !m.is_file() => format!("{reason} (it is not a file)"),
+        Ok(_) => reason,
+    }
 }
 
 /// A session builder on the process environment with a fixed thread budget. With one intra-op thread

@@ -313,6 +313,12 @@ pub fn gather(
     (from, to): (usize, usize),
     first_slot: usize,
 ) -> Result<usize> {
+    if from > to || to >= starts.len() {
+        return Err(Error::InvalidArgument(format!(
+            "rows {from}..{to} of a batch of {} rows",
+            starts.len().saturating_sub(1)
+        )));
+    }
     let places = gather.places(layout, layout.bitset)?;
     let (base, len) = (arena.as_mut_ptr(), arena.len());
     for r in from..to {
@@ -346,11 +352,25 @@ pub fn fill(
     prediction: &Prediction,
     values: &[u8],
 ) -> Result<()> {
-    let fits = prediction.ordinal >= layout.input_fields
-        && prediction.ordinal < layout.input_fields + layout.arrays.len()
-        && (prediction.array_elements > 0 || prediction.value_bytes <= 8);
-    if !fits {
-        return Err(Error::InvalidArgument(format!("{prediction:?} does not fit the row layout")));
+    // Whether the prediction is an array (of as many elements as the layout reserved, 0 included)
+    // or one value in its field's slot is the layout's to say.
+    let reserved = prediction.ordinal.checked_sub(layout.input_fields).and_then(|p| layout.arrays.get(p));
+    let fits = match reserved {
+        Some(&(bytes, elements)) if bytes > 0 => elements == prediction.array_elements as i64,
+        Some(_) => prediction.array_elements == 0 && prediction.value_bytes <= 8,
+        None => false,
+    };
+    if !fits || slots.len() >= starts.len().max(1) {
+        return Err(Error::InvalidArgument(format!(
+            "{prediction:?} for {} slots does not fit the row layout or a batch of {} rows",
+            slots.len(),
+            starts.len().saturating_sub(1)
+        )));
+    }
+    let array = reserved.is_some_and(|&(bytes, _)| bytes > 0);
+    if array && prediction.array_elements == 0 {
+        // Every row's array is empty: `lay` wrote their element counts, 0, and there is nothing to copy.
+        return Ok(());
     }
     let (base, len) = (arena.as_mut_ptr(), arena.len());
     for (r, &slot) in slots.iter().enumerate() {

@@ -136,3 +136,33 @@ fn sixteen_bit_float_weights_are_shared_too() {
     assert_eq!(model.stats().weight_bytes, 2 * 64 * 2, "a float16 and a bfloat16 weight of 64 values");
     assert_scores_like_onnxruntime_python(&model, &json, 1e-5);
 }
+
+#[test]
+fn hostile_model_files_are_load_errors_naming_the_cause() {
+    let hostile = models().join("hostile");
+    let cases = [
+        ("huge_external", "needs 1099511627776 bytes, but huge.bin has 64 bytes"),
+        ("huge_external_length", "needs 1099511627776 bytes, but huge.bin has 64 bytes"),
+        ("offset_beyond", "starts at offset 4096 of w.bin, which has 64 bytes"),
+        ("length_beyond", "needs 32 bytes, but w.bin has 16 bytes from offset 48"),
+        ("offset_overflow", "starts at offset 18446744073709551608"),
+        ("negative_dim", "invalid shape [-1, 8]"),
+        ("overflowing_dims", "initializer 'wide'"),
+        ("truncated_raw_data", "has 10 bytes of data, its shape [8, 1] needs 32"),
+        ("corrupt_varint", "a varint is longer than 10 bytes"),
+        ("unknown_operator", "NoSuchOperator"),
+        ("typed_data_huge_shape", "declares 274877906944 elements, but has 1 values"),
+    ];
+    for (name, reason) in cases {
+        let path = hostile.join(name).join("model.onnx");
+        let path = path.to_str().expect("path");
+        match model_node::open(path, ONE) {
+            Err(e @ Error::ModelLoad { .. }) => {
+                let message = e.to_string();
+                assert!(message.contains(path) && message.contains(reason), "{name}: {message}");
+            }
+            Err(other) => panic!("{name}: expected a load error, got {other:?}"),
+            Ok(_) => panic!("{name} must not load"),
+        }
+    }
+}

@@ -205,11 +205,15 @@ pub fn input_value<'a>(
         ElementType::Uint32 => view!(UInt32Type),
         ElementType::Uint64 => view!(UInt64Type),
         ElementType::Float16 => {
-            let narrowed: Vec<f16> = floats(values).iter().map(|&v| f16::from_f32(v)).collect();
+            let mut narrowed =
+                crate::error::with_capacity(values.len(), || format!("a float16 input of shape {shape:?}"))?;
+            narrowed.extend(floats(values).iter().map(|&v| f16::from_f32(v)));
             Tensor::from_array((shape.to_vec(), narrowed))?.into()
         }
         ElementType::Bfloat16 => {
-            let narrowed: Vec<bf16> = floats(values).iter().map(|&v| bf16::from_f32(v)).collect();
+            let mut narrowed =
+                crate::error::with_capacity(values.len(), || format!("a bfloat16 input of shape {shape:?}"))?;
+            narrowed.extend(floats(values).iter().map(|&v| bf16::from_f32(v)));
             Tensor::from_array((shape.to_vec(), narrowed))?.into()
         }
         ElementType::Bool => {
@@ -217,7 +221,8 @@ pub fn input_value<'a>(
             if let Some(bad) = bytes.iter().position(|&b| b > 1) {
                 return Err(Error::InvalidArgument(format!("bool input byte {bad} is {}, not 0 or 1", bytes[bad])));
             }
-            let bools: Vec<bool> = bytes.iter().map(|&b| b == 1).collect();
+            let mut bools = crate::error::with_capacity(bytes.len(), || format!("a bool input of shape {shape:?}"))?;
+            bools.extend(bytes.iter().map(|&b| b == 1));
             Tensor::from_array((shape.to_vec(), bools))?.into()
         }
         ElementType::String => {
@@ -226,9 +231,12 @@ pub fn input_value<'a>(
             // `from_string_array` passes each as a C string, which cannot hold a NUL byte; ONNX
             // Runtime's Python API takes such strings whole, so they are written after, by length.
             let has_nul = |i: usize| strings.value(i).as_bytes().contains(&0);
-            let all: std::sync::Arc<[String]> = (0..strings.len())
-                .map(|i| if has_nul(i) { String::new() } else { strings.value(i).to_owned() })
-                .collect();
+            let mut owned =
+                crate::error::with_capacity(strings.len(), || format!("a string input of shape {shape:?}"))?;
+            owned.extend(
+                (0..strings.len()).map(|i| if has_nul(i) { String::new() } else { strings.value(i).to_owned() }),
+            );
+            let all: std::sync::Arc<[String]> = owned.into();
             let mut tensor = Tensor::from_string_array((shape.to_vec(), all))?;
             for i in (0..strings.len()).filter(|&i| has_nul(i)) {
                 put_string(&mut tensor, i, strings.value(i).as_bytes())?;

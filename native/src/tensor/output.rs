@@ -150,7 +150,12 @@ fn tensor(name: String, value: DynValue, element: ElementType) -> Result<Output>
     macro_rules! widened {
         ($t:ty, $owned:ident, $convert:expr) => {{
             let (shape, data) = value.try_extract_tensor::<$t>()?;
-            let converted = data.iter().map($convert).collect::<Result<Vec<_>>>()?;
+            let mut converted = crate::error::with_capacity(data.len(), || format!("model output '{name}'"))?;
+            let convert = $convert;
+            for v in data {
+                let widened: Result<_> = convert(v);
+                converted.push(widened?);
+            }
             Ok(Output::owned(name, element.output_wire(), shape.to_vec(), vec![Owned::$owned(converted)]))
         }};
     }
