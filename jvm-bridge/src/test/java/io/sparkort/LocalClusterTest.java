@@ -29,14 +29,9 @@ class LocalClusterTest {
   @Test
   @Timeout(300)
   void bothExecutorJvmsLoadTheNativesAndScore() throws Exception {
-    SparkSession spark = SparkSession.builder().master("local-cluster[2,1,1024]").appName("sparkort-cluster-test")
-        .config("spark.ui.enabled", "false")
-        .config("spark.jars", System.getProperty("sparkort.test.jars"))
-        .config(NativeLoader.ORT_LIBRARY_CONF, System.getProperty("sparkort.test.ort"))
-        .config("spark.executor.extraJavaOptions", System.getProperty("sparkort.test.opens"))
-        .getOrCreate();
+    SparkSession spark = TestCase.localCluster("sparkort-cluster-test", 1).getOrCreate();
     try {
-      awaitExecutors(spark, 2);
+      TestCase.awaitExecutors(spark);
       TestCase c = TestCase.load("mlp");
       Dataset<Row> scored = c.onnxModel().setBatchSize(16).transform(c.dataFrame(spark, 8));
       c.assertMatchesOnnxRuntime(scored.collectAsList());
@@ -71,14 +66,6 @@ class LocalClusterTest {
   }
 
   /** Waits, up to a minute, until {@code count} executors have registered, so tasks can go to both. */
-  private static void awaitExecutors(SparkSession spark, int count) throws InterruptedException {
-    long deadline = System.nanoTime() + 60_000_000_000L;
-    while (spark.sparkContext().statusTracker().getExecutorInfos().length < count + 1) {
-      assertTrue(System.nanoTime() < deadline, "executors did not register within a minute");
-      Thread.sleep(200);
-    }
-  }
-
   /** Consumes a partition of scored rows and says where it ran: executor|pid|natives dir|rows|ORT library. */
   static final class WhoScored implements MapPartitionsFunction<Row, String> {
     private static final long serialVersionUID = 1L;

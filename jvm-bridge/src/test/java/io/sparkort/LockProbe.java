@@ -19,8 +19,8 @@ public final class LockProbe {
 
   /** Whether a process other than this JVM sees {@code file} as locked. */
   static boolean heldByAnotherProcess(File file) throws IOException, InterruptedException {
-    String java = new File(System.getProperty("java.home"), "bin/java").getPath();
-    Process probe = new ProcessBuilder(java, "-cp", System.getProperty("java.class.path"), LockProbe.class.getName(),
+    String launcher = new File(System.getProperty("java.home"), "bin/java").getPath();
+    Process probe = new ProcessBuilder(launcher, "-cp", System.getProperty("java.class.path"), LockProbe.class.getName(),
         file.getPath()).redirectErrorStream(true).start();
     String out = new String(readAll(probe), java.nio.charset.StandardCharsets.UTF_8).trim();
     if (probe.waitFor() != 0) {

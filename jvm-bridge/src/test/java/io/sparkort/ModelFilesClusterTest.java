@@ -40,17 +40,8 @@ class ModelFilesClusterTest {
 
   @BeforeAll
   static void startCluster() throws Exception {
-    spark = SparkSession.builder().master("local-cluster[2,1,1024]").appName("sparkort-model-files-cluster-test")
-        .config("spark.ui.enabled", "false")
-        .config("spark.jars", System.getProperty("sparkort.test.jars"))
-        .config(NativeLoader.ORT_LIBRARY_CONF, System.getProperty("sparkort.test.ort"))
-        .config("spark.executor.extraJavaOptions", System.getProperty("sparkort.test.opens"))
-        .getOrCreate();
-    long deadline = System.nanoTime() + 120_000_000_000L;
-    while (SparkShim.liveExecutors(spark.sparkContext()).size() < 2) {
-      assertTrue(System.nanoTime() < deadline, "executors did not register within two minutes");
-      Thread.sleep(100);
-    }
+    spark = TestCase.localCluster("sparkort-model-files-cluster-test", 1).getOrCreate();
+    TestCase.awaitExecutors(spark);
   }
 
   @AfterAll

@@ -39,19 +39,11 @@ class ModelNodeClusterTest {
   @BeforeAll
   static void startCluster() throws Exception {
     cache = Files.createTempDirectory("sparkort-test-cache-").toFile();
-    spark = SparkSession.builder().master("local-cluster[2,4,1024]").appName("sparkort-model-node-cluster-test")
-        .config("spark.ui.enabled", "false")
+    spark = TestCase.localCluster("sparkort-model-node-cluster-test", 4)
         .config("spark.task.cpus", "4")
-        .config("spark.jars", System.getProperty("sparkort.test.jars"))
-        .config(NativeLoader.ORT_LIBRARY_CONF, System.getProperty("sparkort.test.ort"))
-        .config("spark.executor.extraJavaOptions", System.getProperty("sparkort.test.opens"))
         .config(ModelCache.DIRECTORY_CONF, cache.getPath())
         .getOrCreate();
-    long deadline = System.nanoTime() + 120_000_000_000L;
-    while (SparkShim.liveExecutors(spark.sparkContext()).size() < 2) {
-      assertTrue(System.nanoTime() < deadline, "executors did not register within two minutes");
-      Thread.sleep(200);
-    }
+    TestCase.awaitExecutors(spark);
   }
 
   @AfterAll

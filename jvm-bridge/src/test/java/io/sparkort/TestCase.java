@@ -60,6 +60,27 @@ final class TestCase {
         .config("spark.sql.shuffle.partitions", "3");
   }
 
+  /**
+   * A {@code local-cluster[2,cores,1024]} session: two executor JVMs that load the jar and the test
+   * classes through {@code spark.jars} and the bundled ONNX Runtime the build used.
+   */
+  static SparkSession.Builder localCluster(String appName, int cores) {
+    return SparkSession.builder().master("local-cluster[2," + cores + ",1024]").appName(appName)
+        .config("spark.ui.enabled", "false")
+        .config("spark.jars", System.getProperty("sparkort.test.jars"))
+        .config(NativeLoader.ORT_LIBRARY_CONF, System.getProperty("sparkort.test.ort"))
+        .config("spark.executor.extraJavaOptions", System.getProperty("sparkort.test.opens"));
+  }
+
+  /** Waits (two minutes at most) until both of a local cluster's executors have registered. */
+  static void awaitExecutors(SparkSession spark) throws InterruptedException {
+    long deadline = System.nanoTime() + 120_000_000_000L;
+    while (SparkShim.liveExecutors(spark.sparkContext()).size() < 2) {
+      assertTrue(System.nanoTime() < deadline, "executors did not register within two minutes");
+      Thread.sleep(100);
+    }
+  }
+
   static TestCase load(String name) {
     return new TestCase(name);
   }
