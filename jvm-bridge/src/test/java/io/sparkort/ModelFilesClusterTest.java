@@ -80,8 +80,9 @@ class ModelFilesClusterTest {
         String pid = new String(Files.readAllBytes(pidFile.toPath()), StandardCharsets.UTF_8).trim();
         Process kill = new ProcessBuilder("kill", "-9", pid).inheritIO().start();
         assertEquals(0, kill.waitFor(), "kill -9 " + pid);
-        assertEquals(clean, checksum(job.get(240, TimeUnit.SECONDS)), "run " + run + ": the executor killed mid-job (pid "
-            + pid + ") changed nothing");
+        String killed = checksum(job.get(240, TimeUnit.SECONDS));
+        System.out.println("kill run " + run + " (pid " + pid + "): SHA-256 " + killed + ", clean run " + clean);
+        assertEquals(clean, killed, "run " + run + ": the executor killed mid-job (pid " + pid + ") changed nothing");
         NativeLoader.deleteTree(marker);
       }
     } finally {
