@@ -41,7 +41,34 @@ final class BatchBudget {
       SparkConf conf = SparkShim.executorConf();
       value = conf.contains(CONF) ? conf.get(CONF) : null;
     }
-    return value == null ? DEFAULT : parse(value);
+    return Math.min(value == null ? DEFAULT : parse(value), heapShare());
+  }
+
+  /**
+   * The most a batch may take in this JVM, whatever the conf says: an eighth of the heap (a task
+   * holds about three budgets, and the executor's task slots share the heap). A batch past the heap
+   * would end in an OutOfMemoryError, which ends the executor.
+   */
+  static long heapShare() {
+    return Runtime.getRuntime().maxMemory() / 8;
+  }
+
+  /** A size conf ({@code 64m}, {@code 10g}), at least {@code min} bytes, or an InvalidInputException naming it. */
+  static long sizeConf(SparkConf conf, String key, long min) {
+    return sizeConf(conf.get(key), key, min);
+  }
+
+  static long sizeConf(String value, String key, long min) {
+    long bytes;
+    try {
+      bytes = JavaUtils.byteStringAsBytes(value.trim());
+    } catch (RuntimeException e) {
+      throw new InvalidInputException(key + " = '" + value + "' is not a size in bytes (such as 64m or 1g)");
+    }
+    if (bytes < min) {
+      throw new InvalidInputException(key + " = '" + value + "' is less than " + min + " bytes");
+    }
+    return bytes;
   }
 
   static long parse(String value) {
@@ -98,7 +125,8 @@ final class BatchBudget {
   }
 
   static String advice() {
-    return "raise " + CONF + " (1k to 2g, e.g. spark.conf.set(\"" + CONF + "\", \"256m\"))";
+    return "raise " + CONF + " (1k to 2g, e.g. spark.conf.set(\"" + CONF + "\", \"256m\")); a batch takes at most an"
+        + " eighth of the executor's heap (" + heapShare() + " bytes here), so give executors more memory for larger ones";
   }
 
   /** Bytes per row of a fetch whose size per row the signature fixes (a number or a flat numeric array), else -1. */

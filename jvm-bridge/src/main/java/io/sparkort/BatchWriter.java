@@ -319,13 +319,25 @@ final class BatchWriter implements AutoCloseable {
   /** A Spark ML Vector: (type: 0 sparse or 1 dense, size, indices, values). */
   private boolean writeVector(int f, int slot, InternalRow vector, long rowIndex) {
     ScoringPlan.Feed feed = feeds[f];
-    ArrayData values = vector.getArray(3);
+    if (vector.isNullAt(0) || vector.getByte(0) == 1 && vector.isNullAt(3)) {
+      throw new InvalidInputException(at(feed, rowIndex) + " is a vector without its "
+          + (vector.isNullAt(0) ? "type" : "values"));
+    }
+    ArrayData values = vector.isNullAt(3) ? null : vector.getArray(3);
     if (vector.getByte(0) == 1) {
       long start = buffers[f].startRow(slot, checkFlat(f, slot, values.numElements(), rowIndex));
       return writeLeafArray(feed, buffers[f], start, values, rowIndex);
     }
     int size = vector.getInt(1);
+    if (vector.isNullAt(2) || vector.isNullAt(3)) {
+      throw new InvalidInputException(at(feed, rowIndex) + " is a sparse vector without its "
+          + (vector.isNullAt(2) ? "indices" : "values"));
+    }
     ArrayData indices = vector.getArray(2);
+    if (indices.numElements() != values.numElements()) {
+      throw new InvalidInputException(at(feed, rowIndex) + " is a sparse vector with " + indices.numElements()
+          + " indices and " + values.numElements() + " values; they must pair up");
+    }
     long start = buffers[f].startRow(slot, checkFlat(f, slot, size, rowIndex));
     Platform.setMemory(buffers[f].address(start), (byte) 0, (long) size * feed.elementType.inputBytes);
     for (int i = 0; i < indices.numElements(); i++) {

@@ -366,7 +366,7 @@ final class ModelCache {
 
   /** The cache's bound in bytes ({@value #BYTES_CONF}). */
   static long bound(SparkConf conf) {
-    return conf.getSizeAsBytes(BYTES_CONF, DEFAULT_BYTES);
+    return BatchBudget.sizeConf(conf.contains(BYTES_CONF) ? conf.get(BYTES_CONF) : DEFAULT_BYTES, BYTES_CONF, 0);
   }
 
   /**

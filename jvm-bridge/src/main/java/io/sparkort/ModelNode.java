@@ -147,7 +147,7 @@ final class ModelNode implements AutoCloseable {
   }
 
   static long memoryBudget(SparkConf conf) {
-    return conf.contains(MEMORY_CONF) ? conf.getSizeAsBytes(MEMORY_CONF) : Long.MAX_VALUE;
+    return conf.contains(MEMORY_CONF) ? BatchBudget.sizeConf(conf, MEMORY_CONF, 0) : Long.MAX_VALUE;
   }
 
   /** What the node reports about the model (see {@link NativeApi#modelStats}). */

@@ -161,6 +161,9 @@ final class ModelSource implements Serializable {
       throw new ModelLoadException("model file not found: " + location, e);
     } catch (IOException e) {
       throw new ModelLoadException("cannot read model " + location + ": " + e.getMessage(), e);
+    } catch (IllegalArgumentException e) {
+      // Hadoop's answer to a URI it cannot reach (an unknown host, a malformed authority).
+      throw new ModelLoadException("cannot read model " + location + ": " + e.getMessage(), e);
     }
   }
 

@@ -256,9 +256,13 @@ final class ScoringPlan implements Serializable {
       StructType out = schema;
       for (Map.Entry<String, String> entry : fetchMapping(fetchDict).entrySet()) {
         Fetch fetch = fetch(entry.getKey(), entry.getValue());
-        if (Arrays.asList(out.fieldNames()).contains(fetch.column)) {
-          throw new InvalidInputException("output column '" + fetch.column + "' (model output '"
-              + fetch.output + "') already exists in the DataFrame; choose another name in fetchDict");
+        for (String existing : out.fieldNames()) {
+          // Spark resolves column names without regard to case (by default): 'F' beside 'f' is ambiguous.
+          if (existing.equalsIgnoreCase(fetch.column)) {
+            throw new InvalidInputException("output column '" + fetch.column + "' (model output '"
+                + fetch.output + "') already exists in the DataFrame" + (existing.equals(fetch.column) ? ""
+                    : " as '" + existing + "' (Spark's column names ignore case)") + "; choose another name in fetchDict");
+          }
         }
         out = out.add(new StructField(fetch.column, fetch.sparkType, keepNulls, Metadata.empty()));
         fetches.add(fetch);
@@ -315,6 +319,10 @@ final class ScoringPlan implements Serializable {
         if (!names.contains(columns[c])) {
           throw new InvalidInputException("feedDict maps model input '" + inputName + "' to column '" + columns[c]
               + "', which is not in the DataFrame. Columns: " + String.join(", ", schema.fieldNames()));
+        }
+        if (names.indexOf(columns[c]) != names.lastIndexOf(columns[c])) {
+          throw new InvalidInputException("feedDict maps model input '" + inputName + "' to column '" + columns[c]
+              + "', which the DataFrame has more than once (after a join, say); select or rename the one to feed");
         }
       }
       return columns;

@@ -16,6 +16,7 @@ import org.apache.spark.SparkConf;
 final class ThreadBudget {
   static final String SESSIONS_CONF = "spark.sparkort.sessions";
   static final String THREADS_CONF = "spark.sparkort.intraOpThreads";
+  static final int MAX_THREADS_PER_CORE = 4;
 
   private static final Pattern LOCAL = Pattern.compile("local\\[(\\d+|\\*)(,\\d+)?\\]");
   private static final Pattern LOCAL_CLUSTER = Pattern.compile("local-cluster\\[\\d+,\\s*(\\d+),\\s*\\d+\\]");
@@ -35,13 +36,29 @@ final class ThreadBudget {
   static ThreadBudget of(SparkConf conf, int availableProcessors) {
     int taskCpus = Math.max(1, conf.getInt("spark.task.cpus", 1));
     int cores = executorCores(conf, availableProcessors);
-    int sessions = conf.getInt(SESSIONS_CONF, Math.max(1, cores / taskCpus));
-    int threads = conf.getInt(THREADS_CONF, taskCpus);
+    int sessions = intConf(conf, SESSIONS_CONF, Math.max(1, cores / taskCpus));
+    int threads = intConf(conf, THREADS_CONF, taskCpus);
     if (sessions < 1 || threads < 1) {
       throw new SparkOrtException(SESSIONS_CONF + " and " + THREADS_CONF + " must be at least 1, got "
           + sessions + " and " + threads);
     }
+    // Each session starts this many ONNX Runtime threads: far more than the machine has cores only
+    // stalls it (100,000 took minutes of one core and gigabytes before the first batch).
+    int most = MAX_THREADS_PER_CORE * Math.max(cores, availableProcessors);
+    if (threads > most) {
+      throw new SparkOrtException(THREADS_CONF + " = " + threads + " is more than " + MAX_THREADS_PER_CORE
+          + " threads per core of this executor (" + Math.max(cores, availableProcessors) + " cores): at most " + most);
+    }
     return new ThreadBudget(sessions, threads);
+  }
+
+  /** An integer conf, or a SparkOrtException naming it. */
+  static int intConf(SparkConf conf, String key, int fallback) {
+    try {
+      return conf.getInt(key, fallback);
+    } catch (NumberFormatException e) {
+      throw new SparkOrtException(key + " = '" + conf.get(key) + "' is not a whole number", e);
+    }
   }
 
   static int executorCores(SparkConf conf, int availableProcessors) {
