@@ -6,7 +6,9 @@ In one local[2] session: scores the linear test model once to load everything, r
 JVM's (here also the executor's) VmRSS, open descriptors and threads from /proc, then scores
 --batches batches of valid rows (batchSize 1) and fails --failing jobs with a bad row (each a named
 InvalidInputError), then reads the same figures again, after a GC. A leak per batch or per failed
-job shows as growth that scales with those counts; the figures are printed, not asserted.
+job shows as growth that scales with those counts; the figures are printed, not asserted. Spark's
+own block-manager pools (block-manager-storage-async-thread-pool, block-manager-ask-thread-pool)
+grow to 100 threads each over many jobs and retire idle ones after 60 s: that growth is theirs.
 """
 
 from __future__ import annotations
