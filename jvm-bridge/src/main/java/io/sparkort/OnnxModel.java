@@ -201,6 +201,7 @@ public class OnnxModel extends Transformer implements MLWritable {
     SparkSession session = dataset.sparkSession();
     SparkContext context = session.sparkContext();
     ModelSource source = resolveModel(context.hadoopConfiguration());
+    // Validated on the driver now; the executors' plan is made again for the child Spark leaves.
     ScoringPlan plan = plan(dataset.schema(), source);
     ScoringRequest request = new ScoringRequest(getModelLocation(), source.shipTo(session), getFeedDict(),
         getFetchDict(), getBatchSize(), plan.keepNulls, plan.extraOutputs, metrics(context));

@@ -78,17 +78,23 @@ public final class OnnxScore extends LogicalPlan implements MultiInstanceRelatio
     List<Attribute> after = SparkShim.output(renewed);
     List<Attribute> newFeeds = new ArrayList<>();
     for (Attribute feed : SparkShim.<Attribute>javaList(feeds)) {
-      int at = -1;
-      for (int i = 0; i < before.size() && at < 0; i++) {
-        at = before.get(i).exprId().equals(feed.exprId()) ? i : -1;
-      }
-      newFeeds.add(at < 0 ? feed : after.get(at));
+      newFeeds.add(after.get(indexOf(before, feed)));
     }
     List<Attribute> newPredictions = new ArrayList<>();
     for (Attribute prediction : SparkShim.<Attribute>javaList(predictions)) {
       newPredictions.add(prediction.newInstance());
     }
     return new OnnxScore(renewed, SparkShim.scalaList(newFeeds), SparkShim.scalaList(newPredictions), request);
+  }
+
+  /** Where {@code attribute} (by id) is in {@code attributes}: a feed is always among its child's outputs. */
+  private static int indexOf(List<Attribute> attributes, Attribute attribute) {
+    for (int i = 0; i < attributes.size(); i++) {
+      if (attributes.get(i).exprId().equals(attribute.exprId())) {
+        return i;
+      }
+    }
+    throw new IllegalStateException("feed " + attribute + " is not among its child's outputs " + attributes);
   }
 
   public LogicalPlan child() {

@@ -51,15 +51,6 @@ class InputMistakesTest {
     c.assertMatchesOnnxRuntime(c.onnxModel().transform(c.dataFrame(spark, 2)).collectAsList());
   }
 
-  private static <T extends Throwable> T cause(Throwable e, Class<T> type) {
-    for (Throwable t = e; t != null; t = t.getCause()) {
-      if (type.isInstance(t)) {
-        return type.cast(t);
-      }
-    }
-    throw new AssertionError("no " + type.getSimpleName() + " in " + e, e);
-  }
-
   /** A Vector column whose one row is the struct given, as a Parquet file written by someone else could hold it. */
   private static Dataset<Row> vectorOf(String name, Object type, Object size, List<Integer> indices, List<Double> values) {
     StructType struct = new StructType().add("type", DataTypes.ByteType).add("size", DataTypes.IntegerType)
@@ -86,7 +77,7 @@ class InputMistakesTest {
       @SuppressWarnings("unchecked")
       Dataset<Row> df = vectorOf((String) c[0], c[1], c[2], (List<Integer>) c[3], (List<Double>) c[4]);
       Exception e = assertThrows(Exception.class, () -> model.transform(df).select("s").collectAsList());
-      String message = cause(e, InvalidInputException.class).getMessage();
+      String message = TestCase.causeOf(e, InvalidInputException.class).getMessage();
       assertTrue(message.contains("column 'v'") && message.contains("model input 'features'")
           && message.contains("row 0") && message.contains((String) c[5]), c[0] + ": " + message);
     }

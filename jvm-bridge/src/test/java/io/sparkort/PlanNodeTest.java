@@ -134,8 +134,7 @@ class PlanNodeTest {
     Dataset<Row> scored = c.onnxModel().transform(longArrays);
     assertEquals(before, jobsSoFar());
     Exception e = assertThrows(Exception.class, scored::collectAsList);
-    InvalidInputException cause = causeOf(e, InvalidInputException.class);
-    assertNotNull(cause, "the executor's InvalidInputException is the failure's cause: " + e);
+    InvalidInputException cause = TestCase.causeOf(e, InvalidInputException.class);
     assertTrue(cause.getMessage().contains("column 'col_features'") && cause.getMessage().contains("'features'")
         && cause.getMessage().contains("has 9 elements, expected 8"), cause.getMessage());
   }
@@ -217,7 +216,6 @@ class PlanNodeTest {
     assertTrue(optimized instanceof Filter || Plans.nodes(optimized).stream()
         .anyMatch(n -> n instanceof Filter && n.children().head() instanceof OnnxScore), optimized.toString());
 
-    before = model.metrics().rowsScored();
     Dataset<Row> mixed = scored.filter(col("id").lt(50).and(col("out_score").gt(0)).and(col("id").mod(2).equalTo(0)));
     long expected = 0;
     for (Row row : scored.filter("id < 50 AND id % 2 = 0").collectAsList()) {
@@ -391,15 +389,6 @@ class PlanNodeTest {
       c.assertRowMatches(row, id, "score");
       assertEquals(scores.get(id - 1), row.getFloat(2), "row " + id + " is joined with row " + (id - 1) + "'s score");
     }
-  }
-
-  private static <T extends Throwable> T causeOf(Throwable e, Class<T> type) {
-    for (Throwable t = e; t != null; t = t.getCause()) {
-      if (type.isInstance(t)) {
-        return type.cast(t);
-      }
-    }
-    return null;
   }
 
   private static JsonNode getJson(String url) throws IOException {

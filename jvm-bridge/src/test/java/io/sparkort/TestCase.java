@@ -81,6 +81,16 @@ final class TestCase {
     }
   }
 
+  /** The first {@code type} in {@code e}'s cause chain (a failed job keeps the executor's exception as a cause). */
+  static <T extends Throwable> T causeOf(Throwable e, Class<T> type) {
+    for (Throwable t = e; t != null; t = t.getCause()) {
+      if (type.isInstance(t)) {
+        return type.cast(t);
+      }
+    }
+    throw new AssertionError("no " + type.getSimpleName() + " in the cause chain of " + e, e);
+  }
+
   static TestCase load(String name) {
     return new TestCase(name);
   }
