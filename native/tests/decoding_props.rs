@@ -55,7 +55,7 @@ fn bitset(n: usize) -> usize {
     n.div_ceil(64) * 8
 }
 
-/// Layout descriptions: mostly self-consistent ones (as LaidRows writes them), some arbitrary.
+/// Layout descriptions: mostly self-consistent ones (as NativeWire.rowLayout writes them), some arbitrary.
 fn layouts() -> impl Strategy<Value = Vec<i64>> {
     let consistent = (0usize..5, prop::collection::vec(0usize..6, 0..3), prop::collection::vec(0usize..6, 0..3))
         .prop_map(|(fields, moved, arrays)| {
@@ -168,7 +168,7 @@ fn laying_gathering_and_filling_rows_never_crash_nor_write_outside() {
         prop_assert!(guarded(&arena), "gather wrote past the arena");
         prop_assert!(guarded(&tensor), "gather wrote past the tensor");
         let (k, array_elements, value_bytes, boolean) = case.prediction;
-        // Mostly a prediction the layout has (as LaidRows sends them), sometimes anything.
+        // Mostly a prediction the layout has (as ArenaRows sends them), sometimes anything.
         let prediction = match described_prediction(&case.layout, k) {
             Some((ordinal, elements)) if k % 4 != 0 => Prediction {
                 ordinal,
