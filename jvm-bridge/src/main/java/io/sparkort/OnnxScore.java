@@ -152,6 +152,10 @@ public final class OnnxScore extends LogicalPlan implements MultiInstanceRelatio
     return (scala.collection.immutable.Seq<LogicalPlan>) (Object) SparkShim.scalaList(java.util.Collections.singletonList(child));
   }
 
+  OnnxScore withPredictions(List<Attribute> renamed) {
+    return new OnnxScore(child, feeds, SparkShim.scalaList(renamed), request);
+  }
+
   OnnxScore withNewChild(LogicalPlan newChild) {
     return new OnnxScore(newChild, feeds, predictions, request);
   }

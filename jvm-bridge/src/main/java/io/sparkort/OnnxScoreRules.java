@@ -2,7 +2,9 @@ package io.sparkort;
 
 import java.util.ArrayList;
 import java.util.List;
+import org.apache.spark.sql.catalyst.expressions.Alias;
 import org.apache.spark.sql.catalyst.expressions.And;
+import org.apache.spark.sql.catalyst.expressions.Attribute;
 import org.apache.spark.sql.catalyst.expressions.Expression;
 import org.apache.spark.sql.catalyst.optimizer.PushDownPredicates$;
 import org.apache.spark.sql.catalyst.plans.logical.Filter;
@@ -20,7 +22,10 @@ import scala.runtime.AbstractPartialFunction;
  *   <li>a projection that reads no prediction is put over the node's child: the model is skipped;
  *   <li>the deterministic parts of a filter over the node that read only input columns go below it
  *       (and on down the child, by Spark's own predicate pushdown), so rows filtered out are never
- *       scored; a filter on a prediction stays above.
+ *       scored; a filter on a prediction stays above;
+ *   <li>a projection that passes the node's output on as it is, only renaming predictions
+ *       ({@code SELECT *, onnx_predict(...) AS p}), becomes the node with its predictions so named:
+ *       the rows are not copied once more.
  * </ul>
  * The rule runs in Spark's operator optimization batch where the session was built with
  * {@link SparkOrtExtensions}, else among the session's extra optimizations, after that batch; it
@@ -38,7 +43,8 @@ final class OnnxScoreRules extends Rule<LogicalPlan> {
     return plan.transformUp(new AbstractPartialFunction<LogicalPlan, LogicalPlan>() {
       @Override
       public boolean isDefinedAt(LogicalPlan node) {
-        return node instanceof Project && readsNoPrediction(node) || node instanceof Filter && pushable((Filter) node);
+        return node instanceof Project && (readsNoPrediction(node) || renamed((Project) node) != null)
+            || node instanceof Filter && pushable((Filter) node);
       }
 
       @Override
@@ -47,6 +53,11 @@ final class OnnxScoreRules extends Rule<LogicalPlan> {
           @SuppressWarnings("unchecked")
           B1 skipped = (B1) skipModel(node);
           return skipped;
+        }
+        if (node instanceof Project && renamed((Project) node) != null) {
+          @SuppressWarnings("unchecked")
+          B1 renamed = (B1) renamed((Project) node);
+          return renamed;
         }
         if (node instanceof Filter && pushable((Filter) node)) {
           @SuppressWarnings("unchecked")
@@ -66,6 +77,44 @@ final class OnnxScoreRules extends Rule<LogicalPlan> {
   private static boolean readsNoPrediction(LogicalPlan project) {
     OnnxScore score = scoringChild(project);
     return score != null && project.references().intersect(score.predictionSet()).isEmpty();
+  }
+
+  /**
+   * The scoring node under {@code project} with its predictions named as the projection names them,
+   * when the projection lists the node's output in order, each column as it is or (a prediction)
+   * under an alias; else null.
+   */
+  private static OnnxScore renamed(Project project) {
+    OnnxScore score = scoringChild(project);
+    if (score == null) {
+      return null;
+    }
+    List<Attribute> out = SparkShim.output(score);
+    List<Expression> list = SparkShim.javaList(SparkShim.call(project, "projectList"));
+    if (list.size() != out.size()) {
+      return null;
+    }
+    int passed = out.size() - SparkShim.javaList(score.predictions()).size();
+    List<Attribute> predictions = new ArrayList<>();
+    boolean anyAlias = false;
+    for (int i = 0; i < out.size(); i++) {
+      Expression e = list.get(i);
+      Attribute a = out.get(i);
+      if (e instanceof Attribute && ((Attribute) e).exprId().equals(a.exprId())) {
+        if (i >= passed) {
+          predictions.add(a);
+        }
+      } else if (i >= passed && e instanceof Alias && ((Alias) e).child() instanceof Attribute
+          && ((Attribute) ((Alias) e).child()).exprId().equals(a.exprId()) && ((Alias) e).explicitMetadata().isEmpty()
+          && SparkShim.javaList(SparkShim.call(e, "qualifier")).isEmpty()) {
+        Alias alias = (Alias) e;
+        predictions.add(a.withName(alias.name()).withExprId(alias.exprId()));
+        anyAlias = true;
+      } else {
+        return null;
+      }
+    }
+    return anyAlias ? score.withPredictions(predictions) : null;
   }
 
   private static LogicalPlan skipModel(LogicalPlan project) {

@@ -46,7 +46,7 @@ final class PredictCall implements Serializable {
   final DataType dataType;
   /** Whether the result is a struct of {@link #fields} (several outputs) rather than one output's value. */
   final boolean struct;
-  private final transient ScoringMetrics metrics;
+  private final ScoringMetrics metrics;
 
   private PredictCall(String function, String named, String location, ModelSource source, List<String> argInputs,
       List<String> fields, List<String> outputs, int batchSize, boolean keepNulls, String[] extraOutputs,

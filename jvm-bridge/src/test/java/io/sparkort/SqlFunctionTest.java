@@ -95,6 +95,17 @@ class SqlFunctionTest {
   }
 
   @Test
+  void allColumnsAndANamedPredictionAreTheNodeItselfWithNoCopy() {
+    TestCase c = TestCase.load("mlp");
+    Dataset<Row> scored = c.dataFrame(spark, 2).selectExpr("*", "onnx_predict(" + quoted(c.model) + ", col_features) AS "
+        + "out_probabilities");
+    c.assertMatchesOnnxRuntime(scored.collectAsList());
+    assertEquals(Arrays.asList("id", "col_features", "out_probabilities"), Arrays.asList(scored.columns()));
+    org.apache.spark.sql.execution.SparkPlan plan = Plans.executedPlan(scored);
+    assertTrue(Plans.find(plan, org.apache.spark.sql.execution.ProjectExec.class).isEmpty(), plan.toString());
+  }
+
+  @Test
   void twoCallsOfTheSameModelScoreOnce() {
     TestCase c = TestCase.load("linear");
     c.dataFrame(spark, 2).createOrReplaceTempView("twice");
@@ -138,6 +149,25 @@ class SqlFunctionTest {
     assertEquals(ordered.stream().map(r -> r.getInt(0)).collect(Collectors.toList()),
         sortedOnly.stream().map(r -> r.getInt(0)).collect(Collectors.toList()));
     assertEquals(Arrays.asList("id"), Arrays.asList(spark.sql("SELECT id FROM lin ORDER BY " + score).columns()));
+  }
+
+  @Test
+  void windowAndGeneratorExpressionsTakeCalls() {
+    TestCase c = TestCase.load("mlp");
+    c.dataFrame(spark, 2).createOrReplaceTempView("mlp_rows");
+    String call = "onnx_predict(" + quoted(c.model) + ", col_features)";
+    List<Row> transformed = c.onnxModel().transform(spark.table("mlp_rows")).orderBy("id").collectAsList();
+    List<Row> running = spark.sql("SELECT id, sum(" + call + "[0]) OVER (ORDER BY id) AS total FROM mlp_rows ORDER BY id")
+        .collectAsList();
+    double total = 0;
+    for (int i = 0; i < transformed.size(); i++) {
+      total += (Float) transformed.get(i).getList(transformed.get(i).fieldIndex("out_probabilities")).get(0);
+      assertEquals(total, running.get(i).getDouble(1), 1e-4, "row " + i);
+    }
+    List<Row> exploded = spark.sql("SELECT id, explode(" + call + ") AS p FROM mlp_rows").collectAsList();
+    assertEquals(c.rows * 10, exploded.size(), "one row per class probability");
+    assertEquals(1, Plans.find(Plans.executedPlan(spark.sql("SELECT id, explode(" + call + ") FROM mlp_rows")),
+        OnnxScoreExec.class).size());
   }
 
   @Test
