@@ -200,8 +200,11 @@ class Result:
     stderr: str
 
     def describe(self, server: Optional[Server] = None) -> str:
-        text = (f"$ {shlex.join(self.command)}\nexit status {self.returncode}\n--- stdout ---\n{self.stdout[-6000:]}\n"
-                f"--- stderr ---\n{self.stderr[-6000:]}")
+        def cut(text: str, keep: int = 4000) -> str:
+            return text if len(text) <= 2 * keep else f"{text[:keep]}\n[... {len(text) - 2 * keep} characters ...]\n{text[-keep:]}"
+
+        text = (f"$ {shlex.join(self.command)}\nexit status {self.returncode}\n--- stdout ---\n{cut(self.stdout)}\n"
+                f"--- stderr ---\n{cut(self.stderr)}")
         return text + ("\n" + server.log_tail() if server is not None else "")
 
 
@@ -215,13 +218,15 @@ def run_client(command: Sequence[str], workdir: Path, env: Optional[Dict[str, st
                   process.stderr.decode(errors="replace"))
 
 
-def beeline(server: Server, sql: str, workdir: Path, *options: str) -> Result:
-    """The wheel's beeline, one JDBC session running `sql` (statements separated by ';') against the
-    Thrift server, each result as CSV with a header row (`--outputformat=csv2`); `options` are
-    beeline's (`--force=true`: go on past a failed statement)."""
-    return run_client([str(SPARK_HOME / "bin" / "beeline"), "-u", f"jdbc:hive2://localhost:{server.port}/default",
-                       "-n", "sparkort", "--silent=true", "--showHeader=true", "--outputformat=csv2", *options,
-                       "-e", sql], workdir)
+def beeline(server: Server, statements: Sequence[str], workdir: Path) -> Result:
+    """The wheel's beeline: one JDBC session against the Thrift server running each statement (its
+    own `-e`, so that a failed one does not stop the next), each result as CSV with a header row
+    (`--outputformat=csv2`)."""
+    command = [str(SPARK_HOME / "bin" / "beeline"), "-u", f"jdbc:hive2://localhost:{server.port}/default",
+               "-n", "sparkort", "--silent=true", "--showHeader=true", "--outputformat=csv2"]
+    for statement in statements:
+        command += ["-e", statement]
+    return run_client(command, workdir)
 
 
 def spark_sql(sql: str, workdir: Path, jar: Path) -> Result:

@@ -29,10 +29,10 @@ def jar() -> Path:
     return Path(os.environ.get("SPARKORT_JAR", REPO / "dist" / "sparkort-0.1.0.jar"))
 
 
-def scoring_sql(table: ScoringTable) -> str:
-    return (f"CREATE TEMPORARY VIEW t USING parquet OPTIONS (path '{table.path}');\n"
+def scoring_sql(table: ScoringTable) -> List[str]:
+    return [f"CREATE TEMPORARY VIEW t USING parquet OPTIONS (path '{table.path}')",
             f"SELECT id, onnx_predict('{table.mlp}', pixels) AS out, onnx_predict('{table.linear}', {FEATURES}) AS score, "
-            f"onnx_predict('{table.two_inputs}', a, b) AS both FROM t ORDER BY id;\n")
+            f"onnx_predict('{table.two_inputs}', a, b) AS both FROM t ORDER BY id"]
 
 
 def missing_model(table: ScoringTable) -> str:
@@ -41,8 +41,8 @@ def missing_model(table: ScoringTable) -> str:
 
 def bad_calls(table: ScoringTable) -> List[str]:
     """Two mistakes: an input left out of a two-input model's call, and a model that does not exist."""
-    return [f"SELECT id, onnx_predict('{table.two_inputs}', a) AS p FROM t;\n",
-            f"SELECT id, onnx_predict('{missing_model(table)}', pixels) AS p FROM t;\n"]
+    return [f"SELECT id, onnx_predict('{table.two_inputs}', a) AS p FROM t",
+            f"SELECT id, onnx_predict('{missing_model(table)}', pixels) AS p FROM t"]
 
 
 Row = Tuple[int, Any, float, Any]
@@ -63,10 +63,13 @@ def assert_scores(rows: List[Row], table: ScoringTable, result: Result, server: 
     np.testing.assert_allclose(np.array([r[3]["norm"] for r in rows], np.float32), table.two_norm, rtol=1e-6, atol=1e-7)
 
 
-def assert_names_the_mistakes(errors: List[str], table: ScoringTable, result: Result, server: "Server | None" = None) -> None:
-    assert errors and all("UNRESOLVED_ROUTINE" not in e for e in errors), f"onnx_predict unresolved\n{result.describe(server)}"
+def assert_names_the_mistakes(errors: List[str], table: ScoringTable, result: Result, server: "Server | None" = None,
+                              calls: int = 2) -> None:
+    """errors[i]: the message of bad_calls(table)[i], for the first `calls` of them."""
+    assert len(errors) >= calls and all("UNRESOLVED_ROUTINE" not in e for e in errors), \
+        f"onnx_predict unresolved, or a bad call did not fail\n{result.describe(server)}"
     assert "onnx_predict" in errors[0], f"the wrong argument count is not named\n{result.describe(server)}"
-    if len(errors) > 1:
+    if calls > 1:
         assert missing_model(table) in errors[1], f"the missing model is not named\n{result.describe(server)}"
 
 
@@ -88,10 +91,8 @@ def thrift(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:
 
 @pytest.fixture(scope="module")
 def jdbc(thrift: Server, table: ScoringTable) -> Result:
-    """One beeline (JDBC) session: the view, the scoring query, then the bad calls (--force goes on
-    past a failed statement)."""
-    sql = scoring_sql(table) + "".join(bad_calls(table))
-    result = spark_servers.beeline(thrift, sql, thrift.workdir / "beeline", "--force=true")
+    """One beeline (JDBC) session: the view, the scoring query, then the bad calls."""
+    result = spark_servers.beeline(thrift, scoring_sql(table) + bad_calls(table), thrift.workdir / "beeline")
     assert thrift.alive(), f"the Thrift server died\n{result.describe(thrift)}"
     return result
 
@@ -120,7 +121,8 @@ def cli(tmp_path_factory: pytest.TempPathFactory, table: ScoringTable) -> Result
     """One spark-sql run: the view, the scoring query, then one bad call (the CLI stops at it)."""
     if SPARK_4_1:
         pytest.skip("the spark-sql CLI is tested on Spark 3.5")
-    return spark_servers.spark_sql(scoring_sql(table) + bad_calls(table)[0], tmp_path_factory.mktemp("spark-sql"), jar())
+    sql = ";\n".join(scoring_sql(table) + bad_calls(table)[:1]) + ";\n"
+    return spark_servers.spark_sql(sql, tmp_path_factory.mktemp("spark-sql"), jar())
 
 
 def test_spark_sql_cli_scores_as_onnxruntime_does(cli: Result, table: ScoringTable) -> None:
@@ -134,4 +136,4 @@ def test_spark_sql_cli_names_the_function_in_errors(cli: Result, table: ScoringT
     assert "UNRESOLVED_ROUTINE" not in cli.stderr, f"onnx_predict unresolved\n{cli.describe()}"
     # The error's message, not the statement the CLI may echo.
     errors = [line for line in cli.stderr.splitlines() if "onnx_predict" in line and not line.lstrip().upper().startswith("SELECT")]
-    assert_names_the_mistakes(errors, table, cli)
+    assert_names_the_mistakes(errors, table, cli, calls=1)
