@@ -69,20 +69,21 @@ final class PredictCall implements Serializable {
   /**
    * Resolves a call of {@code model} over {@code args}. {@code argInputs} names the model input each
    * argument feeds; null feeds them by position: one argument per model input in the model's order,
-   * or every argument into a model's single input (several scalar columns, or one array).
+   * or every argument into a model's single input (several scalar columns, or one array). The
+   * result is a struct by output name for several outputs, or for one if {@code alwaysStruct}.
    */
   static PredictCall resolve(SparkSession session, String function, String named, OnnxModel model,
-      List<Expression> args, List<String> argInputs) {
+      List<Expression> args, List<String> argInputs, boolean alwaysStruct) {
     String call = function + "(" + (named == null ? "'" + model.getModelLocation() + "', " : "") + "...)";
     try {
-      return resolve(session, function, named, model, args, argInputs, call);
+      return checked(session, function, named, model, args, argInputs, alwaysStruct);
     } catch (SparkOrtException e) {
       throw prefixed(e, call + ": ");
     }
   }
 
-  private static PredictCall resolve(SparkSession session, String function, String named, OnnxModel model,
-      List<Expression> args, List<String> argInputs, String call) {
+  private static PredictCall checked(SparkSession session, String function, String named, OnnxModel model,
+      List<Expression> args, List<String> argInputs, boolean alwaysStruct) {
     SparkContext context = session.sparkContext();
     ModelSource source = model.resolveModel(context.hadoopConfiguration());
     ModelSignature signature = source.signature(new String[0]);
@@ -126,8 +127,8 @@ final class PredictCall implements Serializable {
     ScoringPlan plan = ScoringPlan.create(new StructType(columns), source.signature(extra), extra, feedDict, fetchDict,
         keepNulls);
     StructField[] predicted = plan.predictionSchema().fields();
-    boolean struct = predicted.length != 1;
-    DataType type = predicted.length == 1 ? predicted[0].dataType() : null;
+    boolean struct = alwaysStruct || predicted.length != 1;
+    DataType type = struct ? null : predicted[0].dataType();
     if (struct) {
       StructField[] byName = new StructField[predicted.length];
       for (int k = 0; k < predicted.length; k++) {

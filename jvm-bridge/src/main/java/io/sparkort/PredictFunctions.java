@@ -30,7 +30,7 @@ final class PredictFunctions {
   static final String ONNX_PREDICT = "onnx_predict";
 
   /** The keys of {@code onnx_predict}'s options map, besides {@code input.N} and {@code output.NAME}. */
-  private static final List<String> OPTIONS = Arrays.asList("modelLocation", "batchSize", "handleNulls");
+  private static final List<String> OPTIONS = Arrays.asList("modelLocation", "batchSize", "handleNulls", "result");
 
   private PredictFunctions() {}
 
@@ -72,7 +72,7 @@ final class PredictFunctions {
       @Override
       public Expression apply(Object args) {
         List<Expression> inputs = SparkShim.javaList(args);
-        PredictCall call = PredictCall.resolve(session, name, name, frozen, inputs, argInputs);
+        PredictCall call = PredictCall.resolve(session, name, name, frozen, inputs, argInputs, false);
         return new OnnxPredict(SparkShim.scalaList(inputs), call);
       }
     });
@@ -105,7 +105,8 @@ final class PredictFunctions {
             + "      * model - the model: a string literal, its local path or Hadoop-FS URI; or a map of options:\n"
             + "          modelLocation (required), batchSize, handleNulls ('error' or 'keep'),\n"
             + "          'input.N' -> the model input the Nth input argument feeds,\n"
-            + "          'output.NAME' -> the model output (or inner tensor) returned as field NAME.\n"
+            + "          'output.NAME' -> the model output (or inner tensor) returned as field NAME,\n"
+            + "          result ('struct': a struct even for one output).\n"
             + "      * input - one argument per model input, in the model's order; for a model with one\n"
             + "          input, one array column or several scalar columns.\n"
             + "    Returns the model's one output's value, or a struct of its outputs by name.\n"
@@ -145,6 +146,11 @@ final class PredictFunctions {
           onnx.setBatchSize(Integer.parseInt(e.getValue().trim()));
         } else if (key.equals("handleNulls")) {
           onnx.setHandleNulls(e.getValue());
+        } else if (key.equals("result")) {
+          if (!e.getValue().equals("struct") && !e.getValue().equals("value")) {
+            throw new IllegalArgumentException("result is 'struct' (always a struct of the outputs) or 'value' "
+                + "(the one output's value, a struct for several)");
+          }
         } else if (key.startsWith("output.") && key.length() > 7) {
           fetchDict.put(key.substring(7), e.getValue());
         } else if (key.startsWith("input.")) {
@@ -176,7 +182,8 @@ final class PredictFunctions {
             + " name input arguments the call does not have (it has " + inputs.size() + ")");
       }
     }
-    PredictCall call = PredictCall.resolve(session, ONNX_PREDICT, null, onnx, inputs, argInputs);
+    PredictCall call = PredictCall.resolve(session, ONNX_PREDICT, null, onnx, inputs, argInputs,
+        "struct".equals(options.get("result")));
     return new OnnxPredict(SparkShim.scalaList(inputs), call);
   }
 

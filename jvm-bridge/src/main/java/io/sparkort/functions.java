@@ -68,6 +68,14 @@ public final class functions {
     PredictFunctions.register(spark, name, model);
   }
 
+  /**
+   * Adds {@code onnx_predict} and the scoring rules to {@code spark}, a session built without
+   * {@link SparkOrtExtensions} (with it, or done before, this does nothing).
+   */
+  public static void registerFunctions(SparkSession spark) {
+    SparkShim.planScoring(spark);
+  }
+
   /** In a session without {@link SparkOrtExtensions}: adds {@code onnx_predict} and the scoring rules. */
   private static void prepareActiveSession() {
     Option<SparkSession> active = SparkSession.getActiveSession();
