@@ -73,7 +73,9 @@ def main(spec_path: str, out_path: str) -> None:
     step("transform_columns", lambda: model().transform(df).columns)
     step("transform_schema", lambda: {f.name: f.dataType.simpleString() for f in model().transformSchema(df.schema).fields})
 
-    for name, method in [("reserve", lambda m: m.reserve(spark)), ("metrics", lambda m: m.metrics())]:
+    driver_only = [("reserve", lambda m: m.reserve(spark)), ("metrics", lambda m: m.metrics()),
+                   ("register", lambda m: sparkort.register(spark, "scorer", m))]
+    for name, method in driver_only:
         try:
             stage = model()
         except Exception as e:  # noqa: BLE001

@@ -105,7 +105,7 @@ def test_onnx_model_transform_unchanged_over_connect(client: Dict[str, Any], tab
     assert schema["p"] == "array<float>" and schema["id"] == "bigint", schema
 
 
-@pytest.mark.parametrize("method", ["reserve", "metrics"])
+@pytest.mark.parametrize("method", ["reserve", "metrics", "register"])
 def test_driver_side_methods_raise_a_sparkort_error_over_connect(client: Dict[str, Any], method: str) -> None:
     got = client[method]
     assert got["raised"] is not None, f"{method} did not raise over Connect: {got}"
