@@ -1,6 +1,7 @@
 //! sparkort's native half: ONNX Runtime inference on Arrow buffers handed over by Spark executors.
 //!
-//! - `jni_api`: the only `extern "system"` functions; each unpacks arguments and calls a typed function.
+//! - `jni`: the JNI layer, the only code that touches the JVM: the `extern "system"` functions, the
+//!   error policy, Java arrays and handles, and `jni::wire`, every format crossing the boundary.
 //! - `error`: the one error enum and the Java exception class each variant becomes.
 //! - `logging`: this library's log records, queued for the JVM's logger.
 //! - `runtime`: the process-wide ONNX Runtime environment, loaded from an explicit library path.
@@ -14,7 +15,7 @@
 
 pub mod error;
 pub mod exchange;
-pub mod jni_api;
+pub mod jni;
 pub mod logging;
 pub mod model_node;
 pub mod onnx_proto;
