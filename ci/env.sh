@@ -8,6 +8,8 @@ cd "$ROOT"
 VENV_SPARK4="$ROOT/.venv-spark4"
 # A virtualenv holding only what a user installs (pyspark, onnxruntime) plus the built wheel.
 VENV_USER="$ROOT/.venv-user"
+# A Spark Connect client (pyspark-client, no py4j), run by the Connect tests against a Spark 4.1 server.
+VENV_CONNECT="$ROOT/.venv-connect"
 ORT_LIBRARY="$(ls "$("$ROOT/.venv/bin/python" -c 'import os, onnxruntime; print(os.path.dirname(onnxruntime.__file__))')"/capi/libonnxruntime.so.*)"
 JAR="$ROOT/dist/sparkort-$SPARKORT_VERSION.jar"
 WHEEL="$ROOT/dist/sparkort-$SPARKORT_VERSION-py3-none-any.whl"
