@@ -232,9 +232,32 @@ class SqlFunctionTest {
         () -> spark.sql("SELECT onnx_predict(text, col_a, col_b) FROM mistakes"));
     assertTrue(notLiteral.getMessage().contains("first argument is the model"), notLiteral.getMessage());
 
+    InvalidInputException inJoin = assertThrows(InvalidInputException.class,
+        () -> spark.sql("SELECT * FROM mistakes x JOIN mistakes y ON onnx_predict(" + model + ", x.col_a, y.col_b).norm > 0"));
+    assertTrue(inJoin.getMessage().contains("cannot be used in Join"), inJoin.getMessage());
+
     InvalidInputException overAggregate = assertThrows(InvalidInputException.class,
         () -> spark.sql("SELECT onnx_predict(" + model + ", first(col_a), first(col_b)) FROM mistakes"));
     assertTrue(overAggregate.getMessage().contains("is an aggregate"), overAggregate.getMessage());
+  }
+
+  @Test
+  void twoModelsInOneSelectScoreInTwoNodes() {
+    TestCase linear = TestCase.load("linear");
+    TestCase other = TestCase.load("linear_other");
+    linear.dataFrame(spark, 2).createOrReplaceTempView("both");
+    Dataset<Row> scored = spark.sql("SELECT id, onnx_predict(" + quoted(linear.model) + ", col_features) AS out_score, "
+        + "onnx_predict(" + quoted(other.model) + ", col_features) AS other FROM both");
+    linear.assertMatchesOnnxRuntime(scored.collectAsList());
+    Dataset<Row> alone = other.onnxModel().transform(linear.dataFrame(spark, 2));
+    java.util.Map<Integer, Object> expected = new java.util.HashMap<>();
+    for (Row row : alone.collectAsList()) {
+      expected.put(row.getInt(0), row.get(row.fieldIndex("out_" + other.outputs().get(0))));
+    }
+    for (Row row : scored.collectAsList()) {
+      assertEquals(expected.get(row.getInt(0)), row.get(2), "row " + row.getInt(0));
+    }
+    assertEquals(2, Plans.find(Plans.executedPlan(scored), OnnxScoreExec.class).size());
   }
 
   @Test
