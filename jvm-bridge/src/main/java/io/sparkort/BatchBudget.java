@@ -21,8 +21,8 @@ import org.apache.spark.sql.types.StructField;
  * measured (ci/benchmark) no batch of the default 1024 rows comes near it.
  */
 final class BatchBudget {
-  static final String CONF = "spark.sparkort.batchBytes";
-  static final long DEFAULT = 64L << 20;
+  static final String CONF = SparkOrtConf.BATCH_BYTES;
+  static final long DEFAULT = parse(SparkOrtConf.DEFAULT_BATCH_BYTES);
   static final long MIN = 1L << 10;
   static final long MAX = 2L << 30;
   /** The per-row objects and slots of a batch (row objects, slot and start entries), in bytes. */

@@ -52,9 +52,9 @@ import org.slf4j.LoggerFactory;
  * removed; if the entries in use alone are over the bound, they stay and a warning says so.
  */
 final class ModelCache {
-  static final String DIRECTORY_CONF = "spark.sparkort.modelCacheDir";
-  static final String BYTES_CONF = "spark.sparkort.modelCacheBytes";
-  static final String DEFAULT_BYTES = "10g";
+  static final String DIRECTORY_CONF = SparkOrtConf.MODEL_CACHE_DIR;
+  static final String BYTES_CONF = SparkOrtConf.MODEL_CACHE_BYTES;
+  static final String DEFAULT_BYTES = SparkOrtConf.DEFAULT_MODEL_CACHE_BYTES;
 
   /** The .onnx file's name in its folder: the same for every model, since two names may hold one content. */
   static final String MODEL_FILE = "model.onnx";

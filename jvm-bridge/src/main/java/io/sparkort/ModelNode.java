@@ -18,7 +18,7 @@ import org.slf4j.LoggerFactory;
  */
 final class ModelNode implements AutoCloseable {
   /** Bytes (models' sizes on disk) an executor may keep open; idle models beyond it are closed. */
-  static final String MEMORY_CONF = "spark.sparkort.modelMemory";
+  static final String MEMORY_CONF = SparkOrtConf.MODEL_MEMORY;
 
   private static final Logger LOG = LoggerFactory.getLogger(ModelNode.class);
 
