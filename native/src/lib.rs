@@ -12,6 +12,8 @@
 //! - `unsafe_rows`: a batch of Spark UnsafeRows in a JVM byte array: laid out, features copied out, predictions written in.
 //! - `weights`: a model's initializers read once and shared by all its sessions.
 
+#![deny(clippy::undocumented_unsafe_blocks)]
+
 pub mod error;
 pub mod exchange;
 pub mod jni_api;

@@ -92,7 +92,7 @@ final class ModelNode implements AutoCloseable {
   }
 
   /** The signature of the model file at {@code localPath} with {@code outputs} exposed, read without its external data. */
-  static ModelSignature describe(String localPath, String[] outputs) {
+  static ModelSignature readSignature(String localPath, String[] outputs) {
     NativeLoader.load();
     return ModelSignature.fromJson(NativeApi.describeModel(localPath, outputs));
   }

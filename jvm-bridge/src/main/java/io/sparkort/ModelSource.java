@@ -220,7 +220,7 @@ final class ModelSource implements Serializable {
     String signatureKey = sha256 + "|" + String.join("|", outputs);
     ModelSignature known = SIGNATURES.get(signatureKey);
     if (known == null) {
-      known = withLocation(driverCopy, location, () -> ModelNode.describe(driverCopy.getPath(), outputs));
+      known = withLocation(driverCopy, location, () -> ModelNode.readSignature(driverCopy.getPath(), outputs));
       SIGNATURES.put(signatureKey, known);
     }
     return known;
