@@ -47,6 +47,8 @@ final class ModelSource implements Serializable {
   private static final long serialVersionUID = 1L;
   private static final Set<String> SHIPPED = Collections.synchronizedSet(new HashSet<String>());
   private static final Map<String, ModelSignature> SIGNATURES = new ConcurrentHashMap<>();
+  /** The external data files each .onnx content names, by its SHA-256. */
+  private static final Map<String, List<String>> DATA_FILE_NAMES = new ConcurrentHashMap<>();
   /** The driver's copies of users' files (.onnx and data), by kind and the user's file's absolute path. */
   private static final Map<String, PrivateCopy> COPIES = new ConcurrentHashMap<>();
   /** Files the driver has read and hashed in this JVM: once per version of each, not per transform. */
@@ -150,7 +152,9 @@ final class ModelSource implements Serializable {
         }
       }
       File onnxCopy = copy;
-      List<String> locations = withLocation(onnxCopy, location, () -> ModelNode.externalDataFiles(onnxCopy.getPath()));
+      // The copy is named by its content, so its list of data files is known by its SHA-256 too.
+      List<String> locations = DATA_FILE_NAMES.computeIfAbsent(sha256,
+          k -> withLocation(onnxCopy, location, () -> ModelNode.externalDataFiles(onnxCopy.getPath())));
       List<FileStatus> statuses = new ArrayList<>();
       List<String> versions = new ArrayList<>();
       for (String relative : locations) {
