@@ -108,6 +108,8 @@ def main(argv=None) -> int:
         print(f"\n{w.name}: {w.description}; {rows:,} rows, batch size {w.batch_size}, "
               f"{args.threads} threads, model {_rel(model)}", flush=True)
         for path in path_names:
+            if not paths.measured(path, w.name):
+                continue
             command = path_command(args, w, path, model, data, rows)
             print(f"  {path:<18} {shlex.join(command)}", flush=True)
             result = run_one(command, out / "logs" / f"{w.name}-{path}.log")

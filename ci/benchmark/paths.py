@@ -3,11 +3,13 @@
 Every path opens the same model file with `make_session`'s options (one intra-op thread, sequential
 execution), scores batches of the workload's `batch_size` rows, and runs `threads` sessions at once:
   sparkort           sparkort.OnnxModel(...).transform on local[threads]: one session per task slot
+  sparkort_sql       the same model through SQL: selectExpr("*", "onnx_predict(map(...), cols) AS ..."),
+                     in a session with the extension (spark.sql.extensions); MLP and linear only
   predict_batch_udf  pyspark.ml.functions.predict_batch_udf, one session per Python worker
   mapInArrow         DataFrame.mapInArrow, one session per Python worker
   ort_alone          ONNX Runtime's Python API without Spark, one Python thread per session over
                      its share of the rows in memory: the limit
-The three Spark paths return the same DataFrame: every input column plus the prediction column.
+The Spark paths return the same DataFrame: every input column plus the prediction column.
 """
 
 from __future__ import annotations
@@ -23,8 +25,17 @@ import numpy as np
 from benchmark.workloads import Feed, Workload, column_to_numpy, list_array
 
 LIMIT = "ort_alone"
-SPARK_PATHS = ["sparkort", "predict_batch_udf", "mapInArrow"]
+SPARK_PATHS = ["sparkort", "sparkort_sql", "predict_batch_udf", "mapInArrow"]
 ALL_PATHS = [LIMIT] + SPARK_PATHS
+# Paths measured on some workloads only (the rest run on every workload).
+ONLY_ON = {"sparkort_sql": {"mlp", "linear"}}
+# Paths whose Spark session is built with sparkort's extension.
+WITH_EXTENSION = {"sparkort_sql"}
+EXTENSION = "io.sparkort.SparkOrtExtensions"
+
+
+def measured(path: str, workload: str) -> bool:
+    return workload in ONLY_ON.get(path, {workload})
 ARROW_BATCH_CONF = "spark.sql.execution.arrow.maxRecordsPerBatch"
 
 
@@ -57,6 +68,22 @@ def sparkort_scored(spark, df, w: Workload, model_path: str, batch_size: int):
     model = OnnxModel(modelLocation=model_path, feedDict={f.input: f.column for f in w.feeds},
                       fetchDict={w.output_column: w.output}, batchSize=batch_size)
     return model.transform(df)
+
+
+def _sql_string(value: str) -> str:
+    return "'" + value.replace("\\", "\\\\").replace("'", "\\'") + "'"
+
+
+def sparkort_sql_scored(spark, df, w: Workload, model_path: str, batch_size: int):
+    """The same scoring through SQL: onnx_predict with an options map in selectExpr."""
+    from sparkort.functions import _prepare
+
+    _prepare(spark)  # a session without the extension (the tests') gets onnx_predict; with it, nothing
+    options = ["modelLocation", model_path, "batchSize", str(batch_size), f"output.{w.output_column}", w.output]
+    for n, f in enumerate(w.feeds, start=1):
+        options += [f"input.{n}", f.input]
+    call = f"onnx_predict(map({', '.join(_sql_string(o) for o in options)}), {', '.join(f.column for f in w.feeds)})"
+    return df.selectExpr("*", f"{call} AS {w.output_column}")
 
 
 # --- predict_batch_udf ------------------------------------------------------------------------------
@@ -131,6 +158,7 @@ def map_in_arrow_scored(spark, df, w: Workload, model_path: str, batch_size: int
 
 SPARK_SCORERS: Dict[str, Callable] = {
     "sparkort": sparkort_scored,
+    "sparkort_sql": sparkort_sql_scored,
     "predict_batch_udf": predict_batch_udf_scored,
     "mapInArrow": map_in_arrow_scored,
 }

@@ -153,7 +153,7 @@ def timed(job: Callable[[], None], rows: int, runs: int, min_seconds: float, tre
             "other_cores": statistics.median(r["other_cores"] for r in measured)}
 
 
-def start_spark(threads: int, jar: str, driver_memory: str):
+def start_spark(threads: int, jar: str, driver_memory: str, extension: bool = False):
     from pyspark.sql import SparkSession
 
     os.environ.setdefault("PYSPARK_PYTHON", sys.executable)
@@ -161,6 +161,8 @@ def start_spark(threads: int, jar: str, driver_memory: str):
     # For profiling (e.g. -XX:StartFlightRecording=...): the local-mode JVM is the executor.
     if os.environ.get("BENCH_JAVA_OPTIONS"):
         builder = builder.config("spark.driver.extraJavaOptions", os.environ["BENCH_JAVA_OPTIONS"])
+    if extension:
+        builder = builder.config("spark.sql.extensions", paths.EXTENSION)
     spark = (
         builder.master(f"local[{threads}]")
         .appName("sparkort-bench")
@@ -185,7 +187,7 @@ def cached_rows(spark, data: str, threads: int, rows: int):
 
 
 def run_spark_path(args, w: workloads.Workload) -> dict:
-    spark = start_spark(args.threads, args.jar, args.driver_memory)
+    spark = start_spark(args.threads, args.jar, args.driver_memory, args.path in paths.WITH_EXTENSION)
     try:
         df = cached_rows(spark, args.data, args.threads, args.rows)
         scored = paths.SPARK_SCORERS[args.path](spark, df, w, args.model, args.batch_size)

@@ -1,5 +1,3 @@
-use serde_json::{json, Value};
-
 /// What a model input or output holds, as far as sparkort exchanges it.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum TensorKind {
@@ -43,25 +41,7 @@ pub struct Signature {
     pub outputs: Vec<TensorInfo>,
 }
 
-impl TensorInfo {
-    fn to_json(&self) -> Value {
-        json!({
-            "name": self.name,
-            "kind": self.kind.as_str(),
-            "type": self.element_type,
-            "key": self.key_type,
-            "shape": self.shape,
-            "dims": self.dim_names,
-        })
-    }
-}
-
 impl Signature {
-    pub fn to_json(&self) -> String {
-        let list = |infos: &[TensorInfo]| infos.iter().map(TensorInfo::to_json).collect::<Vec<_>>();
-        json!({ "inputs": list(&self.inputs), "outputs": list(&self.outputs) }).to_string()
-    }
-
     pub fn input(&self, name: &str) -> Option<&TensorInfo> {
         self.inputs.iter().find(|i| i.name == name)
     }
@@ -84,20 +64,6 @@ mod tests {
             shape,
             dim_names: dims.iter().map(|d| d.to_string()).collect(),
         }
-    }
-
-    #[test]
-    fn json_keeps_symbolic_dimensions_and_order() {
-        let signature = Signature {
-            inputs: vec![info("features", vec![-1, 64], &["N", ""])],
-            outputs: vec![info("probabilities", vec![-1, 10], &["N", ""]), info("label", vec![-1], &["N"])],
-        };
-        let parsed: Value = serde_json::from_str(&signature.to_json()).expect("valid JSON");
-        assert_eq!(parsed["inputs"][0]["name"], "features");
-        assert_eq!(parsed["inputs"][0]["shape"], json!([-1, 64]));
-        assert_eq!(parsed["inputs"][0]["dims"], json!(["N", ""]));
-        assert_eq!(parsed["outputs"][1]["name"], "label");
-        assert_eq!(parsed["outputs"].as_array().map(Vec::len), Some(2));
     }
 
     #[test]

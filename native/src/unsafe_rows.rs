@@ -39,30 +39,22 @@ pub struct Layout {
 }
 
 impl Layout {
-    /// From `[inputBitsetBytes, bitsetBytes, inputFields, moved count, moved ordinals...,
-    /// prediction count, (arrayBytes, elements) per prediction...]`, as `LaidRows` writes it.
-    pub fn from_longs(described: &[i64]) -> Result<Layout> {
-        let bad = || Error::InvalidArgument(format!("row layout {described:?} is malformed"));
-        let mut values = described.iter().map(|&v| usize::try_from(v).map_err(|_| bad()));
-        let mut next = || values.next().unwrap_or_else(|| Err(bad()));
-        let input_bitset = next()?;
-        let bitset = next()?;
-        // Counts beyond the description's length, and sizes beyond an int, cannot be Java's.
-        let count = |n: usize| if n <= described.len() { Ok(n) } else { Err(bad()) };
-        let size = |n: usize| if n <= i32::MAX as usize { Ok(n) } else { Err(bad()) };
-        let input_fields = size(next()?)?;
-        let moved = (0..count(next()?)?).map(|_| next()).collect::<Result<Vec<_>>>()?;
-        let arrays = (0..count(next()?)?).map(|_| Ok((size(next()?)?, next()? as i64))).collect::<Result<Vec<_>>>()?;
+    /// The layout of rows of `input_fields` input fields, of which those in `moved` are held in the
+    /// variable-length region, and one prediction per `arrays` entry: (bytes its array takes, its
+    /// element count), or (0, 0) for one value a row. Parsed from the JVM by `jni::wire::RowLayout`.
+    pub fn new(input_fields: usize, moved: Vec<usize>, arrays: Vec<(usize, i64)>) -> Result<Layout> {
         let fields = input_fields + arrays.len();
-        if input_bitset != bitset_bytes(input_fields)
-            || bitset != bitset_bytes(fields)
-            || moved.iter().any(|&m| m >= input_fields)
-            || arrays
-                .iter()
-                .any(|&(bytes, n)| bytes > 0 && (!bytes.is_multiple_of(8) || bytes < 8 + bitset_bytes(n as usize)))
+        let bad =
+            || Error::InvalidArgument(format!("row layout of {input_fields} fields, {moved:?} moved, {arrays:?}"));
+        if moved.iter().any(|&m| m >= input_fields)
+            || arrays.iter().any(|&(bytes, n)| {
+                bytes > 0
+                    && (!bytes.is_multiple_of(8) || bytes < 8 + bitset_bytes(usize::try_from(n).unwrap_or(usize::MAX)))
+            })
         {
             return Err(bad());
         }
+        let (input_bitset, bitset) = (bitset_bytes(input_fields), bitset_bytes(fields));
         let reserved = arrays.iter().map(|&(bytes, _)| bytes).sum();
         let slots_end = bitset + 8 * fields;
         Ok(Layout {
@@ -75,6 +67,22 @@ impl Layout {
             moved,
             arrays,
         })
+    }
+
+    /// Bytes of the input rows' null bitset.
+    pub fn input_bitset(&self) -> usize {
+        self.input_bitset
+    }
+
+    /// Bytes of the laid rows' null bitset.
+    pub fn bitset(&self) -> usize {
+        self.bitset
+    }
+
+    /// How much longer a laid row is than its input row: the room the JVM leaves after each input
+    /// row it copies into the arena (it asks for it with `rowGrowth`; it is worked out here only).
+    pub fn growth(&self) -> usize {
+        self.growth
     }
 
     /// The fewest bytes a laid row has: its fields' null bits and slots, and the predictions' arrays.
@@ -414,6 +422,7 @@ unsafe fn fill_row(row: Row, bitset: usize, prediction: &Prediction, values: &[u
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::jni::wire::RowLayout;
 
     fn word(bytes: &[u8], at: usize) -> Option<i64> {
         Some(i64::from_ne_bytes(bytes.get(at..at + 8)?.try_into().ok()?))
@@ -451,7 +460,7 @@ mod tests {
 
     /// (id, features) in, then a float score and a 3-float array out.
     fn layout() -> Layout {
-        Layout::from_longs(&[8, 8, 2, 1, 1, 2, 0, 0, array_bytes(3, 4) as i64, 3]).expect("valid layout")
+        RowLayout::layout(&[8, 8, 2, 1, 1, 2, 0, 0, array_bytes(3, 4) as i64, 3]).expect("valid layout")
     }
 
     fn arena_of(rows: &[Vec<u8>], layout: &Layout) -> (Vec<u8>, Vec<i32>) {
@@ -578,8 +587,8 @@ mod tests {
         let (mut arena, starts) = arena_of(&[input_row(1, Some(&[1.0, 2.0]))], &layout);
         let gathering = Some(Gather { feeds: vec![FEED], tensors: vec![&mut short_tensor] });
         assert!(lay(&mut arena, &starts, &layout, gathering).is_err(), "a tensor too small");
-        assert!(Layout::from_longs(&[8, 8, 2, 1]).is_err(), "a short description");
-        assert!(Layout::from_longs(&[8, 8, 2, 1 << 40]).is_err(), "a count beyond the description");
+        assert!(RowLayout::layout(&[8, 8, 2, 1]).is_err(), "a short description");
+        assert!(RowLayout::layout(&[8, 8, 2, 1 << 40]).is_err(), "a count beyond the description");
         let (mut arena, starts) = arena_of(&[input_row(1, Some(&[1.0, 2.0]))], &layout);
         let beyond = ArrayFeed { ordinal: 2, ..FEED };
         let mut tensor = [0u8; 8];

@@ -14,9 +14,10 @@ use std::path::Path;
 use proptest::prelude::*;
 use proptest::test_runner::{Config, TestRunner};
 use sparkort::exchange::{self, InputBuffers};
+use sparkort::jni::wire::RowLayout;
 use sparkort::onnx_proto;
 use sparkort::tensor::{self, ElementType};
-use sparkort::unsafe_rows::{self, ArrayFeed, Gather, Layout, Prediction};
+use sparkort::unsafe_rows::{self, ArrayFeed, Gather, Prediction};
 use sparkort::weights::SharedWeights;
 
 const GUARD: usize = 32;
@@ -54,7 +55,7 @@ fn bitset(n: usize) -> usize {
     n.div_ceil(64) * 8
 }
 
-/// Layout descriptions: mostly self-consistent ones (as LaidRows writes them), some arbitrary.
+/// Layout descriptions: mostly self-consistent ones (as NativeWire.rowLayout writes them), some arbitrary.
 fn layouts() -> impl Strategy<Value = Vec<i64>> {
     let consistent = (0usize..5, prop::collection::vec(0usize..6, 0..3), prop::collection::vec(0usize..6, 0..3))
         .prop_map(|(fields, moved, arrays)| {
@@ -136,7 +137,7 @@ fn rows_cases() -> impl Strategy<Value = RowsCase> {
 fn laying_gathering_and_filling_rows_never_crash_nor_write_outside() {
     let (laid, filled) = (std::cell::Cell::new(0), std::cell::Cell::new(0));
     run("unsafe_rows lay/gather/fill", 100_000, rows_cases(), |case| {
-        let Ok(layout) = Layout::from_longs(&case.layout) else { return Ok(()) };
+        let Ok(layout) = RowLayout::layout(&case.layout) else { return Ok(()) };
         let mut arena = with_guard(case.arena.clone());
         let len = case.arena.len();
         let mut tensor = with_guard(vec![0; case.tensor]);
@@ -167,7 +168,7 @@ fn laying_gathering_and_filling_rows_never_crash_nor_write_outside() {
         prop_assert!(guarded(&arena), "gather wrote past the arena");
         prop_assert!(guarded(&tensor), "gather wrote past the tensor");
         let (k, array_elements, value_bytes, boolean) = case.prediction;
-        // Mostly a prediction the layout has (as LaidRows sends them), sometimes anything.
+        // Mostly a prediction the layout has (as ArenaRows sends them), sometimes anything.
         let prediction = match described_prediction(&case.layout, k) {
             Some((ordinal, elements)) if k % 4 != 0 => Prediction {
                 ordinal,
@@ -191,16 +192,13 @@ fn laying_gathering_and_filling_rows_never_crash_nor_write_outside() {
 
 /// Prediction `k` (modulo their number) of a layout description: its field ordinal and array elements.
 fn described_prediction(described: &[i64], k: usize) -> Option<(usize, usize)> {
-    let fields = usize::try_from(*described.get(2)?).ok()?;
-    let moved = usize::try_from(*described.get(3)?).ok()?;
-    let count = usize::try_from(*described.get(4 + moved)?).ok()?;
-    if count == 0 {
+    let layout = RowLayout::decode(described).ok()?;
+    if layout.arrays.is_empty() {
         return None;
     }
-    let p = k % count;
-    let bytes = *described.get(5 + moved + 2 * p)?;
-    let elements = usize::try_from(*described.get(6 + moved + 2 * p)?).ok()?;
-    Some((fields + p, if bytes > 0 { elements } else { 0 }))
+    let p = k % layout.arrays.len();
+    let array = layout.arrays[p];
+    Some((layout.input_fields + p, if array.bytes > 0 { array.elements } else { 0 }))
 }
 
 /// `n` disjoint pieces of `buffer`, the last taking the rest.

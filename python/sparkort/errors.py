@@ -87,3 +87,66 @@ def install() -> None:
 
     setattr(convert_exception, "_sparkort", True)
     captured.convert_exception = convert_exception
+
+
+def _sparkort_error_in(classes: Any, message: str) -> Optional[SparkOrtError]:
+    for name in classes:
+        error = _BY_JAVA_CLASS.get(name)
+        if error is not None:
+            return error(message, name)
+    return None
+
+
+def from_connect(info: Any, message: str, resp: Any) -> Optional[SparkOrtError]:
+    """The error for the first io.sparkort exception a Spark Connect server reported, else None."""
+    import json
+
+    if resp is not None:
+        for error in getattr(resp, "errors", []):
+            found = _sparkort_error_in(list(error.error_type_hierarchy), error.message)
+            if found is not None:
+                return found
+    raw = info.metadata.get("classes") if info is not None else None
+    found = _sparkort_error_in(json.loads(raw) if raw else [], message)
+    if found is not None:
+        return found
+    # A failed job names the executor's exception in its message only.
+    for name in _BY_JAVA_CLASS:
+        marker = name + ": "
+        if marker in message:
+            return _BY_JAVA_CLASS[name](message[message.index(marker) + len(marker):].split("\n")[0], name)
+    return None
+
+
+def install_connect() -> None:
+    """Converts io.sparkort exceptions a Spark Connect server reports, as ``install`` does for py4j.
+
+    Idempotent; does nothing where the Connect client (grpc) is not installed.
+    """
+    try:
+        from pyspark.errors.exceptions import connect as errors_module
+        from pyspark.sql.connect.client import core
+    except ImportError:
+        return
+    original: Callable[..., Any] = getattr(core, "convert_exception")
+    if getattr(original, "_sparkort", False):
+        return
+
+    def convert_exception(info: Any, truncated_message: str, resp: Any, *args: Any, **kwargs: Any) -> Any:
+        try:
+            error = from_connect(info, truncated_message, resp)
+        except Exception:  # an unexpected response: leave it to PySpark
+            error = None
+        return error if error is not None else original(info, truncated_message, resp, *args, **kwargs)
+
+    setattr(convert_exception, "_sparkort", True)
+    setattr(core, "convert_exception", convert_exception)
+    setattr(errors_module, "convert_exception", convert_exception)
+
+
+def connect_client_active() -> bool:
+    """Whether this process already runs a Spark Connect client (checked without importing one)."""
+    import os
+    import sys
+
+    return "pyspark.sql.connect.client.core" in sys.modules or "SPARK_CONNECT_MODE_ENABLED" in os.environ

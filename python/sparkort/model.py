@@ -14,6 +14,8 @@ from pyspark.sql import SparkSession
 from pyspark.sql.types import StructType, _parse_datatype_json_string
 
 from sparkort._jvm import JAVA_STAGE, java_string_map, new_java_stage
+from sparkort.errors import SparkOrtError, install_connect
+from sparkort.functions import is_connect, transform_over_connect
 from sparkort.node import ModelReservation, ScoringMetrics
 
 if TYPE_CHECKING:
@@ -41,6 +43,19 @@ def _null_handling(value: Any) -> str:
     return cast(str, value)
 
 
+# The Java stage's defaults, for a Spark Connect client, which has no JVM to read them from.
+_CONNECT_DEFAULTS: Dict[str, Any] = {"feedDict": {}, "fetchDict": {}, "batchSize": 1024, "handleNulls": "error"}
+
+
+def _connect_mode() -> bool:
+    """Whether this Python process is a Spark Connect client (no JVM of its own)."""
+    try:
+        from pyspark.sql.utils import is_remote
+    except ImportError:
+        return False
+    return bool(is_remote())
+
+
 def _from_java_value(value: Any) -> Any:
     """A param value read from the JVM as a plain Python value (py4j hands maps and lists as proxies)."""
     if isinstance(value, Mapping):
@@ -63,6 +78,11 @@ class OnnxModel(JavaTransformer, JavaMLReadable["OnnxModel"], JavaMLWritable):
 
     It works as a ``pyspark.ml.Pipeline`` stage, and saves and loads with its model's bytes, so a
     loaded stage needs no original file. Defaults come from the Java stage.
+
+    In a Spark Connect client ``transform`` and ``transformSchema`` work unchanged: they score through
+    the SQL function ``onnx_predict`` on the server, which needs the sparkort jar and
+    ``spark.sql.extensions=io.sparkort.SparkOrtExtensions``. ``reserve``, ``metrics`` and saving need
+    the driver's JVM and raise a ``SparkOrtError`` there that says what to use instead.
     """
 
     modelLocation: "Param[str]" = Param(
@@ -104,10 +124,14 @@ class OnnxModel(JavaTransformer, JavaMLReadable["OnnxModel"], JavaMLWritable):
         handleNulls: Optional[str] = None,
     ) -> None:
         super().__init__()
-        self._java_obj = new_java_stage(self.uid)
-        # Params a newer jar has and this wrapper does not still round-trip, as plain Params.
-        self._create_params_from_java()
-        self._defaults_from_java()
+        if _connect_mode():
+            install_connect()
+            self._setDefault(**_CONNECT_DEFAULTS)
+        else:
+            self._java_obj = new_java_stage(self.uid)
+            # Params a newer jar has and this wrapper does not still round-trip, as plain Params.
+            self._create_params_from_java()
+            self._defaults_from_java()
         self.setParams(**self._input_kwargs)
 
     @keyword_only
@@ -153,8 +177,33 @@ class OnnxModel(JavaTransformer, JavaMLReadable["OnnxModel"], JavaMLWritable):
     def getHandleNulls(self) -> str:
         return self.getOrDefault(self.handleNulls)
 
+    def _java_stage(self) -> "JavaObject":
+        """The Java stage with this stage's params (classic sessions only)."""
+        if self._java_obj is None:
+            raise SparkOrtError(self._connect_only("this needs the driver's JVM"))
+        self._transfer_params_to_java()
+        return self._java_obj
+
+    @staticmethod
+    def _connect_only(what: str) -> str:
+        return (
+            f"{what}, which a Spark Connect client does not have; over Spark Connect score with transform, "
+            "sparkort.predict or onnx_predict in SQL, and read the scoring node's metrics (rows scored, batches, "
+            "time in model) in the SQL tab of the server's Spark UI"
+        )
+
+    def _transform(self, dataset: Any) -> Any:
+        if is_connect(dataset):
+            return transform_over_connect(self, dataset)
+        return super()._transform(dataset)
+
     def transformSchema(self, schema: StructType) -> StructType:
         """The schema ``transform`` returns, computed on the driver from the model's signature."""
+        if self._java_obj is None:
+            spark = SparkSession.getActiveSession()
+            if spark is None:
+                raise SparkOrtError("no active SparkSession: transformSchema asks the Spark Connect server")
+            return cast(StructType, self._transform(spark.createDataFrame([], schema)).schema)
         assert self._java_obj is not None
         self._transfer_params_to_java()
         spark = SparkSession.active()
@@ -165,7 +214,8 @@ class OnnxModel(JavaTransformer, JavaMLReadable["OnnxModel"], JavaMLWritable):
     def reserve(self, spark: Optional[SparkSession] = None) -> List[ModelReservation]:
         """Loads the model on every live executor now, before any data arrives, so that scoring
         afterwards pays no load time; one entry per executor reached (in local mode, the driver)."""
-        assert self._java_obj is not None
+        if self._java_obj is None:
+            raise SparkOrtError(self._connect_only("reserve loads the model on the executors from the driver's JVM"))
         self._transfer_params_to_java()
         session = spark or SparkSession.active()
         return [ModelReservation.from_java(r) for r in self._java_obj.reserve(session._jsparkSession)]
@@ -173,7 +223,8 @@ class OnnxModel(JavaTransformer, JavaMLReadable["OnnxModel"], JavaMLWritable):
     def metrics(self) -> ScoringMetrics:
         """Rows scored, batches, time in the model, executor loads and their time, bytes fetched:
         this stage's Spark accumulators (also on each stage's page of the Spark UI) as they stand."""
-        assert self._java_obj is not None
+        if self._java_obj is None:
+            raise SparkOrtError(self._connect_only("metrics are accumulators in the driver's JVM"))
         return ScoringMetrics.from_java(self._java_obj.metrics())
 
     @classmethod

@@ -3,7 +3,7 @@ use ort::value::{DynMapValueType, DynValue, ValueType};
 use super::ElementType;
 use crate::{Error, Result};
 
-/// How an output crosses to the JVM (the first value of its description).
+/// How an output crosses to the JVM (the first value of its `jni::wire::OutputRecord`).
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum OutputKind {
     /// A tensor. Buffers: its values; for strings, i32 offsets (count + 1) then UTF-8 bytes.
@@ -103,23 +103,6 @@ impl Output {
     /// Address and length in bytes of each buffer, valid for as long as `self` lives.
     pub fn buffers(&self) -> &[(*const u8, usize)] {
         &self.buffers
-    }
-
-    /// The output as the JVM reads it: kind, element type code, key type code (-1 for none), rank,
-    /// the dims, the number of buffers, then address and byte length of each.
-    pub fn describe(&self) -> Vec<i64> {
-        let mut out = vec![
-            self.kind as i64,
-            self.element_type.onnx_code() as i64,
-            self.key_type.map_or(-1, |k| k.onnx_code() as i64),
-            self.shape.len() as i64,
-        ];
-        out.extend(&self.shape);
-        out.push(self.buffers.len() as i64);
-        for &(address, len) in &self.buffers {
-            out.extend([address as i64, len as i64]);
-        }
-        out
     }
 }
 

@@ -1,6 +1,5 @@
 package io.sparkort;
 
-import java.util.ArrayList;
 import java.util.Arrays;
 import java.util.List;
 import org.apache.spark.sql.catalyst.expressions.UnsafeArrayData;
@@ -19,15 +18,15 @@ final class BatchReader {
   private BatchReader() {}
 
   /**
-   * @param described {@link NativeApi#describeResult} of a run for {@link ScoringPlan#fetchNames()}
+   * @param described {@link NativeApi#describeResult} of a run ({@link NativeWire#readOutputs}) for {@link ScoringPlan#fetchNames()}
    * @param batched whether the outputs' first dimension is the batch (else the run was one row)
    * @param values filled as {@code values[row][f]}
    */
   static void read(long[] described, List<ScoringPlan.Fetch> fetches, boolean batched, int rows, Object[][] values) {
-    List<Output> outputs = outputs(described);
+    List<NativeWire.Output> outputs = NativeWire.readOutputs(described);
     for (int f = 0; f < fetches.size(); f++) {
       ScoringPlan.Fetch fetch = fetches.get(f);
-      Output output = outputs.get(fetch.result);
+      NativeWire.Output output = outputs.get(fetch.result);
       if (fetch.maps) {
         readMaps(fetch, output, rows, values, f);
       } else {
@@ -36,55 +35,7 @@ final class BatchReader {
     }
   }
 
-  /** The run's outputs, in {@link ScoringPlan#fetchNames()} order. */
-  static List<Output> outputs(long[] described) {
-    List<Output> outputs = new ArrayList<>();
-    for (int at = 0; at < described.length; at = outputs.get(outputs.size() - 1).end) {
-      outputs.add(new Output(described, at));
-    }
-    return outputs;
-  }
-
-  /** One output as {@code Output::describe} (native/src/tensor/output.rs) lays it out. */
-  static final class Output {
-    final int kind;
-    final LeafType leaf;
-    final LeafType keyLeaf;
-    final long[] dims;
-    final long[] buffers;
-    final int end;
-
-    Output(long[] d, int at) {
-      kind = (int) d[at];
-      leaf = wireLeaf(d[at + 1]);
-      keyLeaf = d[at + 2] < 0 ? null : wireLeaf(d[at + 2]);
-      int rank = (int) d[at + 3];
-      dims = Arrays.copyOfRange(d, at + 4, at + 4 + rank);
-      int count = (int) d[at + 4 + rank];
-      buffers = Arrays.copyOfRange(d, at + 5 + rank, at + 5 + rank + 2 * count);
-      end = at + 5 + rank + 2 * count;
-    }
-
-    long address(int buffer) {
-      return buffers[2 * buffer];
-    }
-
-    long bytes(int buffer) {
-      return buffers[2 * buffer + 1];
-    }
-  }
-
-  /** The Spark leaf type of a wire element type code: what the native side widened the output to. */
-  private static LeafType wireLeaf(long code) {
-    for (ElementType t : ElementType.values()) {
-      if (t.onnxCode == code) {
-        return LeafType.of(t.sparkType);
-      }
-    }
-    throw new SparkOrtException("native library returned unknown element type code " + code);
-  }
-
-  private static void readTensor(ScoringPlan.Fetch fetch, Output output, boolean batched, int rows,
+  private static void readTensor(ScoringPlan.Fetch fetch, NativeWire.Output output, boolean batched, int rows,
       Object[][] values, int f) {
     long[] rowDims = rowDims(fetch, output, batched, rows);
     long perRow = elements(rowDims);
@@ -96,14 +47,14 @@ final class BatchReader {
   }
 
   /** A tensor fetch's per-row dimensions, once its output is checked to be what the plan expects. */
-  static long[] rowDims(ScoringPlan.Fetch fetch, Output output, boolean batched, int rows) {
+  static long[] rowDims(ScoringPlan.Fetch fetch, NativeWire.Output output, boolean batched, int rows) {
     LeafType leaf = fetch.leaf;
     long[] rowDims = batched && output.dims.length > 0 ? Arrays.copyOfRange(output.dims, 1, output.dims.length) : output.dims;
     long batch = batched ? (output.dims.length > 0 ? output.dims[0] : -1) : 1;
     long perRow = elements(rowDims);
-    boolean fits = output.kind == 0 && output.leaf == leaf && batch == rows
+    boolean fits = output.kind == NativeWire.KIND_TENSOR && output.leaf == leaf && batch == rows
         && (fetch.rowRank == 0 ? perRow == 1 : rowDims.length == fetch.rowRank)
-        && (leaf == LeafType.STRING || output.buffers[1] == rows * perRow * leaf.bytes);
+        && (leaf == LeafType.STRING || output.bytes(0) == rows * perRow * leaf.bytes);
     if (!fits) {
       throw new InferenceException("model output '" + fetch.output + "' came back as " + output.leaf + " of shape "
           + Arrays.toString(output.dims) + "; expected " + leaf + (batched ? " with " + rows + " rows" : "")
@@ -136,10 +87,10 @@ final class BatchReader {
     return new GenericArrayData(items);
   }
 
-  private static void readMaps(ScoringPlan.Fetch fetch, Output output, int rows, Object[][] values, int f) {
+  private static void readMaps(ScoringPlan.Fetch fetch, NativeWire.Output output, int rows, Object[][] values, int f) {
     LeafType keyLeaf = LeafType.of(fetch.keyType.sparkType);
     LeafType valueLeaf = fetch.leaf;
-    if (output.kind != 1 || output.dims.length != 1 || output.dims[0] != rows || output.keyLeaf != keyLeaf
+    if (output.kind != NativeWire.KIND_MAPS || output.dims.length != 1 || output.dims[0] != rows || output.keyLeaf != keyLeaf
         || output.leaf != valueLeaf) {
       throw new InferenceException("model output '" + fetch.output + "' came back as maps of " + output.keyLeaf
           + " to " + output.leaf + " of shape " + Arrays.toString(output.dims) + "; expected " + rows + " maps of "
@@ -161,7 +112,7 @@ final class BatchReader {
     private final long data;
     private final long offsets;
 
-    Leaves(Output output, LeafType leaf, int buffer) {
+    Leaves(NativeWire.Output output, LeafType leaf, int buffer) {
       this.leaf = leaf;
       if (leaf == LeafType.STRING) {
         this.offsets = output.address(buffer);

@@ -10,12 +10,12 @@ import org.apache.spark.sql.catalyst.expressions.UnsafeRow;
  */
 interface BatchRows {
   /**
-   * {@link LaidRows} where every fetched column has a size per row known before the run, else
+   * {@link ArenaRows} where every fetched column has a size per row known before the run, else
    * {@link JoinedRows}; batches of at most {@code batchRows} rows and {@code budget} bytes ({@link
    * BatchBudget}), their memory taken as rows come.
    */
   static BatchRows of(ScoringPlan plan, int batchRows, long budget, String partition) {
-    LaidRows laid = LaidRows.of(plan, batchRows, budget, partition);
+    ArenaRows laid = ArenaRows.of(plan, batchRows, budget, partition);
     return laid != null ? laid : new JoinedRows(plan, batchRows, budget, partition);
   }
 

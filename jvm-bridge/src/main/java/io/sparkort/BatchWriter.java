@@ -15,8 +15,8 @@ import org.apache.spark.unsafe.Platform;
  * Writes a batch of rows into one {@link InputBuffer} per model input: the memory the native
  * library wraps as tensors without copying. Nested arrays, vectors, binary and several scalar
  * columns are flattened row-major; arrays already in the model's element layout are copied in
- * bulk from Spark's UnsafeArrayData (from {@link LaidRows}' rows by the native library, see
- * {@link #gathering}), other values convert one by one (integers range-checked).
+ * bulk from Spark's UnsafeArrayData (from {@link ArenaRows}' rows by the native library, see
+ * {@link #startNativeCopy}), other values convert one by one (integers range-checked).
  * The batch's first row resolves the model's symbolic dimensions; later rows must agree.
  * Buffers come from a per-task child of one per-JVM Arrow allocator, so closing the writer at
  * task end returns them, and a leak fails loudly there.
@@ -29,26 +29,6 @@ final class BatchWriter implements AutoCloseable {
     return ROOT.getAllocatedMemory();
   }
 
-  /** A batch as {@link NativeApi#run} takes it. */
-  static final class NativeArguments {
-    final String[] inputNames;
-    final String[] columns;
-    final int[] elementTypes;
-    final long[] shapes;
-    final int[] ranks;
-    final long[] buffers;
-
-    NativeArguments(String[] inputNames, String[] columns, int[] elementTypes, long[] shapes, int[] ranks,
-        long[] buffers) {
-      this.inputNames = inputNames;
-      this.columns = columns;
-      this.elementTypes = elementTypes;
-      this.shapes = shapes;
-      this.ranks = ranks;
-      this.buffers = buffers;
-    }
-  }
-
   private final ScoringPlan.Feed[] feeds;
   private final boolean batched;
   private final boolean keepNulls;
@@ -58,9 +38,9 @@ final class BatchWriter implements AutoCloseable {
   /** Per feed: the row lengths per array level this batch's first row brought, and the dims they resolve to. */
   private final long[][] batchLevels;
   private final long[][] batchDims;
-  private final NativeArguments arguments;
-  /** Per feed, as {@link NativeApi#layRows} and {@link NativeApi#gatherFeeds} take them; null unless every feed can be gathered. */
-  private final long[] gathered;
+  private final NativeWire.RunInputs runInputs;
+  /** The feeds record ({@link NativeWire#feeds}) of {@link #startNativeCopy}; null unless every feed can be copied so. */
+  private final long[] nativeFeeds;
   private final long budget;
 
   /** @param budget the batch's bytes ({@link BatchBudget}): no input's tensor grows past it */
@@ -80,7 +60,6 @@ final class BatchWriter implements AutoCloseable {
     String[] columns = new String[n];
     int[] elementTypes = new int[n];
     int[] ranks = new int[n];
-    int totalRank = 0;
     for (int f = 0; f < n; f++) {
       ScoringPlan.Feed feed = feeds[f];
       buffers[f] = new InputBuffer(allocator, feed.elementType, batchRows, budget);
@@ -88,14 +67,11 @@ final class BatchWriter implements AutoCloseable {
       columns[f] = String.join(", ", feed.columns);
       elementTypes[f] = feed.elementType.onnxCode;
       ranks[f] = (batched ? 1 : 0) + feed.rowShape.length;
-      totalRank += ranks[f];
     }
-    arguments = new NativeArguments(inputNames, columns, elementTypes, new long[totalRank], ranks, new long[4 * n]);
-    gathered = gatherable(feeds) ? new long[5 * n] : null;
-    for (int f = 0; gathered != null && f < n; f++) {
-      gathered[5 * f] = feeds[f].ordinals[0];
-      gathered[5 * f + 1] = feeds[f].fixedRowElements;
-      gathered[5 * f + 2] = feeds[f].leaves[0].bytes;
+    runInputs = new NativeWire.RunInputs(inputNames, columns, elementTypes, ranks);
+    nativeFeeds = gatherable(feeds) ? NativeWire.feeds(n) : null;
+    for (int f = 0; nativeFeeds != null && f < n; f++) {
+      NativeWire.describeFeed(nativeFeeds, f, feeds[f].ordinals[0], feeds[f].fixedRowElements, feeds[f].leaves[0].bytes);
     }
   }
 
@@ -113,25 +89,37 @@ final class BatchWriter implements AutoCloseable {
   }
 
   /**
-   * The feeds as {@link NativeApi#layRows} copies them from laid rows, into tensor slots from
-   * {@code slot} on, with room for a batch of {@code rows} rows; null when a feed must go through
-   * {@link #write}.
+   * Starts a batch of {@code rows} rows whose features the native library copies from laid rows
+   * ({@link NativeApi#layRows}): every input buffer starts at tensor slot 0, with room for the
+   * batch. Returns the feeds record for the call ({@link NativeWire#feeds}), or null, having started
+   * nothing, when a feed must go through {@link #write}.
    */
-  long[] gathering(int slot, int rows) {
-    if (gathered == null) {
+  long[] startNativeCopy(int rows) {
+    if (nativeFeeds == null) {
       return null;
     }
     for (int f = 0; f < feeds.length; f++) {
-      if (slot == 0) {
-        buffers[f].startRow(0, feeds[f].fixedRowElements);
-        buffers[f].reserveRows(rows);
-        batchDims[f] = feeds[f].rowShape;
-      }
-      // Where the buffer is: starting a batch may have grown it.
-      gathered[5 * f + 3] = buffers[f].address(0);
-      gathered[5 * f + 4] = buffers[f].capacity();
+      buffers[f].startRow(0, feeds[f].fixedRowElements);
+      buffers[f].reserveRows(rows);
+      batchDims[f] = feeds[f].rowShape;
     }
-    return gathered;
+    return placeNativeFeeds();
+  }
+
+  /**
+   * The feeds record of the batch {@link #startNativeCopy} started, with the buffers where they are
+   * now (a row {@link #write} took may have moved them), for the copy to go on ({@link
+   * NativeApi#gatherFeeds}).
+   */
+  long[] resumeNativeCopy() {
+    return nativeFeeds == null ? null : placeNativeFeeds();
+  }
+
+  private long[] placeNativeFeeds() {
+    for (int f = 0; f < feeds.length; f++) {
+      NativeWire.placeFeed(nativeFeeds, f, buffers[f].address(0), buffers[f].capacity());
+    }
+    return nativeFeeds;
   }
 
   /**
@@ -408,19 +396,20 @@ final class BatchWriter implements AutoCloseable {
     return nullInput(feed, rowIndex, "has a null at element " + index);
   }
 
-  /** The batch of the first {@code rows} (at least one) rows written, as the native call takes it. */
-  NativeArguments nativeArguments(int rows) {
-    int at = 0;
+  /** The batch of the first {@code rows} (at least one) rows written, as {@link NativeApi#run} takes it. */
+  NativeWire.RunInputs runInputs(int rows) {
     for (int f = 0; f < feeds.length; f++) {
+      int d = 0;
       if (batched) {
-        arguments.shapes[at++] = rows;
+        runInputs.setDim(f, d++, rows);
       }
-      for (long d : batchDims[f]) {
-        arguments.shapes[at++] = d;
+      for (long dim : batchDims[f]) {
+        runInputs.setDim(f, d++, dim);
       }
-      buffers[f].describe(rows, arguments.buffers, 4 * f);
+      InputBuffer b = buffers[f];
+      runInputs.setBuffers(f, b.dataAddress(), b.dataBytes(rows), b.offsetsAddress(), b.offsetsBytes(rows));
     }
-    return arguments;
+    return runInputs;
   }
 
   @Override

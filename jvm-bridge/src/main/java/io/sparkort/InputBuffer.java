@@ -163,13 +163,24 @@ final class InputBuffer implements AutoCloseable {
     Platform.putInt(null, offsets.memoryAddress() + (element + 1) * 4, (int) stringBytes);
   }
 
-  /** Writes {@code address, bytes, offsetsAddress, offsetsBytes} of the first {@code rows} rows. */
-  void describe(int rows, long[] out, int at) {
-    long elements = rows * rowElements;
-    out[at] = data.memoryAddress();
-    out[at + 1] = type == ElementType.STRING ? stringBytes : elements * type.inputBytes;
-    out[at + 2] = type == ElementType.STRING ? offsets.memoryAddress() : 0;
-    out[at + 3] = type == ElementType.STRING ? (elements + 1) * 4 : 0;
+  /** The address of the data buffer (of the UTF-8 bytes, for strings). */
+  long dataAddress() {
+    return data.memoryAddress();
+  }
+
+  /** The data bytes of the first {@code rows} rows. */
+  long dataBytes(int rows) {
+    return type == ElementType.STRING ? stringBytes : rows * rowElements * type.inputBytes;
+  }
+
+  /** The address of the int32 offsets of strings; 0 for other types. */
+  long offsetsAddress() {
+    return type == ElementType.STRING ? offsets.memoryAddress() : 0;
+  }
+
+  /** The offsets' bytes of the first {@code rows} rows (one per element plus one); 0 but for strings. */
+  long offsetsBytes(int rows) {
+    return type == ElementType.STRING ? (rows * rowElements + 1) * 4 : 0;
   }
 
   @Override

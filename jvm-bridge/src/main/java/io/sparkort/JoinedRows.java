@@ -122,14 +122,14 @@ final class JoinedRows implements BatchRows {
 
   /** Counts the run's outputs' bytes per row into what later rows cost; one row's above the budget is an error. */
   private void measure(long[] described, int scored) {
-    List<BatchReader.Output> outputs = BatchReader.outputs(described);
+    List<NativeWire.Output> outputs = NativeWire.readOutputs(described);
     long total = 0;
     long largest = -1;
     int largestFetch = 0;
     for (int f = 0; f < plan.fetches.size(); f++) {
-      BatchReader.Output output = outputs.get(plan.fetches.get(f).result);
+      NativeWire.Output output = outputs.get(plan.fetches.get(f).result);
       long bytes = 0;
-      for (int b = 0; b < output.buffers.length / 2; b++) {
+      for (int b = 0; b < output.bufferCount(); b++) {
         bytes += output.bytes(b);
       }
       // Per row: the values, and a field and an array header on the way out.

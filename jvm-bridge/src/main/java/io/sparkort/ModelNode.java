@@ -1,9 +1,5 @@
 package io.sparkort;
 
-import com.fasterxml.jackson.databind.JsonNode;
-import com.fasterxml.jackson.databind.ObjectMapper;
-import java.io.IOException;
-import java.util.ArrayList;
 import java.util.List;
 import org.apache.spark.SparkConf;
 import org.slf4j.Logger;
@@ -62,14 +58,14 @@ final class ModelNode implements AutoCloseable {
   static ModelNode open(String localPath, ThreadBudget budget, String[] outputs) {
     NativeLoader.load();
     NativeApi.setModelMemoryBudget(memoryBudget(SparkShim.executorConf()));
-    long[] loadNanos = new long[1];
+    long[] report = NativeWire.openReport();
     long handle;
     try {
-      handle = NativeApi.openModel(localPath, budget.sessions, budget.intraThreads, outputs, loadNanos);
+      handle = NativeApi.openModel(localPath, budget.sessions, budget.intraThreads, outputs, report);
     } finally {
       logNative();
     }
-    ModelNode node = new ModelNode(localPath, handle, loadNanos[0]);
+    ModelNode node = new ModelNode(localPath, handle, NativeWire.loadNanos(report));
     if (node.loadNanos > 0) {
       LOG.info("sparkort: loaded model {} in {} ms ({}; weights {} bytes)",
           localPath, node.loadNanos / 1_000_000, budget, node.stats().weightBytes);
@@ -79,13 +75,13 @@ final class ModelNode implements AutoCloseable {
 
   /** Passes the native library's log records (evictions, budget warnings) to this logger. */
   private static void logNative() {
-    for (String line : NativeApi.drainLog().split("\n")) {
-      String message = "sparkort: " + line.substring(line.indexOf(' ') + 1);
-      if (line.startsWith("ERROR ")) {
+    for (NativeWire.LogRecord record : NativeWire.readLog(NativeApi.drainLog())) {
+      String message = "sparkort: " + record.message;
+      if (record.level.equals("ERROR")) {
         LOG.error(message);
-      } else if (line.startsWith("WARN ")) {
+      } else if (record.level.equals("WARN")) {
         LOG.warn(message);
-      } else if (!line.isEmpty()) {
+      } else {
         LOG.info(message);
       }
     }
@@ -94,21 +90,13 @@ final class ModelNode implements AutoCloseable {
   /** The signature of the model file at {@code localPath} with {@code outputs} exposed, read without its external data. */
   static ModelSignature readSignature(String localPath, String[] outputs) {
     NativeLoader.load();
-    return ModelSignature.fromJson(NativeApi.describeModel(localPath, outputs));
+    return NativeWire.readSignature(NativeApi.describeModel(localPath, outputs));
   }
 
   /** The external data files the model at {@code localPath} names, relative to its folder. */
   static List<String> externalDataFiles(String localPath) {
     NativeLoader.load();
-    List<String> files = new ArrayList<>();
-    try {
-      for (JsonNode file : new ObjectMapper().readTree(NativeApi.externalDataFiles(localPath))) {
-        files.add(file.asText());
-      }
-    } catch (IOException e) {
-      throw new SparkOrtException("unreadable list of external data files: " + e.getMessage(), e);
-    }
-    return files;
+    return NativeWire.readFileList(NativeApi.externalDataFiles(localPath));
   }
 
   /** Nanoseconds this open spent loading the model; 0 when the JVM had it open already. */
@@ -116,14 +104,13 @@ final class ModelNode implements AutoCloseable {
     return loadNanos;
   }
 
-  /** Runs one batch described by {@link BatchWriter#nativeArguments}; see {@link NativeApi#run}. */
-  long run(BatchWriter.NativeArguments in, String[] fetch) {
-    return NativeApi.run(
-        handle, in.inputNames, in.columns, in.elementTypes, in.shapes, in.ranks, in.buffers, fetch);
+  /** Runs one batch written by {@link BatchWriter#runInputs}; see {@link NativeApi#run}. */
+  long run(NativeWire.RunInputs in, String[] fetch) {
+    return NativeApi.run(handle, in.names, in.columns, in.elementTypes, in.shapes, in.ranks, in.buffers, fetch);
   }
 
   Stats stats() {
-    return new Stats(NativeApi.modelStats(handle));
+    return NativeWire.readStats(NativeApi.modelStats(handle));
   }
 
   @Override
@@ -159,13 +146,13 @@ final class ModelNode implements AutoCloseable {
     final int peakConcurrentRuns;
     final long loads;
 
-    Stats(long[] s) {
-      loadNanos = s[0];
-      sessions = (int) s[1];
-      intraThreads = (int) s[2];
-      weightBytes = s[3];
-      peakConcurrentRuns = (int) s[4];
-      loads = s[5];
+    Stats(long loadNanos, int sessions, int intraThreads, long weightBytes, int peakConcurrentRuns, long loads) {
+      this.loadNanos = loadNanos;
+      this.sessions = sessions;
+      this.intraThreads = intraThreads;
+      this.weightBytes = weightBytes;
+      this.peakConcurrentRuns = peakConcurrentRuns;
+      this.loads = loads;
     }
   }
 }

@@ -1,10 +1,6 @@
 package io.sparkort;
 
-import com.fasterxml.jackson.databind.JsonNode;
-import com.fasterxml.jackson.databind.ObjectMapper;
-import java.io.IOException;
 import java.io.Serializable;
-import java.util.ArrayList;
 import java.util.Collections;
 import java.util.List;
 
@@ -67,38 +63,10 @@ public final class ModelSignature implements Serializable {
   public final List<Tensor> inputs;
   public final List<Tensor> outputs;
 
-  private ModelSignature(List<Tensor> inputs, List<Tensor> outputs) {
+  /** The signature the native library read ({@link NativeWire#readSignature}). */
+  ModelSignature(List<Tensor> inputs, List<Tensor> outputs) {
     this.inputs = Collections.unmodifiableList(inputs);
     this.outputs = Collections.unmodifiableList(outputs);
-  }
-
-  static ModelSignature fromJson(String json) {
-    try {
-      JsonNode root = new ObjectMapper().readTree(json);
-      return new ModelSignature(tensors(root.get("inputs")), tensors(root.get("outputs")));
-    } catch (IOException e) {
-      throw new SparkOrtException("native library returned an unreadable signature: " + json, e);
-    }
-  }
-
-  private static List<Tensor> tensors(JsonNode list) {
-    List<Tensor> out = new ArrayList<>();
-    for (JsonNode t : list) {
-      JsonNode shapeNode = t.get("shape");
-      long[] shape = new long[shapeNode.size()];
-      for (int i = 0; i < shape.length; i++) {
-        shape[i] = shapeNode.get(i).asLong();
-      }
-      JsonNode dimsNode = t.get("dims");
-      String[] dims = new String[dimsNode.size()];
-      for (int i = 0; i < dims.length; i++) {
-        dims[i] = dimsNode.get(i).asText();
-      }
-      JsonNode key = t.get("key");
-      out.add(new Tensor(t.get("name").asText(), t.get("kind").asText(), t.get("type").asText(),
-          key == null || key.isNull() ? null : key.asText(), shape, dims));
-    }
-    return out;
   }
 
   public Tensor input(String name) {

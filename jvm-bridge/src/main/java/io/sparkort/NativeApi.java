@@ -1,9 +1,10 @@
 package io.sparkort;
 
 /**
- * Declarations of the native library's functions (native/src/jni_api.rs), and nothing else.
- * Call {@link NativeLoader#load()} before any of them. Every failure arrives as a
- * {@link SparkOrtException} subclass.
+ * Declarations of the native library's functions (native/src/jni/exports.rs), and nothing else.
+ * The {@code long[]} records, JSON and text they take and return are written and read by {@link
+ * NativeWire} (its twin: native/src/jni/wire.rs). Call {@link NativeLoader#load()} before any of
+ * them. Every failure arrives as a {@link SparkOrtException} subclass.
  */
 final class NativeApi {
   private NativeApi() {}
@@ -24,22 +25,23 @@ final class NativeApi {
    * @param intraThreads ONNX Runtime intra-op threads per session
    * @param outputs tensors computed inside the graph to expose as extra outputs (the model is cut to
    *     fetch them); a model opened with other outputs is another model
-   * @param loadNanos receives in element 0 the nanoseconds this call spent loading the model, 0 when
-   *     it was open already
+   * @param report receives what the call did: {@link NativeWire#openReport()}, read with {@link
+   *     NativeWire#loadNanos}
    * @return a handle to pass to {@link #closeModel(long)} exactly once
    */
-  static native long openModel(String path, int maxSessions, int intraThreads, String[] outputs, long[] loadNanos);
+  static native long openModel(String path, int maxSessions, int intraThreads, String[] outputs, long[] report);
 
   /**
    * @param path local file path of the .onnx model; its external data files are not read
    * @param outputs tensors inside the graph to expose as extra outputs, as {@link #openModel} does
-   * @return the model's inputs and outputs as JSON (see {@link ModelSignature})
+   * @return the model's inputs and outputs as JSON, read by {@link NativeWire#readSignature}
    */
   static native String describeModel(String path, String[] outputs);
 
   /**
    * @param path local file path of the .onnx model
    * @return the external data files its initializers name, relative to its folder, as a JSON array
+   *     ({@link NativeWire#readFileList})
    * @throws ModelLoadException when a location is not a relative path inside that folder
    */
   static native String externalDataFiles(String path);
@@ -47,7 +49,7 @@ final class NativeApi {
   /**
    * @param model handle from {@link #openModel}
    * @return load nanos, sessions, intra-op threads, weight bytes, peak concurrent runs, loads of
-   *     this content in this process
+   *     this content in this process, read by {@link NativeWire#readStats}
    */
   static native long[] modelStats(long model);
 
@@ -57,7 +59,7 @@ final class NativeApi {
    */
   static native void setModelMemoryBudget(long bytes);
 
-  /** @return the native library's log records since the last call, one per line as "LEVEL message" */
+  /** @return the native library's log records since the last call, read by {@link NativeWire#readLog} */
   static native String drainLog();
 
   /** @param model handle from {@link #openModel}; invalid afterwards */
@@ -67,13 +69,9 @@ final class NativeApi {
   static native long openResultCount();
 
   /**
-   * Runs one batch. Input {@code i} is {@code inputNames[i]} fed from {@code columns[i]} (named in
-   * errors), of ONNX element type {@code elementTypes[i]}, with shape {@code ranks[i]} consecutive
-   * values of {@code shapes} (batch first for batched models), and memory {@code buffers[4i]} (data
-   * address), {@code buffers[4i+1]} (data bytes), {@code buffers[4i+2]} and {@code buffers[4i+3]}
-   * (for strings: address and bytes of int32 offsets, one per element plus one; else 0), row-major,
-   * in the layout {@link InputBuffer} writes. The buffers must stay allocated and unchanged until
-   * this call returns.
+   * Runs one batch, its inputs as {@link NativeWire.RunInputs} lays them out, their memory
+   * row-major in the layout {@link InputBuffer} writes. The buffers must stay allocated and
+   * unchanged until this call returns.
    *
    * @param model handle from {@link #openModel}
    * @param fetch names of the model outputs to return, in order
@@ -91,10 +89,8 @@ final class NativeApi {
 
   /**
    * @param result handle from {@link #run}
-   * @return per fetched output: kind (0 tensor, 1 sequence of maps), element type code (of the
-   *     tensor or the maps' values, already widened to its Spark type), key type code (-1 if none),
-   *     rank, the dims, the number of buffers, then address and bytes of each (see {@link
-   *     BatchReader}); addresses stay valid until {@link #closeResult}
+   * @return the fetched outputs, read by {@link NativeWire#readOutputs}; addresses stay valid until
+   *     {@link #closeResult}
    */
   static native long[] describeResult(long result);
 
@@ -102,15 +98,21 @@ final class NativeApi {
   static native void closeResult(long result);
 
   /**
+   * @param layout a row layout, {@link NativeWire#rowLayout}
+   * @return how many bytes longer a laid row of {@code layout} is than its input row: the room to
+   *     leave after each input row copied into an arena
+   * @throws SparkOrtException when the layout is not UnsafeRow's
+   */
+  static native int rowGrowth(long[] layout);
+
+  /**
    * Lays out rows {@code 0..rows} of {@code arena} in place as output rows: each one's input
    * UnsafeRow bytes sit at the start of its span, {@code starts[r]} to {@code starts[r + 1]}, and it
    * becomes the input's fields followed by the predictions' (null-free, zero) fields and reserved
-   * arrays. {@code layout}: input bitset bytes, output bitset bytes, input fields, the count and
-   * ordinals of the input's variable-length fields, the count of predictions and per prediction its
-   * reserved array's bytes and elements (0, 0 for one value a row). With {@code feeds} (else null),
-   * copies the rows' features into tensor slots {@code 0..} in the same pass, up to the first row
-   * that is not as {@code feeds} says (a null array, another length, a null element). {@code feeds},
-   * per model input: field ordinal, elements per row, bytes per element, buffer address, buffer bytes.
+   * arrays, as {@code layout} ({@link NativeWire#rowLayout}) says. With {@code feeds} (else null;
+   * {@link NativeWire#feeds}), copies the rows' features into tensor slots {@code 0..} in the same
+   * pass, up to the first row that is not as {@code feeds} says (a null array, another length, a
+   * null element).
    *
    * @return the first row whose features were not copied: {@code rows} when all were, 0 without feeds
    */
@@ -128,8 +130,7 @@ final class NativeApi {
   /**
    * Writes one fetched output of a run into laid rows {@code 0..rows}; {@code slots[r]} is row
    * {@code r}'s place in the tensor, negative for none. {@code layout} as for {@link #layRows};
-   * {@code prediction}: field ordinal, values per row (0 for one value in the field's slot), bytes
-   * per value, 1 for booleans else 0, the tensor's address and bytes.
+   * {@code prediction} as {@link NativeWire#prediction} writes it.
    */
   static native void fillRows(byte[] arena, int[] starts, int[] slots, int rows, long[] layout, long[] prediction);
 }

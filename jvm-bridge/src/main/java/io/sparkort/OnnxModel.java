@@ -178,7 +178,7 @@ public class OnnxModel extends Transformer implements MLWritable {
     return metrics(active.get().sparkContext());
   }
 
-  private synchronized ScoringMetrics metrics(SparkContext context) {
+  synchronized ScoringMetrics metrics(SparkContext context) {
     if (metrics == null || !metrics.belongsTo(context)) {
       metrics = new ScoringMetrics(context, uid);
     }
@@ -236,9 +236,14 @@ public class OnnxModel extends Transformer implements MLWritable {
 
   /** The fetchDict names that are not model outputs: tensors inside the graph, exposed by cutting it. */
   private String[] intermediateOutputs(ModelSource source) {
+    return intermediateOutputs(source, getFetchDict().values());
+  }
+
+  /** Those of {@code fetched} that are not model outputs. */
+  static String[] intermediateOutputs(ModelSource source, java.util.Collection<String> fetched) {
     ModelSignature own = source.signature(new String[0]);
     List<String> outputs = new ArrayList<>();
-    for (String name : getFetchDict().values()) {
+    for (String name : fetched) {
       if (own.output(name) == null && !outputs.contains(name)) {
         outputs.add(name);
       }
@@ -246,7 +251,7 @@ public class OnnxModel extends Transformer implements MLWritable {
     return outputs.toArray(new String[0]);
   }
 
-  private ModelSource resolveModel(Configuration hadoopConf) {
+  ModelSource resolveModel(Configuration hadoopConf) {
     if (!isDefined(modelLocation)) {
       throw new ModelLoadException("modelLocation is not set");
     }

@@ -89,7 +89,7 @@ final class PartitionScorer implements FlatMapFunction<Iterator<InternalRow>, In
         return;
       }
       long started = System.nanoTime();
-      long result = node.run(writer.nativeArguments(written), fetch);
+      long result = node.run(writer.runInputs(written), fetch);
       long nanos = System.nanoTime() - started;
       metrics.batch(written, nanos);
       nodeMetrics.scoredRows.add(written);

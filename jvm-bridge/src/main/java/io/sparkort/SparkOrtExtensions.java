@@ -10,13 +10,24 @@ import scala.runtime.BoxedUnit;
 
 /**
  * sparkort's entry point for every session of an application:
- * {@code spark.sql.extensions=io.sparkort.SparkOrtExtensions}. It injects the scoring node's planner
- * strategy and optimizer rules (in Spark's operator optimization batch). Sessions without it get
- * the same strategy and rules through {@code spark.experimental} the first time they score.
+ * {@code spark.sql.extensions=io.sparkort.SparkOrtExtensions}. It injects the SQL function
+ * {@code onnx_predict}, the analyzer rule that turns its calls into scoring nodes
+ * ({@link ExtractOnnxPredict}), the scoring node's planner strategy and optimizer rules (in Spark's
+ * operator optimization batch). Sessions without it get the same function, strategy and rules
+ * through {@code spark.experimental} and the session's function registry the first time they use
+ * the OnnxModel API or {@link functions}; there calls are taken out of their operators in the
+ * optimizer instead.
  */
 public final class SparkOrtExtensions extends AbstractFunction1<SparkSessionExtensions, BoxedUnit> {
   @Override
   public BoxedUnit apply(SparkSessionExtensions extensions) {
+    extensions.injectFunction(PredictFunctions.onnxPredictDescription());
+    extensions.injectPostHocResolutionRule(new AbstractFunction1<SparkSession, Rule<LogicalPlan>>() {
+      @Override
+      public Rule<LogicalPlan> apply(SparkSession session) {
+        return ExtractOnnxPredict.IN_ANALYSIS;
+      }
+    });
     extensions.injectOptimizerRule(new AbstractFunction1<SparkSession, Rule<LogicalPlan>>() {
       @Override
       public Rule<LogicalPlan> apply(SparkSession session) {

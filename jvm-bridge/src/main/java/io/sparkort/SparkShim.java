@@ -70,10 +70,15 @@ final class SparkShim {
   }
 
   /**
-   * Adds {@link OnnxScoreStrategy} to the session's extra strategies and {@link OnnxScoreRules} to
-   * its extra optimizations, once, unless the session was built with {@link SparkOrtExtensions}.
+   * Adds {@link OnnxScoreStrategy} to the session's extra strategies, {@link ExtractOnnxPredict} and
+   * {@link OnnxScoreRules} to its extra optimizations and {@code onnx_predict} to its functions, once,
+   * unless the session was built with {@link SparkOrtExtensions}.
    */
-  private static void planScoring(SparkSession session) {
+  static void planScoring(SparkSession session) {
+    if (!isClassic(session)) {
+      throw new SparkOrtException("this is a Spark Connect session: start the Connect server with the sparkort jar "
+          + "and spark.sql.extensions=" + SparkOrtExtensions.class.getName() + ", and score through onnx_predict");
+    }
     if (hasExtensions(session)) {
       return;
     }
@@ -81,7 +86,20 @@ final class SparkShim {
     synchronized (experimental) {
       prepend(experimental, "extraStrategies", OnnxScoreStrategy.INSTANCE);
       prepend(experimental, "extraOptimizations", OnnxScoreRules.INSTANCE);
+      prepend(experimental, "extraOptimizations", ExtractOnnxPredict.IN_OPTIMIZER);
     }
+    PredictFunctions.registerOnnxPredict(session);
+  }
+
+  /** The session's own function registry (its SQL functions and temporary functions). */
+  static org.apache.spark.sql.catalyst.analysis.FunctionRegistry functionRegistry(SparkSession session) {
+    return (org.apache.spark.sql.catalyst.analysis.FunctionRegistry) invoke(invoke(session, "sessionState"),
+        "functionRegistry");
+  }
+
+  /** Whether {@code session} runs in this JVM (not a Spark Connect client's). */
+  static boolean isClassic(SparkSession session) {
+    return hasMethod(session, "sessionState");
   }
 
   /** Whether {@code spark.sql.extensions} (a static conf, so set when the session was built) names ours. */
@@ -121,6 +139,41 @@ final class SparkShim {
       }
     }
     throw new SparkOrtException("this Spark version has none of " + String.join(", ", names));
+  }
+
+  /**
+   * A new {@code type} through its public constructor of {@code args.length} parameters that takes
+   * them: Spark's case classes take a collection.Seq on Scala 2.12 and an immutable.Seq on 2.13,
+   * and an immutable List is both.
+   */
+  static <T> T construct(Class<T> type, Object... args) {
+    for (java.lang.reflect.Constructor<?> constructor : type.getConstructors()) {
+      Class<?>[] types = constructor.getParameterTypes();
+      if (types.length == args.length && accepts(types, args)) {
+        try {
+          return type.cast(constructor.newInstance(args));
+        } catch (InvocationTargetException e) {
+          Throwable cause = e.getCause();
+          if (cause instanceof RuntimeException) {
+            throw (RuntimeException) cause;
+          }
+          throw new SparkOrtException("new " + type.getSimpleName() + " failed: " + cause, cause);
+        } catch (ReflectiveOperationException e) {
+          throw new SparkOrtException("cannot make a " + type.getName() + ": " + e, e);
+        }
+      }
+    }
+    throw new SparkOrtException("this Spark version has no " + type.getName() + " constructor for "
+        + args.length + " arguments; sparkort supports Spark 3.5 and 4.x");
+  }
+
+  private static boolean accepts(Class<?>[] types, Object[] args) {
+    for (int i = 0; i < types.length; i++) {
+      if (args[i] != null && !types[i].isInstance(args[i])) {
+        return false;
+      }
+    }
+    return true;
   }
 
   /** A plan's output attributes (a collection.Seq on Scala 2.12, an immutable.Seq on 2.13), logical or physical. */

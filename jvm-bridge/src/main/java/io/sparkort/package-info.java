@@ -9,8 +9,9 @@
  * io.sparkort.SparkOrtExtensions} (the {@code spark.sql.extensions} entry point), {@link
  * io.sparkort.StringMapParam}, and the errors: {@link io.sparkort.SparkOrtException} and its
  * subclasses {@link io.sparkort.ModelLoadException}, {@link io.sparkort.InvalidInputException},
- * {@link io.sparkort.InferenceException}, {@link io.sparkort.NativeLibraryException}. Every
- * {@code spark.sparkort.*} conf key is in {@code SparkOrtConf}.
+ * {@link io.sparkort.InferenceException}, {@link io.sparkort.NativeLibraryException}. {@link
+ * io.sparkort.functions} holds the Column functions ({@code onnxPredict}); in SQL the same is
+ * {@code onnx_predict}. Every {@code spark.sparkort.*} conf key is in {@code SparkOrtConf}.
  *
  * <h2>Planning, on the driver</h2>
  * {@code ScoringPlan} works out which columns feed which model input and which outputs become which
@@ -18,8 +19,11 @@
  * the one type mapping between ONNX and Spark. {@code ScoringRequest} is what a scoring node asks
  * of the model. {@link io.sparkort.OnnxScore} is the logical plan node over the input's plan,
  * {@code OnnxScoreRules} what the optimizer may do with it, {@code OnnxScoreStrategy} plans it as
- * {@link io.sparkort.OnnxScoreExec}. {@code SparkShim} reaches the Spark internals that moved
- * between Spark 3.5 and 4.
+ * {@link io.sparkort.OnnxScoreExec}. SQL and Column calls reach the same node: {@code
+ * PredictFunctions} builds an {@link io.sparkort.OnnxPredict} call (resolved into a {@code
+ * PredictCall}) and {@code ExtractOnnxPredict} pulls it out into an {@code OnnxScore} below the
+ * operator that holds it. {@code SparkShim} reaches the Spark internals that moved between Spark
+ * 3.5 and 4.
  *
  * <h2>Model files</h2>
  * {@code ModelSource} (driver) reads the model's .onnx file, names its content and ships it;
@@ -32,7 +36,7 @@
  *
  * <h2>Batches, on each executor</h2>
  * {@code PartitionScorer} is the one scoring path: a partition in batches, each within the
- * {@code BatchBudget}. {@code BatchRows} keeps a batch's rows: {@code LaidRows} where every output's
+ * {@code BatchBudget}. {@code BatchRows} keeps a batch's rows: {@code ArenaRows} where every output's
  * size per row is known before the run, else {@code JoinedRows}. {@code BatchWriter} writes the
  * features into one {@code InputBuffer} per model input, {@code BatchReader} reads the outputs back,
  * {@code CopyBySize} copies their bytes. {@code LostExecutorReports} names the model when an

@@ -1,8 +1,8 @@
 package io.sparkort;
 
-import java.util.ArrayList;
 import java.util.Arrays;
 import java.util.List;
+import java.util.stream.IntStream;
 import org.apache.spark.sql.catalyst.expressions.UnsafeArrayData;
 import org.apache.spark.sql.catalyst.expressions.UnsafeRow;
 import org.apache.spark.sql.types.StructField;
@@ -11,13 +11,15 @@ import org.apache.spark.unsafe.Platform;
 import org.apache.spark.unsafe.array.ByteArrayMethods;
 
 /**
- * Batch rows written once, for plans whose every fetched column has a size per row known before
- * the run: one number, or a flat array of numbers whose length the model's signature fixes. As a
- * row arrives its bytes are copied into a byte array, the arena; the native library then lays each
- * one out in place as the output row, with the predictions' slots and arrays reserved, copies the
- * features of the common case (an array column already in the tensor's layout) into the tensors,
- * and after the run writes the predictions into the rows (native/src/unsafe_rows.rs). Each of
- * those steps cost more than a dozen nanoseconds a row in Java, a few there.
+ * A batch's rows in a byte array, the arena, laid out there in place by the native library as the
+ * output rows: for plans whose every fetched column has a size per row known before the run (one
+ * number, or a flat array of numbers whose length the model's signature fixes). As a row arrives
+ * its bytes are copied into the arena, with room after them for what the row grows by; the native
+ * library then lays each one out in place as the output row, with the predictions' slots and
+ * arrays reserved, copies the features of the common case (an array column already in the
+ * tensor's layout) into the tensors, and after the run writes the predictions into the rows
+ * (native/src/unsafe_rows.rs; the layout's format is {@link NativeWire#rowLayout}). Each of those
+ * steps cost more than a dozen nanoseconds a row in Java, a few there.
  *
  * <p>The rows live in two arenas per task, used by turns batch after batch, and each batch slot's
  * UnsafeRow object is re-pointed: nothing is allocated per row. Arenas and slots grow as rows come
@@ -26,7 +28,7 @@ import org.apache.spark.unsafe.array.ByteArrayMethods;
  * been used, when a consumer asks {@code hasNext}), and until the batch after; Spark's row
  * iterators promise less (a consumer that keeps a row copies it).
  */
-final class LaidRows implements BatchRows {
+final class ArenaRows implements BatchRows {
   /** Longer prediction arrays (8 MB a row at most) go through JoinedRows, whose sizes need no int arithmetic here. */
   private static final long MAX_ARRAY = 1 << 20;
   /** Batch slots to begin with. */
@@ -48,10 +50,12 @@ final class LaidRows implements BatchRows {
   /** Row r of the batch spans bytes starts[r] to starts[r + 1] of its arena. */
   private int[] starts;
   private final int inputFields;
-  /** How much longer an output row is than its input row. */
+  /** How much longer an output row is than its input row ({@link NativeApi#rowGrowth}). */
   private final int growth;
-  /** The layout as {@link NativeApi#layRows} takes it. */
+  /** The layout as {@link NativeApi#layRows} takes it ({@link NativeWire#rowLayout}). */
   private final long[] layout;
+  /** Per fetch: the bytes of the array reserved for it in each row; 0 for one value in its slot. */
+  private final long[] arrayBytes;
   /** Two sets of the batch's row objects, re-pointed at their rows in the arena of the same turn. */
   private final UnsafeRow[][] slotRows = {new UnsafeRow[0], new UnsafeRow[0]};
   private final byte[][] arenas = {new byte[0], new byte[0]};
@@ -59,7 +63,7 @@ final class LaidRows implements BatchRows {
   private int turn;
   private int scored;
 
-  private LaidRows(ScoringPlan plan, int batchRows, long budget, String partition) {
+  private ArenaRows(ScoringPlan plan, int batchRows, long budget, String partition) {
     StructType input = plan.inputSchema();
     this.plan = plan;
     this.fetches = plan.fetches.toArray(new ScoringPlan.Fetch[0]);
@@ -71,31 +75,19 @@ final class LaidRows implements BatchRows {
     slots = new int[first];
     starts = new int[first + 1];
     inputFields = input.fields().length;
-    int fields = inputFields + fetches.length;
-    int inputBitsetBytes = UnsafeRow.calculateBitSetWidthInBytes(inputFields);
-    int bitsetBytes = UnsafeRow.calculateBitSetWidthInBytes(fields);
-    List<Long> described = new ArrayList<>(Arrays.asList((long) inputBitsetBytes, (long) bitsetBytes, (long) inputFields));
-    List<Long> moved = new ArrayList<>();
     StructField[] inputs = input.fields();
-    for (int i = 0; i < inputs.length; i++) {
-      if (!UnsafeRow.isFixedLength(inputs[i].dataType())) {
-        moved.add((long) i);
-      }
-    }
-    described.add((long) moved.size());
-    described.addAll(moved);
-    described.add((long) fetches.length);
-    int reserved = 0;
-    for (ScoringPlan.Fetch fetch : fetches) {
+    int[] moved = IntStream.range(0, inputs.length).filter(i -> !UnsafeRow.isFixedLength(inputs[i].dataType())).toArray();
+    arrayBytes = new long[fetches.length];
+    long[] arrayElements = new long[fetches.length];
+    for (int f = 0; f < fetches.length; f++) {
+      ScoringPlan.Fetch fetch = fetches[f];
       int n = fetch.rowRank == 1 ? (int) fetch.flatRowLength : 0;
-      int bytes = fetch.rowRank == 1 ? UnsafeArrayData.calculateHeaderPortionInBytes(n)
-          + (int) ByteArrayMethods.roundNumberOfBytesToNearestWord((long) n * fetch.leaf.bytes) : 0;
-      described.add((long) bytes);
-      described.add((long) n);
-      reserved += bytes;
+      arrayElements[f] = n;
+      arrayBytes[f] = fetch.rowRank == 1 ? UnsafeArrayData.calculateHeaderPortionInBytes(n)
+          + ByteArrayMethods.roundNumberOfBytesToNearestWord((long) n * fetch.leaf.bytes) : 0;
     }
-    layout = described.stream().mapToLong(Long::longValue).toArray();
-    growth = bitsetBytes - inputBitsetBytes + 8 * fetches.length + reserved;
+    layout = NativeWire.rowLayout(inputFields, moved, arrayBytes, arrayElements);
+    growth = NativeApi.rowGrowth(layout);
     rowCost = growth + BatchBudget.fixedTensorBytes(plan) + BatchBudget.ROW_OVERHEAD;
   }
 
@@ -104,7 +96,7 @@ final class LaidRows implements BatchRows {
    * the run, or an input's tensor may take more than its rows do (a Vector, or elements widened,
    * into a shape the model leaves open): such a batch may end at a row already laid out.
    */
-  static LaidRows of(ScoringPlan plan, int batchRows, long budget, String partition) {
+  static ArenaRows of(ScoringPlan plan, int batchRows, long budget, String partition) {
     for (ScoringPlan.Fetch fetch : plan.fetches) {
       boolean fixed = !fetch.maps && fetch.leaf != LeafType.STRING && fetch.rowRank <= 1 && fetch.flatRowLength >= 0
           && fetch.flatRowLength <= MAX_ARRAY;
@@ -118,7 +110,7 @@ final class LaidRows implements BatchRows {
         return null;
       }
     }
-    return new LaidRows(plan, batchRows, budget, partition);
+    return new ArenaRows(plan, batchRows, budget, partition);
   }
 
   /** Takes a batch: its rows take the space of the batch before the last one. */
@@ -158,7 +150,7 @@ final class LaidRows implements BatchRows {
     if (size == 0) {
       return 0;
     }
-    int r = NativeApi.layRows(arena, starts, size, layout, writer.gathering(0, size));
+    int r = NativeApi.layRows(arena, starts, size, layout, writer.startNativeCopy(size));
     for (; scored < r; scored++) {
       slots[scored] = scored;
     }
@@ -176,7 +168,7 @@ final class LaidRows implements BatchRows {
       // A row the native library could not copy as it is goes through the writer; the copying goes on after it.
       writeThrough(writer, rows[r], r, firstRowIndex + r);
       r++;
-      long[] feeds = r < size ? writer.gathering(scored, size) : null;
+      long[] feeds = r < size ? writer.resumeNativeCopy() : null;
       int stop = feeds == null ? r : NativeApi.gatherFeeds(arena, starts, r, size, scored, layout, feeds);
       for (; r < stop; r++) {
         slots[r] = scored++;
@@ -190,7 +182,7 @@ final class LaidRows implements BatchRows {
     long largest = 0;
     String name = "";
     for (int f = 0; f < fetches.length; f++) {
-      long bytes = Math.max(8, layout[layout.length - 2 * fetches.length + 2 * f]);
+      long bytes = Math.max(8, arrayBytes[f]);
       if (bytes >= largest) {
         largest = bytes;
         name = "model output '" + fetches[f].output + "' (column '" + fetches[f].column + "') " + bytes + " bytes a row";
@@ -252,17 +244,17 @@ final class LaidRows implements BatchRows {
   /** Writes a run's predictions into the laid rows' reserved slots and arrays. */
   @Override
   public void fill(long[] described, int size, int scored) {
-    List<BatchReader.Output> outputs = BatchReader.outputs(described);
+    List<NativeWire.Output> outputs = NativeWire.readOutputs(described);
     for (int f = 0; f < fetches.length; f++) {
       ScoringPlan.Fetch fetch = fetches[f];
-      BatchReader.Output output = outputs.get(fetch.result);
+      NativeWire.Output output = outputs.get(fetch.result);
       long perRow = BatchReader.elements(BatchReader.rowDims(fetch, output, batched, scored));
       if (perRow != fetch.flatRowLength) {
         throw new InferenceException("model output '" + fetch.output + "' came back with " + perRow
             + " values per row; its signature says " + fetch.flatRowLength);
       }
-      long[] prediction = {inputFields + f, fetch.rowRank == 0 ? 0 : perRow, fetch.leaf.bytes,
-          fetch.leaf == LeafType.BOOLEAN ? 1 : 0, output.address(0), output.bytes(0)};
+      long[] prediction = NativeWire.prediction(inputFields + f, fetch.rowRank == 0 ? 0 : perRow, fetch.leaf.bytes,
+          fetch.leaf == LeafType.BOOLEAN, output.address(0), output.bytes(0));
       NativeApi.fillRows(arenas[turn], starts, slots, size, layout, prediction);
     }
   }
