@@ -1,11 +1,31 @@
+/// What a model input or output holds, as far as sparkort exchanges it.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum TensorKind {
+    /// A tensor.
+    Tensor,
+    /// A sequence of maps, one per row (as scikit-learn's ZipMap returns).
+    Maps,
+    /// Any other value (a sequence of tensors, an optional), which sparkort cannot exchange.
+    Other,
+}
+
+impl TensorKind {
+    /// The name the signature JSON gives it, which `ModelSignature.java` reads.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            TensorKind::Tensor => "tensor",
+            TensorKind::Maps => "maps",
+            TensorKind::Other => "other",
+        }
+    }
+}
+
 /// One model input or output as the JVM needs it to plan columns: the element type by name,
 /// the shape with -1 for symbolic dimensions, and the symbols themselves ("" when fixed).
 #[derive(Clone, Debug, PartialEq)]
 pub struct TensorInfo {
     pub name: String,
-    /// "tensor"; "maps" for a sequence of maps (one per row, as scikit-learn's ZipMap returns);
-    /// "other" for any other value, which sparkort cannot exchange.
-    pub kind: String,
+    pub kind: TensorKind,
     /// Element type name from `tensor::ElementType::name` ("float32", ...): the tensor's, or the maps'
     /// values'; a description for other values.
     pub element_type: String,
@@ -38,7 +58,7 @@ mod tests {
     fn info(name: &str, shape: Vec<i64>, dims: &[&str]) -> TensorInfo {
         TensorInfo {
             name: name.into(),
-            kind: "tensor".into(),
+            kind: TensorKind::Tensor,
             element_type: "float32".into(),
             key_type: None,
             shape,

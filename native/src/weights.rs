@@ -263,20 +263,39 @@ fn try_zeroed<T: Default + Clone>(init: &Initializer<'_>, elements: usize) -> st
     Ok(values)
 }
 
-/// Numeric types with no padding for which every bit pattern is a valid value.
-trait Plain: Copy + Default + std::fmt::Debug + ort::value::PrimitiveTensorElementType + 'static {}
-impl Plain for f32 {}
-impl Plain for f64 {}
-impl Plain for i8 {}
-impl Plain for i16 {}
-impl Plain for i32 {}
-impl Plain for i64 {}
-impl Plain for u8 {}
-impl Plain for u16 {}
-impl Plain for u32 {}
-impl Plain for u64 {}
-impl Plain for half::f16 {}
-impl Plain for half::bf16 {}
+/// Numeric types whose values may be written as raw bytes: [`plain`] hands a `&mut [u8]` view of a
+/// `Vec<T>` to code that fills it from a file.
+///
+/// # Safety
+/// An implementor must have no padding bytes and no invalid bit patterns: every sequence of
+/// `size_of::<T>()` bytes, in native byte order, is a valid `T` (so no `bool`, `char`, enum or
+/// reference). The primitive integers and floats below qualify.
+unsafe trait Plain: Copy + Default + std::fmt::Debug + ort::value::PrimitiveTensorElementType + 'static {}
+// SAFETY: the primitive integers and IEEE floats (and half's f16 and bf16, `repr(transparent)` over
+// u16) have no padding, and every bit pattern of their size is a value.
+unsafe impl Plain for f32 {}
+// SAFETY: as for f32.
+unsafe impl Plain for f64 {}
+// SAFETY: as for f32.
+unsafe impl Plain for i8 {}
+// SAFETY: as for f32.
+unsafe impl Plain for i16 {}
+// SAFETY: as for f32.
+unsafe impl Plain for i32 {}
+// SAFETY: as for f32.
+unsafe impl Plain for i64 {}
+// SAFETY: as for f32.
+unsafe impl Plain for u8 {}
+// SAFETY: as for f32.
+unsafe impl Plain for u16 {}
+// SAFETY: as for f32.
+unsafe impl Plain for u32 {}
+// SAFETY: as for f32.
+unsafe impl Plain for u64 {}
+// SAFETY: as for f32.
+unsafe impl Plain for half::f16 {}
+// SAFETY: as for f32.
+unsafe impl Plain for half::bf16 {}
 
 /// A tensor of `elements` values of `T`, its bytes written by `fill` straight into the tensor's buffer.
 fn plain<T: Plain>(

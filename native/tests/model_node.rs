@@ -86,7 +86,7 @@ fn signature_is_read_without_the_external_data() {
     let full = model_node::open(models().join("external_mlp.onnx").to_str().expect("path"), ONE).expect("open").model;
     let alone = scratch("graph-alone").join("external_mlp.onnx");
     std::fs::copy(models().join("external_mlp.onnx"), &alone).expect("copy the .onnx only");
-    let described = model_node::describe(alone.to_str().expect("path"), &[]).expect("describe without data");
+    let described = model_node::read_signature(alone.to_str().expect("path"), &[]).expect("describe without data");
     assert_eq!(&described, full.signature());
     let err = model_node::open(alone.to_str().expect("path"), ONE).err().expect("scoring needs the data");
     assert!(matches!(err, Error::ModelLoad { .. }), "{err:?}");
@@ -111,7 +111,7 @@ fn external_data_outside_the_model_folder_is_refused() {
     let err = model_node::external_data_files(path.to_str().expect("path")).expect_err("refused");
     assert!(matches!(err, Error::ModelLoad { .. }) && err.to_string().contains("inside the model's folder"), "{err}");
     // Describing reads no external data, so it has nothing to refuse.
-    assert!(model_node::describe(path.to_str().expect("path"), &[]).is_ok());
+    assert!(model_node::read_signature(path.to_str().expect("path"), &[]).is_ok());
 }
 
 #[test]

@@ -66,7 +66,7 @@ fn tensors_inside_the_graph_are_fetched_by_cutting_the_model() {
     assert_scores_like_onnxruntime_python(&cut, &json, 1e-6);
     let whole = model_node::open(path, ONE).expect("model").model;
     assert!(!Arc::ptr_eq(&whole, &cut), "a cut model is another model");
-    assert_eq!(model_node::describe(path, &inner).expect("describe").outputs.len(), 3);
+    assert_eq!(model_node::read_signature(path, &inner).expect("describe").outputs.len(), 3);
     let err = model_node::open_with_outputs(path, ONE, &["nope".into()]).err().expect("unknown tensor");
     assert!(matches!(err, Error::InvalidInput(_)), "{err:?}");
     assert!(err.to_string().contains("fetchDict asks for 'nope'"), "{err}");

@@ -18,7 +18,7 @@ use sparkort::jni::wire::{
     self, FeedRecord, InputRecord, OpenReport, OutputRecord, PredictionRecord, ReservedArray, RowLayout, RunArrays,
     StatsRecord,
 };
-use sparkort::signature::{Signature, TensorInfo};
+use sparkort::signature::{Signature, TensorInfo, TensorKind};
 use sparkort::tensor::ElementType;
 use sparkort::unsafe_rows::{ArrayFeed, Prediction};
 
@@ -120,20 +120,22 @@ fn outputs() -> Vec<Vec<OutputRecord>> {
 
 fn signatures() -> Vec<Signature> {
     let info =
-        |name: &str, kind: &str, element_type: &str, key_type: Option<&str>, shape: &[i64], dims: &[&str]| TensorInfo {
-            name: name.into(),
-            kind: kind.into(),
-            element_type: element_type.into(),
-            key_type: key_type.map(Into::into),
-            shape: shape.to_vec(),
-            dim_names: dims.iter().map(|d| d.to_string()).collect(),
+        |name: &str, kind: TensorKind, element_type: &str, key_type: Option<&str>, shape: &[i64], dims: &[&str]| {
+            TensorInfo {
+                name: name.into(),
+                kind,
+                element_type: element_type.into(),
+                key_type: key_type.map(Into::into),
+                shape: shape.to_vec(),
+                dim_names: dims.iter().map(|d| d.to_string()).collect(),
+            }
         };
     vec![Signature {
-        inputs: vec![info("features", "tensor", "float32", None, &[-1, 2], &["N", ""])],
+        inputs: vec![info("features", TensorKind::Tensor, "float32", None, &[-1, 2], &["N", ""])],
         outputs: vec![
-            info("label", "tensor", "int64", None, &[-1], &["N"]),
-            info("probabilities", "maps", "float32", Some("int64"), &[], &[]),
-            info("state", "other", "sequence of tensor", None, &[], &[]),
+            info("label", TensorKind::Tensor, "int64", None, &[-1], &["N"]),
+            info("probabilities", TensorKind::Maps, "float32", Some("int64"), &[], &[]),
+            info("state", TensorKind::Other, "sequence of tensor", None, &[], &[]),
         ],
     }]
 }
@@ -264,7 +266,7 @@ fn golden() -> Value {
             json!({}),
             signatures().iter().map(|s| {
                 let tensors = |infos: &[TensorInfo]| infos.iter().map(|t| json!({
-                    "name": t.name, "kind": t.kind, "element_type": t.element_type, "key_type": t.key_type,
+                    "name": t.name, "kind": t.kind.as_str(), "element_type": t.element_type, "key_type": t.key_type,
                     "shape": t.shape, "dim_names": t.dim_names,
                 })).collect::<Vec<_>>();
                 json!({ "inputs": tensors(&s.inputs), "outputs": tensors(&s.outputs), "wire": wire::signature_json(s) })

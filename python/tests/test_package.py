@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import email
+import io
 import os
 import re
 import subprocess
@@ -56,3 +57,19 @@ def test_streaming_example_scores_every_row_once_across_a_restart() -> None:
     )
     assert run.returncode == 0, run.stderr[-3000:]
     assert "after the restart: 150 rows, each once, equal to ONNX Runtime's probabilities" in run.stdout, run.stdout
+
+
+def test_wheel_and_jar_carry_the_apache_license() -> None:
+    with zipfile.ZipFile(wheel()) as whl:
+        metadata = email.message_from_bytes(whl.read(f"sparkort-{sparkort.__version__}.dist-info/METADATA"))
+        licenses = [n for n in whl.namelist() if n.endswith("/LICENSE") and ".dist-info/" in n]
+        jar = whl.read(f"sparkort/jars/sparkort-{sparkort.__version__}.jar")
+    assert metadata["License-Expression"] == "Apache-2.0"
+    assert licenses, "the wheel carries the LICENSE file"
+    with zipfile.ZipFile(io.BytesIO(jar)) as j:
+        manifest = j.read("META-INF/MANIFEST.MF").decode()
+        license_text = j.read("META-INF/LICENSE").decode()
+    assert "Implementation-Title: sparkort" in manifest
+    assert f"Implementation-Version: {sparkort.__version__}" in manifest
+    assert "License: Apache-2.0" in manifest
+    assert "Apache License" in license_text and "Version 2.0, January 2004" in license_text

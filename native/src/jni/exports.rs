@@ -76,7 +76,7 @@ pub extern "system" fn Java_io_sparkort_NativeApi_describeModel<'local>(
     unowned_env
         .with_env(|env| -> Result<JString<'local>> {
             let outputs = strings(env, &outputs)?;
-            let json = wire::signature_json(&model_node::describe(&string(env, &path)?, &outputs)?);
+            let json = wire::signature_json(&model_node::read_signature(&string(env, &path)?, &outputs)?);
             Ok(env.new_string(json)?)
         })
         .resolve::<ThrowSparkOrtException>()

@@ -491,7 +491,7 @@ impl PredictionRecord {
 fn tensor_json(info: &TensorInfo) -> Value {
     json!({
         "name": info.name,
-        "kind": info.kind,
+        "kind": info.kind.as_str(),
         "type": info.element_type,
         "key": info.key_type,
         "shape": info.shape,
@@ -522,6 +522,7 @@ pub fn log_text(records: &[(Level, String)]) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::signature::TensorKind;
 
     #[test]
     fn input_descriptions_are_split_per_input() {
@@ -564,7 +565,7 @@ mod tests {
     fn info(name: &str, shape: Vec<i64>, dims: &[&str]) -> TensorInfo {
         TensorInfo {
             name: name.into(),
-            kind: "tensor".into(),
+            kind: TensorKind::Tensor,
             element_type: "float32".into(),
             key_type: None,
             shape,

@@ -137,7 +137,7 @@ final class ArenaRows implements BatchRows {
         if (arena.length - used < (long) inputBytes + growth) {
           arena = grow(arena, used, (long) inputBytes + growth);
         }
-        SmallBytes.copy(row.getBaseObject(), row.getBaseOffset(), arena, Platform.BYTE_ARRAY_OFFSET + used, inputBytes);
+        CopyBySize.copy(row.getBaseObject(), row.getBaseOffset(), arena, Platform.BYTE_ARRAY_OFFSET + used, inputBytes);
         used += inputBytes + growth;
         starts[++size] = used;
       }

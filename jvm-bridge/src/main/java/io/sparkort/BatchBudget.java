@@ -21,8 +21,8 @@ import org.apache.spark.sql.types.StructField;
  * measured (ci/benchmark) no batch of the default 1024 rows comes near it.
  */
 final class BatchBudget {
-  static final String CONF = "spark.sparkort.batchBytes";
-  static final long DEFAULT = 64L << 20;
+  static final String CONF = SparkOrtConf.BATCH_BYTES;
+  static final long DEFAULT = parse(SparkOrtConf.DEFAULT_BATCH_BYTES);
   static final long MIN = 1L << 10;
   static final long MAX = 2L << 30;
   /** The per-row objects and slots of a batch (row objects, slot and start entries), in bytes. */
@@ -105,7 +105,7 @@ final class BatchBudget {
         }
       }
     }
-    String column = largest < 0 ? "its fixed-width fields" : describeColumn(plan, fields[largest].name()) + " "
+    String column = largest < 0 ? "its fixed-width fields" : columnAndInput(plan, fields[largest].name()) + " "
         + largestBytes + " of them";
     return new InvalidInputException("row " + rowIndex + " of " + partition + " takes " + row.getSizeInBytes()
         + " bytes (" + column + ") and " + predictions + " " + added + " more, in all more than the batch budget of "
@@ -113,11 +113,11 @@ final class BatchBudget {
   }
 
   /** A column by name, with the model input it feeds if it feeds one. */
-  static String describeColumn(ScoringPlan plan, String column) {
+  static String columnAndInput(ScoringPlan plan, String column) {
     for (ScoringPlan.Feed feed : plan.feeds) {
       for (String c : feed.columns) {
         if (c.equals(column)) {
-          return feed.describe();
+          return feed.columnsAndInput();
         }
       }
     }

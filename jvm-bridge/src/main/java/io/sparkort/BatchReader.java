@@ -155,7 +155,7 @@ final class BatchReader {
       }
       UnsafeArrayData array = UnsafeArrayData.createFreshArray(n, leaf.bytes);
       long header = UnsafeArrayData.calculateHeaderPortionInBytes(n);
-      SmallBytes.copy(null, data + first * leaf.bytes, array.getBaseObject(), array.getBaseOffset() + header,
+      CopyBySize.copy(null, data + first * leaf.bytes, array.getBaseObject(), array.getBaseOffset() + header,
           (long) n * leaf.bytes);
       return array;
     }

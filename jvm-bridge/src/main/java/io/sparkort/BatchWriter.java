@@ -300,7 +300,7 @@ final class BatchWriter implements AutoCloseable {
         return false;
       }
     }
-    SmallBytes.copy(base, offset + header, null, buffer.address(start), (long) n * feed.leaves[0].bytes);
+    CopyBySize.copy(base, offset + header, null, buffer.address(start), (long) n * feed.leaves[0].bytes);
     return true;
   }
 
@@ -377,7 +377,7 @@ final class BatchWriter implements AutoCloseable {
 
   /** Where a bad value is, for error messages: the column, the model input and the row. */
   private String at(ScoringPlan.Feed feed, long rowIndex) {
-    return feed.describe() + ": row " + rowIndex + " of " + partition;
+    return feed.columnsAndInput() + ": row " + rowIndex + " of " + partition;
   }
 
   private boolean nullInput(ScoringPlan.Feed feed, long rowIndex, String what) {

@@ -42,8 +42,8 @@ import org.slf4j.LoggerFactory;
  * <p>Nothing found on disk is trusted. The cache directory ({@value #DIRECTORY_CONF}, default
  * {@code <java.io.tmpdir>/sparkort-models-<user>}) is used only if it is a real directory owned by
  * this user and writable by no one else; otherwise the executor logs why and keeps a private cache
- * inside its natives directory. Before a JVM first uses an entry (and whenever a file's stamp
- * changes), every file is hashed against the manifest, and the manifest against the model's key;
+ * inside its natives directory. Before a JVM first uses an entry (and whenever a file's
+ * {@link FileVersion} changes), every file is hashed against the manifest, and the manifest against the model's key;
  * an entry that does not match (truncated, flipped, half-deleted) is discarded and fetched again.
  *
  * <p>The cache holds at most {@value #BYTES_CONF} bytes (default {@value #DEFAULT_BYTES}): after a
@@ -52,9 +52,9 @@ import org.slf4j.LoggerFactory;
  * removed; if the entries in use alone are over the bound, they stay and a warning says so.
  */
 final class ModelCache {
-  static final String DIRECTORY_CONF = "spark.sparkort.modelCacheDir";
-  static final String BYTES_CONF = "spark.sparkort.modelCacheBytes";
-  static final String DEFAULT_BYTES = "10g";
+  static final String DIRECTORY_CONF = SparkOrtConf.MODEL_CACHE_DIR;
+  static final String BYTES_CONF = SparkOrtConf.MODEL_CACHE_BYTES;
+  static final String DEFAULT_BYTES = SparkOrtConf.DEFAULT_MODEL_CACHE_BYTES;
 
   /** The .onnx file's name in its folder: the same for every model, since two names may hold one content. */
   static final String MODEL_FILE = "model.onnx";
@@ -65,7 +65,7 @@ final class ModelCache {
 
   private static final Logger LOG = LoggerFactory.getLogger(ModelCache.class);
   private static final ConcurrentHashMap<String, Object> FETCHING = new ConcurrentHashMap<>();
-  /** Entries this JVM has hashed, with the stamps of their files then: unchanged files are not hashed again. */
+  /** Entries this JVM has hashed, with the {@link FileVersion}s of their files then: unchanged files are not hashed again. */
   private static final ConcurrentHashMap<String, String> VERIFIED = new ConcurrentHashMap<>();
   /** Entries this JVM holds (a lock per JVM, a count of holders within it), by folder. */
   private static final Map<String, Holder> HELD = new HashMap<>();
@@ -161,12 +161,12 @@ final class ModelCache {
           return MANIFEST + " does not list " + data.location + " as the driver resolved it";
         }
       }
-      StringBuilder stamps = new StringBuilder(FileStamp.of(manifest.toPath()));
+      StringBuilder versions = new StringBuilder(FileVersion.of(manifest.toPath()));
       for (String[] line : lines) {
-        stamps.append('\n').append(FileStamp.of(new File(new File(folder, MODEL_FOLDER), line[2]).toPath()));
+        versions.append('\n').append(FileVersion.of(new File(new File(folder, MODEL_FOLDER), line[2]).toPath()));
       }
       String known = VERIFIED.get(folder.getPath());
-      if (stamps.toString().equals(known)) {
+      if (versions.toString().equals(known)) {
         return null;
       }
       for (String[] line : lines) {
@@ -179,7 +179,7 @@ final class ModelCache {
           return line[2] + " has SHA-256 " + actual + ", not " + line[0];
         }
       }
-      VERIFIED.put(folder.getPath(), stamps.toString());
+      VERIFIED.put(folder.getPath(), versions.toString());
       return null;
     } catch (NoSuchFileException | FileNotFoundException e) {
       return "missing " + e.getMessage();

@@ -14,7 +14,7 @@ import org.slf4j.LoggerFactory;
  */
 final class ModelNode implements AutoCloseable {
   /** Bytes (models' sizes on disk) an executor may keep open; idle models beyond it are closed. */
-  static final String MEMORY_CONF = "spark.sparkort.modelMemory";
+  static final String MEMORY_CONF = SparkOrtConf.MODEL_MEMORY;
 
   private static final Logger LOG = LoggerFactory.getLogger(ModelNode.class);
 
@@ -88,7 +88,7 @@ final class ModelNode implements AutoCloseable {
   }
 
   /** The signature of the model file at {@code localPath} with {@code outputs} exposed, read without its external data. */
-  static ModelSignature describe(String localPath, String[] outputs) {
+  static ModelSignature readSignature(String localPath, String[] outputs) {
     NativeLoader.load();
     return NativeWire.readSignature(NativeApi.describeModel(localPath, outputs));
   }

@@ -21,6 +21,7 @@ import java.util.List;
 import java.util.Map;
 import java.util.Set;
 import java.util.concurrent.ConcurrentHashMap;
+import java.util.concurrent.atomic.AtomicLong;
 import org.apache.hadoop.conf.Configuration;
 import org.apache.hadoop.fs.FileStatus;
 import org.apache.hadoop.fs.FileSystem;
@@ -37,16 +38,21 @@ import org.apache.spark.sql.SparkSession;
  * executors themselves; the driver reads only the .onnx file (for the signature), never its
  * external data files. Either way executors keep the files in their {@link ModelCache}.
  *
- * <p>A model is known by its key: the SHA-256 of the .onnx bytes, and for each external data file
- * the SHA-256 of the driver's private copy (shipped files) or its location, length and modification
- * time (a URI: the driver never reads the data to name it).
+ * <p>A model is known by its key ({@link #contentKey}): the SHA-256 of the .onnx bytes, and for
+ * each external data file the SHA-256 of the driver's private copy (shipped files) or its location,
+ * length and modification time (a URI: the driver never reads the data to name it). A local file
+ * is copied and hashed once per {@link FileVersion}, not on every {@code transform}.
  */
 final class ModelSource implements Serializable {
   private static final long serialVersionUID = 1L;
   private static final Set<String> SHIPPED = Collections.synchronizedSet(new HashSet<String>());
   private static final Map<String, ModelSignature> SIGNATURES = new ConcurrentHashMap<>();
-  /** The driver's copies of users' data files, by the user's file's absolute path. */
+  /** The external data files each .onnx content names, by its SHA-256. */
+  private static final Map<String, List<String>> DATA_FILE_NAMES = new ConcurrentHashMap<>();
+  /** The driver's copies of users' files (.onnx and data), by kind and the user's file's absolute path. */
   private static final Map<String, PrivateCopy> COPIES = new ConcurrentHashMap<>();
+  /** Files the driver has read and hashed in this JVM: once per version of each, not per transform. */
+  static final AtomicLong FILES_HASHED = new AtomicLong();
   private static File driverDirectory;
 
   final String location;
@@ -117,27 +123,40 @@ final class ModelSource implements Serializable {
       if (fs.getFileStatus(path).isDirectory()) {
         throw new ModelLoadException("modelLocation " + location + " is a directory, not an .onnx file");
       }
-      File directory = driverDirectory();
       String sha256;
-      File download = Files.createTempFile(directory.toPath(), "download-", ".onnx").toFile();
-      try {
-        try (InputStream in = fs.open(path)) {
-          sha256 = NativeLoader.copyHashing(in, download);
+      if ("file".equals(path.toUri().getScheme())) {
+        // A local file: copied and hashed once per version of it, not on every transform.
+        File original = new File(path.toUri());
+        PrivateCopy onnx = privateCopy(original, "model-", ".onnx");
+        if (onnx == null) {
+          throw new ModelLoadException("model " + location + " changed while it was being read; try again once it is written");
         }
-        copy = new File(directory, shippedModelName(sha256));
-        // The copy is named by its content, so one that exists already is this same model: keep it.
-        // (A plain move with REPLACE_EXISTING deletes the target first, so readers saw no file.)
-        if (!copy.isFile()) {
-          Files.move(download.toPath(), copy.toPath(), StandardCopyOption.ATOMIC_MOVE);
+        sha256 = onnx.sha256;
+        copy = onnx.file;
+      } else {
+        File directory = driverDirectory();
+        File download = Files.createTempFile(directory.toPath(), "download-", ".onnx").toFile();
+        try {
+          try (InputStream in = fs.open(path)) {
+            sha256 = NativeLoader.copyHashing(in, download);
+          }
+          FILES_HASHED.incrementAndGet();
+          copy = new File(directory, shippedModelName(sha256));
+          // The copy is named by its content, so one that exists already is this same model: keep it.
+          // (A plain move with REPLACE_EXISTING deletes the target first, so readers saw no file.)
+          if (!copy.isFile()) {
+            Files.move(download.toPath(), copy.toPath(), StandardCopyOption.ATOMIC_MOVE);
+          }
+        } finally {
+          Files.deleteIfExists(download.toPath());
         }
-      } finally {
-        Files.deleteIfExists(download.toPath());
       }
       File onnxCopy = copy;
-      List<String> locations = withLocation(onnxCopy, location, () -> ModelNode.externalDataFiles(onnxCopy.getPath()));
+      // The copy is named by its content, so its list of data files is known by its SHA-256 too.
+      List<String> locations = DATA_FILE_NAMES.computeIfAbsent(sha256,
+          k -> withLocation(onnxCopy, location, () -> ModelNode.externalDataFiles(onnxCopy.getPath())));
       List<FileStatus> statuses = new ArrayList<>();
-      MessageDigest key = NativeLoader.sha256();
-      key.update(sha256.getBytes(StandardCharsets.UTF_8));
+      List<String> versions = new ArrayList<>();
       for (String relative : locations) {
         Path dataPath = new Path(path.getParent(), relative);
         try {
@@ -147,17 +166,16 @@ final class ModelSource implements Serializable {
               + ", which is not beside it (" + dataPath + ")", e);
         }
         FileStatus status = statuses.get(statuses.size() - 1);
-        key.update(("\n" + relative + "\t" + status.getLen() + "\t" + status.getModificationTime())
-            .getBytes(StandardCharsets.UTF_8));
+        versions.add(relative + "\t" + status.getLen() + "\t" + status.getModificationTime());
       }
-      String name = locations.isEmpty() ? sha256 : NativeLoader.hex(key.digest());
+      String name = contentKey(sha256, versions);
       List<DataFile> dataFiles = new ArrayList<>();
       for (int i = 0; i < locations.size(); i++) {
         FileStatus status = statuses.get(i);
         dataFiles.add(new DataFile(locations.get(i), status.getLen(), status.getModificationTime(), null, null));
       }
       return new ModelSource(location, name, sha256, dataFiles, shipped, null, copy);
-    } catch (FileNotFoundException e) {
+    } catch (FileNotFoundException | java.nio.file.NoSuchFileException e) {
       throw new ModelLoadException("model file not found: " + location, e);
     } catch (IOException e) {
       throw new ModelLoadException("cannot read model " + location + ": " + e.getMessage(), e);
@@ -206,7 +224,7 @@ final class ModelSource implements Serializable {
     String signatureKey = sha256 + "|" + String.join("|", outputs);
     ModelSignature known = SIGNATURES.get(signatureKey);
     if (known == null) {
-      known = withLocation(driverCopy, location, () -> ModelNode.describe(driverCopy.getPath(), outputs));
+      known = withLocation(driverCopy, location, () -> ModelNode.readSignature(driverCopy.getPath(), outputs));
       SIGNATURES.put(signatureKey, known);
     }
     return known;
@@ -230,15 +248,14 @@ final class ModelSource implements Serializable {
     }
     File folder = new File(new Path(location).toUri().getPath()).getAbsoluteFile().getParentFile();
     List<DataFile> privateFiles = new ArrayList<>();
-    MessageDigest contentKey = NativeLoader.sha256();
-    contentKey.update(sha256.getBytes(StandardCharsets.UTF_8));
+    List<String> contents = new ArrayList<>();
     for (DataFile data : dataFiles) {
       File original = new File(folder, data.location);
-      PrivateCopy copy = privateCopy(original, data.location);
+      PrivateCopy copy = privateDataCopy(original, data.location);
       privateFiles.add(new DataFile(data.location, copy.length, copy.modified, copy.file.getName(), copy.sha256));
-      contentKey.update(("\n" + data.location + "\t" + copy.sha256).getBytes(StandardCharsets.UTF_8));
+      contents.add(data.location + "\t" + copy.sha256);
     }
-    String contentName = dataFiles.isEmpty() ? sha256 : NativeLoader.hex(contentKey.digest());
+    String contentName = contentKey(sha256, contents);
     addFileOnce(session, driverCopy, shippedModelName());
     for (DataFile data : privateFiles) {
       addFileOnce(session, new File(driverCopy.getParentFile(), data.shippedName), data.shippedName);
@@ -246,36 +263,33 @@ final class ModelSource implements Serializable {
     return new ModelSource(location, contentName, sha256, privateFiles, true, null, driverCopy);
   }
 
+  /**
+   * The model's key, which names its folder in every executor's cache: the SHA-256 (hex) of the
+   * .onnx file alone when it has no external data; else the SHA-256 of that and one line per data
+   * file, its location and what is known of its content: the hash of the driver's copy for shipped
+   * files, the length and modification time for a URI (the driver never reads that data).
+   */
+  static String contentKey(String onnxSha256, List<String> dataFiles) {
+    if (dataFiles.isEmpty()) {
+      return onnxSha256;
+    }
+    MessageDigest key = NativeLoader.sha256();
+    key.update(onnxSha256.getBytes(StandardCharsets.UTF_8));
+    for (String data : dataFiles) {
+      key.update(("\n" + data).getBytes(StandardCharsets.UTF_8));
+    }
+    return NativeLoader.hex(key.digest());
+  }
+
   /** The driver's private copy of one external data file, made once per version of the file. */
-  private PrivateCopy privateCopy(File original, String relative) {
+  private PrivateCopy privateDataCopy(File original, String relative) {
     try {
-      String before = FileStamp.of(original.toPath());
-      PrivateCopy known = COPIES.get(original.getAbsolutePath());
-      if (known != null && known.stamp.equals(before) && known.file.isFile()) {
-        return known;
+      PrivateCopy copy = privateCopy(original, "data-", ".bin");
+      if (copy == null) {
+        throw new ModelLoadException("external data " + original + " of model " + location
+            + " changed while it was being read; try again once it is written");
       }
-      File directory = driverDirectory();
-      File temporary = Files.createTempFile(directory.toPath(), "copying-", ".data").toFile();
-      try {
-        String sha;
-        try (InputStream in = Files.newInputStream(original.toPath())) {
-          sha = NativeLoader.copyHashing(in, temporary);
-        }
-        String after = FileStamp.of(original.toPath());
-        if (!after.equals(before)) {
-          throw new ModelLoadException("external data " + original + " of model " + location
-              + " changed while it was being read; try again once it is written");
-        }
-        File named = new File(directory, "data-" + sha + ".bin");
-        if (!named.isFile()) {
-          Files.move(temporary.toPath(), named.toPath(), StandardCopyOption.ATOMIC_MOVE);
-        }
-        PrivateCopy copy = new PrivateCopy(named, sha, named.length(), original.lastModified(), before);
-        COPIES.put(original.getAbsolutePath(), copy);
-        return copy;
-      } finally {
-        Files.deleteIfExists(temporary.toPath());
-      }
+      return copy;
     } catch (FileNotFoundException | java.nio.file.NoSuchFileException e) {
       throw new ModelLoadException("external data " + relative + " of model " + location + " is gone ("
           + original + ")", e);
@@ -284,20 +298,57 @@ final class ModelSource implements Serializable {
     }
   }
 
-  /** A driver-side copy of a user's data file: its file, content, and the user's file's stamp it was made from. */
+  /**
+   * The driver's private copy of a user's file, named {@code prefix + sha256 + suffix}: the one made
+   * before when the file's {@link FileVersion} is the same and the copy is still whole, else made
+   * (and hashed) now; null when the file changed while it was being read.
+   */
+  private static PrivateCopy privateCopy(File original, String prefix, String suffix) throws IOException {
+    String copyKey = prefix + original.getAbsolutePath();
+    String before = FileVersion.of(original.toPath());
+    PrivateCopy known = COPIES.get(copyKey);
+    if (known != null && known.version.equals(before) && known.file.isFile() && known.file.length() == known.length) {
+      return known;
+    }
+    File directory = driverDirectory();
+    File temporary = Files.createTempFile(directory.toPath(), "copying-", suffix).toFile();
+    try {
+      String sha;
+      try (InputStream in = Files.newInputStream(original.toPath())) {
+        sha = NativeLoader.copyHashing(in, temporary);
+      }
+      FILES_HASHED.incrementAndGet();
+      if (!FileVersion.of(original.toPath()).equals(before)) {
+        return null;
+      }
+      File named = new File(directory, prefix + sha + suffix);
+      // Named by its content, so one that exists already is this same file: keep it. (A plain move
+      // with REPLACE_EXISTING deletes the target first, so readers saw no file.)
+      if (!named.isFile()) {
+        Files.move(temporary.toPath(), named.toPath(), StandardCopyOption.ATOMIC_MOVE);
+      }
+      PrivateCopy copy = new PrivateCopy(named, sha, named.length(), original.lastModified(), before);
+      COPIES.put(copyKey, copy);
+      return copy;
+    } finally {
+      Files.deleteIfExists(temporary.toPath());
+    }
+  }
+
+  /** A driver-side copy of a user's file: its file, content, and the version of the user's file it was made from. */
   private static final class PrivateCopy {
     final File file;
     final String sha256;
     final long length;
     final long modified;
-    final String stamp;
+    final String version;
 
-    PrivateCopy(File file, String sha256, long length, long modified, String stamp) {
+    PrivateCopy(File file, String sha256, long length, long modified, String version) {
       this.file = file;
       this.sha256 = sha256;
       this.length = length;
       this.modified = modified;
-      this.stamp = stamp;
+      this.version = version;
     }
   }
 

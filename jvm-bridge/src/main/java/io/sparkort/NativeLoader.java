@@ -30,10 +30,10 @@ import java.util.stream.Stream;
  * the OOM killer) are removed by the next JVM that loads the natives on that host.
  *
  * <p>A user may load another ONNX Runtime build (a GPU one, say) by naming its shared library in the
- * Spark conf {@code spark.sparkort.onnxruntime.library} (or a JVM system property of that name).
+ * Spark conf {@value #ORT_LIBRARY_CONF} (or a JVM system property of that name).
  */
 public final class NativeLoader {
-  public static final String ORT_LIBRARY_CONF = "spark.sparkort.onnxruntime.library";
+  public static final String ORT_LIBRARY_CONF = SparkOrtConf.ORT_LIBRARY;
 
   private static volatile boolean loaded;
   private static NativeLibraryException failure;

@@ -106,7 +106,7 @@ public final class OnnxScoreExec extends SparkPlan {
 
   @Override
   public String simpleString(int maxFields) {
-    return "OnnxScore " + request.modelLocation + ", fetch " + request.describeFetches() + ", batchSize "
+    return "OnnxScore " + request.modelLocation + ", fetch " + request.fetchPairs() + ", batchSize "
         + request.batchSize + ", predictions " + SparkShim.javaList(predictions);
   }
 

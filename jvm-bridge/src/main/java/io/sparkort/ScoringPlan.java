@@ -41,6 +41,35 @@ final class ScoringPlan implements Serializable {
     BINARY
   }
 
+  /**
+   * What one feedDict entry asks for, checked against the schema and the signature: the model
+   * input, its element type and shape, and the columns that feed it. How the columns' values arrive
+   * (a {@link Source}) is worked out from it to make the {@link Feed}.
+   */
+  static final class FeedTarget {
+    final String input;
+    final String[] columns;
+    final int[] ordinals;
+    final ElementType elementType;
+    /** The model's shape of one row's tensor (batch dimension dropped if batched). */
+    final long[] rowShape;
+    /** The model's whole shape, as messages show it. */
+    final String modelShape;
+    /** What the entry asks, as a message begins: {@code column 'x' feeds model input 'f' (float32 [N, 3])}. */
+    final String expected;
+
+    FeedTarget(String input, String[] columns, int[] ordinals, ElementType elementType, long[] rowShape,
+        String modelShape, String expected) {
+      this.input = input;
+      this.columns = columns;
+      this.ordinals = ordinals;
+      this.elementType = elementType;
+      this.rowShape = rowShape;
+      this.modelShape = modelShape;
+      this.expected = expected;
+    }
+  }
+
   /** One model input and the column(s) feeding it, with everything the per-row writer needs. */
   static final class Feed implements Serializable {
     private static final long serialVersionUID = 1L;
@@ -61,17 +90,17 @@ final class ScoringPlan implements Serializable {
     final boolean bulkCopy;
     private final String modelShape;
 
-    Feed(String input, String[] columns, int[] ordinals, Source source, LeafType[] leaves, int depth,
-        ElementType elementType, long[] rowShape, String modelShape) {
-      this.input = input;
-      this.columns = columns;
-      this.ordinals = ordinals;
+    /** The feed of {@code target}, its values arriving from {@code source} as {@code leaves}, {@code depth} levels deep. */
+    Feed(FeedTarget target, Source source, LeafType[] leaves, int depth) {
+      this.input = target.input;
+      this.columns = target.columns;
+      this.ordinals = target.ordinals;
       this.source = source;
       this.leaves = leaves;
       this.depth = depth;
-      this.elementType = elementType;
-      this.rowShape = rowShape;
-      this.modelShape = modelShape;
+      this.elementType = target.elementType;
+      this.rowShape = target.rowShape;
+      this.modelShape = target.modelShape;
       this.bulkCopy = (source == Source.ARRAY || source == Source.VECTOR) && leaves[0].isLayoutOf(elementType);
       long n = 1;
       for (long d : rowShape) {
@@ -115,7 +144,8 @@ final class ScoringPlan implements Serializable {
       return dims;
     }
 
-    String describe() {
+    /** The feed as messages name it: {@code column 'x' (model input 'features', float32 [N, 3])}. */
+    String columnsAndInput() {
       StringBuilder s = new StringBuilder(columns.length == 1 ? "column " : "columns ");
       for (int c = 0; c < columns.length; c++) {
         s.append(c == 0 ? "'" : ", '").append(columns[c]).append('\'');
@@ -303,9 +333,9 @@ final class ScoringPlan implements Serializable {
       String expected = (columns.length == 1 ? "column '" + columnSpec + "'" : "columns " + columnSpec)
           + " feed" + (columns.length == 1 ? "s" : "") + " model input '" + inputName + "' (" + elementType.onnxName
           + " " + input.describeShape() + ")";
-      Feed feed = columns.length > 1 || LeafType.of(types[0]) != null
-          ? scalars(inputName, columns, ordinals, types, elementType, rowShape, input, expected)
-          : container(inputName, columns, ordinals, types[0], elementType, rowShape, input, expected);
+      FeedTarget target =
+          new FeedTarget(inputName, columns, ordinals, elementType, rowShape, input.describeShape(), expected);
+      Feed feed = columns.length > 1 || LeafType.of(types[0]) != null ? scalars(target, types) : container(target, types[0]);
       checkShape(feed, expected);
       return feed;
     }
@@ -328,22 +358,24 @@ final class ScoringPlan implements Serializable {
       return columns;
     }
 
-    private Feed scalars(String inputName, String[] columns, int[] ordinals, DataType[] types,
-        ElementType elementType, long[] rowShape, ModelSignature.Tensor input, String expected) {
+    /** Columns of scalars, one value each per row ({@code types} per column). */
+    private Feed scalars(FeedTarget target, DataType[] types) {
+      String[] columns = target.columns;
       LeafType[] leaves = new LeafType[columns.length];
       for (int c = 0; c < columns.length; c++) {
         leaves[c] = LeafType.of(types[c]);
-        if (leaves[c] == null || !leaves[c].canFeed(elementType)) {
-          throw new InvalidInputException(expected + " but column '" + columns[c] + "' holds "
-              + types[c].simpleString() + "; " + accepted(elementType, columns.length > 1));
+        if (leaves[c] == null || !leaves[c].canFeed(target.elementType)) {
+          throw new InvalidInputException(target.expected + " but column '" + columns[c] + "' holds "
+              + types[c].simpleString() + "; " + accepted(target.elementType, columns.length > 1));
         }
       }
-      return new Feed(inputName, columns, ordinals, Source.SCALARS, leaves, 1, elementType, rowShape,
-          input.describeShape());
+      return new Feed(target, Source.SCALARS, leaves, 1);
     }
 
-    private Feed container(String inputName, String[] columns, int[] ordinals, DataType type,
-        ElementType elementType, long[] rowShape, ModelSignature.Tensor input, String expected) {
+    /** One column of a container type: nested arrays, an ML vector or binary. */
+    private Feed container(FeedTarget target, DataType type) {
+      ElementType elementType = target.elementType;
+      String expected = target.expected;
       int depth = 0;
       DataType leafType = type;
       while (leafType instanceof ArrayType) {
@@ -369,8 +401,7 @@ final class ScoringPlan implements Serializable {
       if (leaf == null || !leaf.canFeed(elementType)) {
         throw new InvalidInputException(expected + " but holds " + type.simpleString() + "; " + accepted(elementType, false));
       }
-      return new Feed(inputName, columns, ordinals, source, new LeafType[] {leaf}, depth, elementType, rowShape,
-          input.describeShape());
+      return new Feed(target, source, new LeafType[] {leaf}, depth);
     }
 
     /** Rejects nesting the model's shape cannot take: more levels than dims, or a flat tail with two unknowns. */

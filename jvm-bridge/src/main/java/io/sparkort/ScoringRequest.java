@@ -58,7 +58,7 @@ final class ScoringRequest implements Serializable {
   }
 
   /** The fetched outputs as {@code column=output} pairs, for plans. */
-  String describeFetches() {
+  String fetchPairs() {
     List<String> pairs = new ArrayList<>();
     for (Map.Entry<String, String> e : fetchDict.entrySet()) {
       pairs.add(e.getKey().equals(e.getValue()) ? e.getKey() : e.getKey() + "=" + e.getValue());

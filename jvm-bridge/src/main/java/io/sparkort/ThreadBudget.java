@@ -14,8 +14,8 @@ import org.apache.spark.SparkConf;
  * {@value #THREADS_CONF} override either number.
  */
 final class ThreadBudget {
-  static final String SESSIONS_CONF = "spark.sparkort.sessions";
-  static final String THREADS_CONF = "spark.sparkort.intraOpThreads";
+  static final String SESSIONS_CONF = SparkOrtConf.SESSIONS;
+  static final String THREADS_CONF = SparkOrtConf.INTRA_OP_THREADS;
   static final int MAX_THREADS_PER_CORE = 4;
 
   private static final Pattern LOCAL = Pattern.compile("local\\[(\\d+|\\*)(,\\d+)?\\]");

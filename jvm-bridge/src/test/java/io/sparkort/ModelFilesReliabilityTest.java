@@ -92,6 +92,26 @@ class ModelFilesReliabilityTest {
     NativeLoader.deleteTree(work);
   }
 
+  /** The driver reads and hashes a model's file once per version of it, not on every transform. */
+  @Test
+  void theDriverHashesAnUnchangedModelFileOncePerVersion() throws Exception {
+    TestCase c = TestCase.load("linear");
+    File onnx = TestModels.variant(c, 41);
+    OnnxModel model = c.onnxModel().setModelLocation(onnx.getPath());
+    model.transform(c.dataFrame(spark, 1));
+    long hashed = ModelSource.FILES_HASHED.get();
+    for (int i = 0; i < 3; i++) {
+      model.transform(c.dataFrame(spark, 1));
+      model.signature();
+    }
+    assertEquals(hashed, ModelSource.FILES_HASHED.get(), "an unchanged file is not hashed again");
+    // Rewritten in place with the same bytes: another version, hashed once more (and scoring alike).
+    Files.write(onnx.toPath(), Files.readAllBytes(onnx.toPath()));
+    c.assertMatchesOnnxRuntime(model.transform(c.dataFrame(spark, 2)).collectAsList());
+    model.transform(c.dataFrame(spark, 1));
+    assertEquals(hashed + 1, ModelSource.FILES_HASHED.get(), "a rewritten file is hashed once");
+  }
+
   @Test
   void aPlantedWorldWritableCacheOfAnotherUserIsNotUsed() throws Exception {
     TestCase c = TestCase.load("linear");

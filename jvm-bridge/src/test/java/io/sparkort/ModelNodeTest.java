@@ -1,6 +1,8 @@
 package io.sparkort;
 
 import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertFalse;
+import static org.junit.jupiter.api.Assertions.assertThrows;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import java.io.File;
@@ -41,6 +43,21 @@ class ModelNodeTest {
   @AfterAll
   static void stopSpark() {
     spark.stop();
+  }
+
+  /**
+   * A graph ONNX Runtime refuses when it builds a session (an operator it has no kernel for), opened
+   * as an executor opens it, with no driver having read its signature first: a model that cannot be
+   * loaded, not a failure to run it.
+   */
+  @Test
+  void aModelWhoseSessionCannotBeBuiltIsAModelLoadFailure() {
+    File model = new File(TestCase.load("linear").model.getParentFile(), "hostile/unknown_operator/model.onnx");
+    assertTrue(model.isFile(), "run ci/models.py: " + model);
+    ModelLoadException e = assertThrows(ModelLoadException.class,
+        () -> ModelNode.open(model.getPath(), new ThreadBudget(1, 1), new String[0]).close());
+    assertTrue(e.getMessage().contains(model.getPath()) && e.getMessage().contains("NoSuchOperator"), e.getMessage());
+    assertFalse(e.getMessage().contains("failed to run"), e.getMessage());
   }
 
   @Test

@@ -10,11 +10,11 @@ import org.apache.spark.unsafe.Platform;
  * 32 B 4.0 against 5.2, 64 B 7.8 against 5.6, 256 B 31 against 7.8. Between two byte arrays
  * {@code System.arraycopy} is the fastest at every size (3.4 ns up to 64 B, 6.2 at 256 B).
  */
-final class SmallBytes {
+final class CopyBySize {
   /** Up to this many bytes, a copy is plain loads and stores; beyond, Platform's vector copy. */
   private static final long LOOP_COPY = 48;
 
-  private SmallBytes() {}
+  private CopyBySize() {}
 
   static void copy(Object src, long srcOffset, Object dst, long dstOffset, long bytes) {
     if (src instanceof byte[] && dst instanceof byte[]) {
