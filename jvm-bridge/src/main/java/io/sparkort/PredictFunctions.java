@@ -42,6 +42,9 @@ final class PredictFunctions {
 
   /** Adds {@code onnx_predict} to a session built without {@link SparkOrtExtensions}. */
   static void registerOnnxPredict(SparkSession session) {
+    if (SparkShim.functionRegistry(session).functionExists(FunctionIdentifier$.MODULE$.apply(ONNX_PREDICT))) {
+      return;
+    }
     registerFunction(session, ONNX_PREDICT, onnxPredictInfo(), onnxPredictBuilder(session));
   }
 
