@@ -51,19 +51,25 @@ impl Signature {
     }
 }
 
+/// A float32 tensor's description, for tests here and in other modules.
+#[cfg(test)]
+pub(crate) fn float_tensor(name: &str, shape: Vec<i64>, dims: &[&str]) -> TensorInfo {
+    TensorInfo {
+        name: name.into(),
+        kind: TensorKind::Tensor,
+        element_type: "float32".into(),
+        key_type: None,
+        shape,
+        dim_names: dims.iter().map(|d| d.to_string()).collect(),
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
 
     fn info(name: &str, shape: Vec<i64>, dims: &[&str]) -> TensorInfo {
-        TensorInfo {
-            name: name.into(),
-            kind: TensorKind::Tensor,
-            element_type: "float32".into(),
-            key_type: None,
-            shape,
-            dim_names: dims.iter().map(|d| d.to_string()).collect(),
-        }
+        float_tensor(name, shape, dims)
     }
 
     #[test]

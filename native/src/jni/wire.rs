@@ -522,7 +522,6 @@ pub fn log_text(records: &[(Level, String)]) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::signature::TensorKind;
 
     #[test]
     fn input_descriptions_are_split_per_input() {
@@ -563,14 +562,7 @@ mod tests {
     }
 
     fn info(name: &str, shape: Vec<i64>, dims: &[&str]) -> TensorInfo {
-        TensorInfo {
-            name: name.into(),
-            kind: TensorKind::Tensor,
-            element_type: "float32".into(),
-            key_type: None,
-            shape,
-            dim_names: dims.iter().map(|d| d.to_string()).collect(),
-        }
+        crate::signature::float_tensor(name, shape, dims)
     }
 
     #[test]
