@@ -248,11 +248,7 @@ final class ArenaRows implements BatchRows {
     for (int f = 0; f < fetches.length; f++) {
       ScoringPlan.Fetch fetch = fetches[f];
       NativeWire.Output output = outputs.get(fetch.result);
-      long perRow = BatchReader.elements(BatchReader.rowDims(fetch, output, batched, scored));
-      if (perRow != fetch.flatRowLength) {
-        throw new InferenceException("model output '" + fetch.output + "' came back with " + perRow
-            + " values per row; its signature says " + fetch.flatRowLength);
-      }
+      long perRow = BatchReader.fixedValuesPerRow(fetch, output, batched, scored);
       long[] prediction = NativeWire.prediction(inputFields + f, fetch.rowRank == 0 ? 0 : perRow, fetch.leaf.bytes,
           fetch.leaf == LeafType.BOOLEAN, output.address(0), output.bytes(0));
       NativeApi.fillRows(arenas[turn], starts, slots, size, layout, prediction);

@@ -63,6 +63,16 @@ final class BatchReader {
     return rowDims;
   }
 
+  /** The values per row of a fetch whose signature fixes them, once its output is checked to hold that many. */
+  static long fixedValuesPerRow(ScoringPlan.Fetch fetch, NativeWire.Output output, boolean batched, int rows) {
+    long perRow = elements(rowDims(fetch, output, batched, rows));
+    if (perRow != fetch.flatRowLength) {
+      throw new InferenceException("model output '" + fetch.output + "' came back with " + perRow
+          + " values per row; its signature says " + fetch.flatRowLength);
+    }
+    return perRow;
+  }
+
   static long elements(long[] dims) {
     long n = 1;
     for (long d : dims) {

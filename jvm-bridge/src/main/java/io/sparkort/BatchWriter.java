@@ -9,6 +9,8 @@ import org.apache.spark.sql.catalyst.expressions.SpecializedGetters;
 import org.apache.spark.sql.catalyst.expressions.UnsafeArrayData;
 import org.apache.spark.sql.catalyst.expressions.UnsafeRow;
 import org.apache.spark.sql.catalyst.util.ArrayData;
+import org.apache.spark.sql.vectorized.ColumnVector;
+import org.apache.spark.sql.vectorized.ColumnarArray;
 import org.apache.spark.unsafe.Platform;
 
 /**
@@ -42,6 +44,8 @@ final class BatchWriter implements AutoCloseable {
   /** The feeds record ({@link NativeWire#feeds}) of {@link #startNativeCopy}; null unless every feed can be copied so. */
   private final long[] nativeFeeds;
   private final long budget;
+  /** Per feed: scalar columns all double, into a float32 input ({@link #writeDoublesAsFloats}). */
+  private final boolean[] doubleFloats;
 
   /** @param budget the batch's bytes ({@link BatchBudget}): no input's tensor grows past it */
   BatchWriter(ScoringPlan plan, int batchRows, long budget, String taskName, String partition) {
@@ -67,6 +71,11 @@ final class BatchWriter implements AutoCloseable {
       columns[f] = String.join(", ", feed.columns);
       elementTypes[f] = feed.elementType.onnxCode;
       ranks[f] = (batched ? 1 : 0) + feed.rowShape.length;
+    }
+    doubleFloats = new boolean[n];
+    for (int f = 0; f < n; f++) {
+      doubleFloats[f] = feeds[f].elementType == ElementType.FLOAT32
+          && Arrays.stream(feeds[f].leaves).allMatch(leaf -> leaf == LeafType.DOUBLE);
     }
     runInputs = new NativeWire.RunInputs(inputNames, columns, elementTypes, ranks);
     nativeFeeds = gatherable(feeds) ? NativeWire.feeds(n) : null;
@@ -160,6 +169,9 @@ final class BatchWriter implements AutoCloseable {
 
   private boolean writeFeed(int f, int slot, InternalRow row, long rowIndex) {
     ScoringPlan.Feed feed = feeds[f];
+    if (feed.source == ScoringPlan.Source.SCALARS && doubleFloats[f] && row instanceof UnsafeRow) {
+      return writeDoublesAsFloats(f, slot, (UnsafeRow) row, rowIndex);
+    }
     for (int ordinal : feed.ordinals) {
       if (row.isNullAt(ordinal)) {
         return nullInput(feed, rowIndex, "is null");
@@ -197,6 +209,28 @@ final class BatchWriter implements AutoCloseable {
         Platform.copyMemory(bytes, Platform.BYTE_ARRAY_OFFSET, null, buffers[f].address(at), bytes.length);
         return true;
     }
+  }
+
+  /**
+   * The common case of a wide table: double columns into a float input, read straight out of the
+   * UnsafeRow (its null bits, then 8 bytes a field) and narrowed as {@link #putLeaf} does.
+   */
+  private boolean writeDoublesAsFloats(int f, int slot, UnsafeRow row, long rowIndex) {
+    ScoringPlan.Feed feed = feeds[f];
+    int[] ordinals = feed.ordinals;
+    Object base = row.getBaseObject();
+    long offset = row.getBaseOffset();
+    for (int ordinal : ordinals) {
+      if ((Platform.getLong(base, offset + ((ordinal >> 6) << 3)) & (1L << (ordinal & 63))) != 0) {
+        return nullInput(feed, rowIndex, "is null");
+      }
+    }
+    long fields = offset + UnsafeRow.calculateBitSetWidthInBytes(row.numFields());
+    long at = buffers[f].address(buffers[f].startRow(slot, checkFlat(f, slot, ordinals.length, rowIndex)));
+    for (int c = 0; c < ordinals.length; c++) {
+      Platform.putFloat(null, at + 4L * c, (float) Platform.getDouble(base, fields + 8L * ordinals[c]));
+    }
+    return true;
   }
 
   /** Checks a row arriving as {@code n} values in a row against the model's shape; returns {@code n}. */
@@ -367,12 +401,7 @@ final class BatchWriter implements AutoCloseable {
       default:
         value = source.getLong(i);
     }
-    ElementType type = feed.elementType;
-    if (value < type.min || value > type.max) {
-      throw new InvalidInputException(at(feed, rowIndex) + " holds " + value + ", outside " + type.onnxName
-          + "'s range [" + type.min + ", " + type.max + "]");
-    }
-    buffer.putLong(element, value);
+    putInteger(feed, buffer, element, value, rowIndex);
   }
 
   /** Where a bad value is, for error messages: the column, the model input and the row. */
@@ -394,6 +423,156 @@ final class BatchWriter implements AutoCloseable {
       index++;
     }
     return nullInput(feed, rowIndex, "has a null at element " + index);
+  }
+
+  /**
+   * Writes the features of rows {@code from} to {@code from + rows} of a columnar batch ({@code
+   * columns}: the vectors of the plan's input, by ordinal) straight from the column vectors, a
+   * column at a time: no input rows are built. Only for plans {@link ColumnarScorer#accepts} (fixed
+   * row shapes, numeric or boolean values). Sets {@code slots[r]} to row {@code from + r}'s tensor
+   * slot, or -1 for a row with a null input kept with null predictions; throws for a null that is
+   * not kept, a value out of the input's range or an array of the wrong length, as {@link #write}
+   * does for a row.
+   *
+   * @param firstRowIndex row {@code from}'s position in its partition, for error messages
+   * @return the rows written into the tensors (slots 0 to that, in row order)
+   */
+  int writeColumns(ColumnVector[] columns, int from, int rows, int[] slots, long firstRowIndex) {
+    int scored = 0;
+    for (int r = 0; r < rows; r++) {
+      slots[r] = nullAt(columns, from + r, firstRowIndex + r) ? -1 : scored++;
+    }
+    boolean compact = scored < rows;
+    for (int f = 0; f < feeds.length && scored > 0; f++) {
+      ScoringPlan.Feed feed = feeds[f];
+      InputBuffer buffer = buffers[f];
+      buffer.startRow(0, feed.fixedRowElements);
+      try {
+        buffer.reserveRows(scored);
+      } catch (InputBuffer.Full full) {
+        throw new InvalidInputException(at(feed, firstRowIndex) + ": a batch of " + scored + " rows takes a tensor of "
+            + full.bytes + " bytes, more than the batch budget of " + budget + " bytes; " + BatchBudget.advice());
+      }
+      batchDims[f] = feed.rowShape;
+      if (feed.source == ScoringPlan.Source.SCALARS) {
+        int k = feed.columns.length;
+        for (int c = 0; c < k; c++) {
+          writeColumn(feed, buffer, columns[feed.ordinals[c]], feed.leaves[c], c, k, from, rows, compact ? slots : null,
+              firstRowIndex);
+        }
+      } else {
+        writeArrays(feed, buffer, columns[feed.ordinals[0]], from, rows, compact ? slots : null, firstRowIndex);
+      }
+    }
+    return scored;
+  }
+
+  /** Whether row {@code row} has a null input (throwing, unless nulls are kept): a null column or array element. */
+  private boolean nullAt(ColumnVector[] columns, int row, long rowIndex) {
+    for (ScoringPlan.Feed feed : feeds) {
+      for (int ordinal : feed.ordinals) {
+        ColumnVector vector = columns[ordinal];
+        if (vector.hasNull() && vector.isNullAt(row)) {
+          return !nullInput(feed, rowIndex, "is null");
+        }
+        if (feed.source == ScoringPlan.Source.ARRAY && vector.getChild(0).hasNull()) {
+          ColumnarArray array = vector.getArray(row);
+          for (int i = 0; i < array.numElements(); i++) {
+            if (array.isNullAt(i)) {
+              return !nullInput(feed, rowIndex, "has a null at element " + i);
+            }
+          }
+        }
+      }
+    }
+    return false;
+  }
+
+  /**
+   * Column {@code c} of a feed of {@code k} scalar columns: row r's value is element {@code c} of
+   * its tensor row, slot r (or {@code slots[r]}, skipping -1). The common conversions have a loop
+   * of their own.
+   */
+  private void writeColumn(ScoringPlan.Feed feed, InputBuffer buffer, ColumnVector vector, LeafType leaf, int c, int k,
+      int from, int rows, int[] slots, long firstRowIndex) {
+    ElementType type = feed.elementType;
+    boolean floats = type.isFloating() && type.inputBytes == 4;
+    long base = buffer.address(0);
+    if (slots == null && floats && leaf == LeafType.DOUBLE) {
+      for (int r = 0; r < rows; r++) {
+        Platform.putFloat(null, base + ((long) r * k + c) * 4, (float) vector.getDouble(from + r));
+      }
+    } else if (slots == null && floats && leaf == LeafType.FLOAT) {
+      for (int r = 0; r < rows; r++) {
+        Platform.putFloat(null, base + ((long) r * k + c) * 4, vector.getFloat(from + r));
+      }
+    } else {
+      for (int r = 0; r < rows; r++) {
+        int slot = slots == null ? r : slots[r];
+        if (slot >= 0) {
+          putValue(feed, buffer, (long) slot * k + c, vector, from + r, leaf, firstRowIndex + r);
+        }
+      }
+    }
+  }
+
+  /** An array column whose rows hold the feed's fixed number of elements: row r's elements are its tensor row. */
+  private void writeArrays(ScoringPlan.Feed feed, InputBuffer buffer, ColumnVector vector, int from, int rows,
+      int[] slots, long firstRowIndex) {
+    long n = feed.fixedRowElements;
+    LeafType leaf = feed.leaves[0];
+    for (int r = 0; r < rows; r++) {
+      int slot = slots == null ? r : slots[r];
+      if (slot < 0) {
+        continue;
+      }
+      ColumnarArray array = vector.getArray(from + r);
+      if (array.numElements() != n) {
+        throw new InvalidInputException(at(feed, firstRowIndex + r) + " has " + array.numElements()
+            + " elements, expected " + n);
+      }
+      for (int i = 0; i < n; i++) {
+        putLeaf(feed, buffer, slot * n + i, array, i, leaf, firstRowIndex + r);
+      }
+    }
+  }
+
+  /** One value of a column vector into the tensor, as {@link #putLeaf} writes one of a row (integers range-checked). */
+  private void putValue(ScoringPlan.Feed feed, InputBuffer buffer, long element, ColumnVector vector, int i,
+      LeafType leaf, long rowIndex) {
+    long value;
+    switch (leaf) {
+      case FLOAT:
+        buffer.putDouble(element, vector.getFloat(i));
+        return;
+      case DOUBLE:
+        buffer.putDouble(element, vector.getDouble(i));
+        return;
+      case BOOLEAN:
+        buffer.putBool(element, vector.getBoolean(i));
+        return;
+      case BYTE:
+        value = vector.getByte(i);
+        break;
+      case SHORT:
+        value = vector.getShort(i);
+        break;
+      case INT:
+        value = vector.getInt(i);
+        break;
+      default:
+        value = vector.getLong(i);
+    }
+    putInteger(feed, buffer, element, value, rowIndex);
+  }
+
+  private void putInteger(ScoringPlan.Feed feed, InputBuffer buffer, long element, long value, long rowIndex) {
+    ElementType type = feed.elementType;
+    if (value < type.min || value > type.max) {
+      throw new InvalidInputException(at(feed, rowIndex) + " holds " + value + ", outside " + type.onnxName
+          + "'s range [" + type.min + ", " + type.max + "]");
+    }
+    buffer.putLong(element, value);
   }
 
   /** The batch of the first {@code rows} (at least one) rows written, as {@link NativeApi#run} takes it. */

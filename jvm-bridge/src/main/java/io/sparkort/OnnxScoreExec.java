@@ -13,12 +13,19 @@ import org.apache.spark.sql.catalyst.plans.physical.Partitioning;
 import org.apache.spark.sql.execution.SparkPlan;
 import org.apache.spark.sql.execution.metric.SQLMetric;
 import org.apache.spark.sql.execution.metric.SQLMetrics;
+import org.apache.spark.sql.internal.SQLConf;
+import org.apache.spark.sql.vectorized.ColumnarBatch;
 
 /**
  * The physical plan of {@link OnnxScore}: scores its child's partitions with the one scoring path,
  * {@link PartitionScorer}, in {@code mapPartitions} of {@code child.execute()}. The scorer's rows
  * are UnsafeRows of the child's values followed by the predictions, handed on with no second copy.
  * Rows keep the child's partitioning and order; the SQL tab shows the node's own metrics.
+ *
+ * <p>Over a child that hands over column batches, where the plan allows ({@link
+ * ColumnarScorer#accepts}) and {@value SparkOrtConf#COLUMNAR} is not false, the node is columnar:
+ * it scores {@code child.executeColumnar()} with {@link ColumnarScorer}, and Spark puts its own
+ * columnar-to-row step above it where the parent takes rows.
  *
  * <p>Public, with a public constructor over its product elements and then {@code otherCopyArgs},
  * because Spark copies plan nodes by reflection; see {@link OnnxScore} for how one class file serves
@@ -75,6 +82,48 @@ public final class OnnxScoreExec extends SparkPlan {
   @Override
   public AttributeSet producedAttributes() {
     return SparkShim.attributeSet(predictions);
+  }
+
+  /** Whether the node scores column batches: worked out once per node, on the driver, as Spark plans. */
+  private transient Boolean columnar;
+
+  @Override
+  public boolean supportsColumnar() {
+    if (columnar == null) {
+      columnar = columnarEnabled() && child.supportsColumnar() && columnarPlan();
+    }
+    return columnar;
+  }
+
+  /** {@value SparkOrtConf#COLUMNAR} in the session planning. */
+  static boolean columnarEnabled() {
+    return !"false".equalsIgnoreCase(SQLConf.get().getConfString(SparkOrtConf.COLUMNAR, "true").trim());
+  }
+
+  private boolean columnarPlan() {
+    return ColumnarScorer.accepts(request.planFor(SparkShim.output(child)));
+  }
+
+  /**
+   * The copy Spark compares plans by names every column "none", so no scoring plan can be worked
+   * out for it: it answers {@link #supportsColumnar} as this node does (a columnar-to-row step
+   * above it checks).
+   */
+  @Override
+  public SparkPlan doCanonicalize() {
+    OnnxScoreExec canonical = (OnnxScoreExec) super.doCanonicalize();
+    canonical.columnar = supportsColumnar();
+    return canonical;
+  }
+
+  @Override
+  public RDD<ColumnarBatch> doExecuteColumnar() {
+    ScoringPlan plan = request.planFor(SparkShim.output(child));
+    ColumnarScorer scorer = new ColumnarScorer(plan, request.source, request.batchSize, request.metrics, nodeMetrics);
+    LostExecutorReports.installOn(sparkContext());
+    RDD<ColumnarBatch> scored = child.executeColumnar().toJavaRDD().mapPartitions(scorer, true).rdd();
+    scored.setName(LostExecutorReports.rddName(request.modelLocation));
+    return scored;
   }
 
   @Override

@@ -7,7 +7,6 @@ import org.apache.spark.api.java.function.FlatMapFunction;
 import org.apache.spark.sql.catalyst.InternalRow;
 import org.apache.spark.sql.catalyst.expressions.UnsafeProjection;
 import org.apache.spark.sql.catalyst.expressions.UnsafeRow;
-import org.apache.spark.util.TaskCompletionListener;
 
 /**
  * The body of the one scoring path: scores a partition in batches of {@code batchSize} rows and
@@ -42,8 +41,7 @@ final class PartitionScorer implements FlatMapFunction<Iterator<InternalRow>, In
   private final class ScoredRows implements Iterator<InternalRow> {
     private final UnsafeRows input;
     private final String[] fetch = plan.fetchNames();
-    private ModelNode node;
-    private BatchWriter writer;
+    private ScoringTask scoring;
     private BatchRows rows;
     private int size;
     private int next;
@@ -74,7 +72,7 @@ final class PartitionScorer implements FlatMapFunction<Iterator<InternalRow>, In
     }
 
     private void scoreNextBatch() {
-      if (writer == null) {
+      if (scoring == null) {
         open();
       }
       // A killed task (a cancelled job, a failed stage, a stopped query) ends here, within one batch.
@@ -82,19 +80,13 @@ final class PartitionScorer implements FlatMapFunction<Iterator<InternalRow>, In
       // Rows handed on are counted a batch at a time (and the last, perhaps partly used, at task end).
       nodeMetrics.outputRows.add(next);
       next = 0;
-      size = rows.take(input, writer, rowIndex);
+      size = rows.take(input, scoring.writer, rowIndex);
       rowIndex += size;
       int written = rows.scored();
       if (written == 0) {
         return;
       }
-      long started = System.nanoTime();
-      long result = node.run(writer.runInputs(written), fetch);
-      long nanos = System.nanoTime() - started;
-      metrics.batch(written, nanos);
-      nodeMetrics.scoredRows.add(written);
-      nodeMetrics.batches.add(1);
-      nodeMetrics.modelTime.add(nanos);
+      long result = scoring.run(written, fetch);
       try {
         rows.fill(NativeApi.describeResult(result), size, written);
       } finally {
@@ -104,32 +96,9 @@ final class PartitionScorer implements FlatMapFunction<Iterator<InternalRow>, In
 
     /** Model and buffers are taken on the first row, so an empty partition costs nothing. */
     private void open() {
-      task = TaskContext.get();
-      long[] fetched = new long[1];
-      node = ModelNode.open(source, plan.extraOutputs, fetched);
-      metrics.opened(fetched[0], node);
-      task.addTaskCompletionListener(
-          new TaskCompletionListener() {
-            @Override
-            public void onTaskCompletion(TaskContext context) {
-              nodeMetrics.outputRows.add(next);
-              try {
-                if (writer != null) {
-                  writer.close();
-                }
-              } finally {
-                try {
-                  node.close();
-                } finally {
-                  metrics.logTask(context);
-                }
-              }
-            }
-          });
-      long budget = BatchBudget.forThisTask();
-      String partition = "partition " + task.partitionId();
-      rows = BatchRows.of(plan, batchRows, budget, partition);
-      writer = new BatchWriter(plan, batchRows, budget, "task " + task.taskAttemptId(), partition);
+      scoring = new ScoringTask(plan, source, batchRows, metrics, nodeMetrics, () -> nodeMetrics.outputRows.add(next));
+      task = scoring.task;
+      rows = BatchRows.of(plan, batchRows, scoring.budget, scoring.partition);
     }
   }
 

@@ -18,6 +18,7 @@ final class SparkOrtConf {
   static final String MODEL_CACHE_BYTES = "spark.sparkort.modelCacheBytes";
   static final String ORT_LIBRARY = "spark.sparkort.onnxruntime.library";
   static final String BATCH_BYTES = "spark.sparkort.batchBytes";
+  static final String COLUMNAR = "spark.sparkort.columnar";
 
   /** {@value #MODEL_CACHE_BYTES}'s default. */
   static final String DEFAULT_MODEL_CACHE_BYTES = "10g";
@@ -55,7 +56,10 @@ final class SparkOrtConf {
       new Entry(ORT_LIBRARY, "the jar's", "the ONNX Runtime shared library to load"),
       new Entry(BATCH_BYTES, "`" + DEFAULT_BATCH_BYTES + "`",
           "bytes a batch may take (1k to 2g), beside `batchSize` rows; also settable in a session (see Batches"
-              + " and memory)")));
+              + " and memory)"),
+      new Entry(COLUMNAR, "`true`",
+          "score column batches straight from a columnar input (Parquet, ORC, the cache) where the model's inputs"
+              + " and outputs allow; `false` builds rows first (settable in a session)")));
 
   private SparkOrtConf() {}
 
