@@ -247,7 +247,7 @@ fn golden() -> Value {
             })).collect(),
         ),
         "outputs": section(
-            "describeResult: written by native code, read by the JVM",
+            "resultOutputs: written by native code, read by the JVM",
             json!({
                 "HEADER": OutputRecord::HEADER, "KIND": OutputRecord::KIND, "ELEMENT_TYPE": OutputRecord::ELEMENT_TYPE,
                 "KEY_TYPE": OutputRecord::KEY_TYPE, "RANK": OutputRecord::RANK,
@@ -262,7 +262,7 @@ fn golden() -> Value {
             })).collect(),
         ),
         "signature": section(
-            "describeModel: written by native code, read by the JVM",
+            "modelSignature: written by native code, read by the JVM",
             json!({}),
             signatures().iter().map(|s| {
                 let tensors = |infos: &[TensorInfo]| infos.iter().map(|t| json!({

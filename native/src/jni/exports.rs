@@ -67,7 +67,7 @@ pub extern "system" fn Java_io_sparkort_NativeApi_openModel<'local>(
 /// The signature of the model file at `path` with `outputs` exposed, read without its external
 /// data files, as [`wire::signature_json`].
 #[unsafe(no_mangle)]
-pub extern "system" fn Java_io_sparkort_NativeApi_describeModel<'local>(
+pub extern "system" fn Java_io_sparkort_NativeApi_modelSignature<'local>(
     mut unowned_env: EnvUnowned<'local>,
     _class: JClass<'local>,
     path: JString<'local>,
@@ -163,7 +163,7 @@ pub extern "system" fn Java_io_sparkort_NativeApi_openResultCount<'local>(
 }
 
 /// Runs one batch, its inputs as [`RunArrays`] describes them; returns a result handle for
-/// `describeResult` / `closeResult`.
+/// `resultOutputs` / `closeResult`.
 #[unsafe(no_mangle)]
 #[allow(clippy::too_many_arguments)]
 pub extern "system" fn Java_io_sparkort_NativeApi_run<'local>(
@@ -202,7 +202,7 @@ pub extern "system" fn Java_io_sparkort_NativeApi_run<'local>(
 
 /// A run's outputs, one [`OutputRecord`] after another. Addresses stay valid until `closeResult`.
 #[unsafe(no_mangle)]
-pub extern "system" fn Java_io_sparkort_NativeApi_describeResult<'local>(
+pub extern "system" fn Java_io_sparkort_NativeApi_resultOutputs<'local>(
     mut unowned_env: EnvUnowned<'local>,
     _class: JClass<'local>,
     result: jlong,

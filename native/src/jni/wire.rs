@@ -10,11 +10,11 @@
 //! | `openModel`               | out       | [`OpenReport`] in the caller's `long[]`                     |
 //! | `modelStats`              | out       | [`StatsRecord`] as a `long[]`                               |
 //! | `run`                     | in        | [`RunArrays`]: parallel arrays, [`InputRecord`] per input   |
-//! | `describeResult`          | out       | [`OutputRecord`] per fetched output, one `long[]`           |
+//! | `resultOutputs`           | out       | [`OutputRecord`] per fetched output, one `long[]`           |
 //! | `layRows`, `gatherFeeds`, `fillRows`, `rowGrowth` | in | [`RowLayout`] as a `long[]`       |
 //! | `layRows`, `gatherFeeds`  | in        | [`FeedRecord`] per model input, one `long[]`                |
 //! | `fillRows`                | in        | [`PredictionRecord`] as a `long[]`                          |
-//! | `describeModel`           | out       | [`signature_json`]: a JSON object                           |
+//! | `modelSignature`          | out       | [`signature_json`]: a JSON object                           |
 //! | `externalDataFiles`       | out       | [`file_list_json`]: a JSON array of strings                 |
 //! | `drainLog`                | out       | [`log_text`]: `LEVEL message` lines                         |
 //!
@@ -223,7 +223,7 @@ impl RunArrays {
     }
 }
 
-/// `describeResult`: one fetched output of a run, `HEADER` values (kind, element type code, key
+/// `resultOutputs`: one fetched output of a run, `HEADER` values (kind, element type code, key
 /// type code or -1, rank), then the `rank` dims, the number of buffers, and address and bytes of
 /// each; the outputs follow one another in one `long[]`. Addresses stay valid until `closeResult`.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -280,7 +280,7 @@ impl OutputRecord {
         w
     }
 
-    /// The outputs of a `describeResult` array (for tests: the JVM's `NativeWire` reads them).
+    /// The outputs of a `resultOutputs` array (for tests: the JVM's `NativeWire` reads them).
     pub fn decode_all(w: &[i64]) -> Result<Vec<OutputRecord>> {
         let bad = || malformed("result description", w);
         let mut outputs = Vec::new();
@@ -499,7 +499,7 @@ fn tensor_json(info: &TensorInfo) -> Value {
     })
 }
 
-/// `describeModel`: `{"inputs": [..], "outputs": [..]}`, each tensor `{"name", "kind", "type",
+/// `modelSignature`: `{"inputs": [..], "outputs": [..]}`, each tensor `{"name", "kind", "type",
 /// "key" (null unless maps), "shape" (-1 for symbolic dims), "dims" (their names, "" when fixed)}`.
 pub fn signature_json(signature: &Signature) -> String {
     let list = |infos: &[TensorInfo]| infos.iter().map(tensor_json).collect::<Vec<_>>();

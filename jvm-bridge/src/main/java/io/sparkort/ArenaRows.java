@@ -243,8 +243,8 @@ final class ArenaRows implements BatchRows {
 
   /** Writes a run's predictions into the laid rows' reserved slots and arrays. */
   @Override
-  public void fill(long[] described, int size, int scored) {
-    List<NativeWire.Output> outputs = NativeWire.readOutputs(described);
+  public void fill(long[] resultOutputs, int size, int scored) {
+    List<NativeWire.Output> outputs = NativeWire.readOutputs(resultOutputs);
     for (int f = 0; f < fetches.length; f++) {
       ScoringPlan.Fetch fetch = fetches[f];
       NativeWire.Output output = outputs.get(fetch.result);

@@ -71,7 +71,7 @@ final class BatchWriter implements AutoCloseable {
     runInputs = new NativeWire.RunInputs(inputNames, columns, elementTypes, ranks);
     nativeFeeds = gatherable(feeds) ? NativeWire.feeds(n) : null;
     for (int f = 0; nativeFeeds != null && f < n; f++) {
-      NativeWire.describeFeed(nativeFeeds, f, feeds[f].ordinals[0], feeds[f].fixedRowElements, feeds[f].leaves[0].bytes);
+      NativeWire.setFeedSource(nativeFeeds, f, feeds[f].ordinals[0], feeds[f].fixedRowElements, feeds[f].leaves[0].bytes);
     }
   }
 
@@ -117,7 +117,7 @@ final class BatchWriter implements AutoCloseable {
 
   private long[] placeNativeFeeds() {
     for (int f = 0; f < feeds.length; f++) {
-      NativeWire.placeFeed(nativeFeeds, f, buffers[f].address(0), buffers[f].capacity());
+      NativeWire.setFeedBuffer(nativeFeeds, f, buffers[f].address(0), buffers[f].capacity());
     }
     return nativeFeeds;
   }

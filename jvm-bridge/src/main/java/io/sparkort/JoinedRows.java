@@ -115,14 +115,14 @@ final class JoinedRows implements BatchRows {
   }
 
   @Override
-  public void fill(long[] described, int size, int scored) {
-    measure(described, scored);
-    BatchReader.read(described, plan.fetches, plan.batched, scored, predictions);
+  public void fill(long[] resultOutputs, int size, int scored) {
+    measure(resultOutputs, scored);
+    BatchReader.read(resultOutputs, plan.fetches, plan.batched, scored, predictions);
   }
 
   /** Counts the run's outputs' bytes per row into what later rows cost; one row's above the budget is an error. */
-  private void measure(long[] described, int scored) {
-    List<NativeWire.Output> outputs = NativeWire.readOutputs(described);
+  private void measure(long[] resultOutputs, int scored) {
+    List<NativeWire.Output> outputs = NativeWire.readOutputs(resultOutputs);
     long total = 0;
     long largest = -1;
     int largestFetch = 0;

@@ -90,7 +90,7 @@ final class ModelNode implements AutoCloseable {
   /** The signature of the model file at {@code localPath} with {@code outputs} exposed, read without its external data. */
   static ModelSignature readSignature(String localPath, String[] outputs) {
     NativeLoader.load();
-    return NativeWire.readSignature(NativeApi.describeModel(localPath, outputs));
+    return NativeWire.readSignature(NativeApi.modelSignature(localPath, outputs));
   }
 
   /** The external data files the model at {@code localPath} names, relative to its folder. */

@@ -36,7 +36,7 @@ final class NativeApi {
    * @param outputs tensors inside the graph to expose as extra outputs, as {@link #openModel} does
    * @return the model's inputs and outputs as JSON, read by {@link NativeWire#readSignature}
    */
-  static native String describeModel(String path, String[] outputs);
+  static native String modelSignature(String path, String[] outputs);
 
   /**
    * @param path local file path of the .onnx model
@@ -75,7 +75,7 @@ final class NativeApi {
    *
    * @param model handle from {@link #openModel}
    * @param fetch names of the model outputs to return, in order
-   * @return a result handle for {@link #describeResult} and {@link #closeResult}
+   * @return a result handle for {@link #resultOutputs} and {@link #closeResult}
    */
   static native long run(
       long model,
@@ -92,7 +92,7 @@ final class NativeApi {
    * @return the fetched outputs, read by {@link NativeWire#readOutputs}; addresses stay valid until
    *     {@link #closeResult}
    */
-  static native long[] describeResult(long result);
+  static native long[] resultOutputs(long result);
 
   /** @param result handle from {@link #run}; its addresses are invalid afterwards */
   static native void closeResult(long result);

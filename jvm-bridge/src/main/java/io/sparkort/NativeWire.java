@@ -23,11 +23,11 @@ import org.apache.spark.sql.catalyst.expressions.UnsafeRow;
  *   <tr><td>openModel</td><td>back</td><td>{@link #openReport()} / {@link #loadNanos}</td></tr>
  *   <tr><td>modelStats</td><td>back</td><td>{@link #readStats}</td></tr>
  *   <tr><td>run</td><td>sent</td><td>{@link RunInputs}</td></tr>
- *   <tr><td>describeResult</td><td>back</td><td>{@link #readOutputs}</td></tr>
+ *   <tr><td>resultOutputs</td><td>back</td><td>{@link #readOutputs}</td></tr>
  *   <tr><td>layRows, gatherFeeds, fillRows, rowGrowth</td><td>sent</td><td>{@link #rowLayout}</td></tr>
- *   <tr><td>layRows, gatherFeeds</td><td>sent</td><td>{@link #feeds}, {@link #describeFeed}, {@link #placeFeed}</td></tr>
+ *   <tr><td>layRows, gatherFeeds</td><td>sent</td><td>{@link #feeds}, {@link #setFeedSource}, {@link #setFeedBuffer}</td></tr>
  *   <tr><td>fillRows</td><td>sent</td><td>{@link #prediction}</td></tr>
- *   <tr><td>describeModel</td><td>back</td><td>{@link #readSignature}</td></tr>
+ *   <tr><td>modelSignature</td><td>back</td><td>{@link #readSignature}</td></tr>
  *   <tr><td>externalDataFiles</td><td>back</td><td>{@link #readFileList}</td></tr>
  *   <tr><td>drainLog</td><td>back</td><td>{@link #readLog}</td></tr>
  * </table>
@@ -134,7 +134,7 @@ final class NativeWire {
     }
   }
 
-  // ---- describeResult: a run's outputs, one after another.
+  // ---- resultOutputs: a run's outputs, one after another.
 
   static final int OUTPUT_KIND = 0;
   static final int OUTPUT_ELEMENT_TYPE = 1;
@@ -268,20 +268,20 @@ final class NativeWire {
   static final int FEED_ADDRESS = 3;
   static final int FEED_BYTES = 4;
 
-  /** A feeds record for {@code inputs} model inputs, to fill with {@link #describeFeed} and {@link #placeFeed}. */
+  /** A feeds record for {@code inputs} model inputs, to fill with {@link #setFeedSource} and {@link #setFeedBuffer}. */
   static long[] feeds(int inputs) {
     return new long[FEED_WIDTH * inputs];
   }
 
   /** Sets input {@code f}'s source: {@code elements} values a row of {@code elementBytes} each, in field {@code ordinal}. */
-  static void describeFeed(long[] feeds, int f, int ordinal, long elements, int elementBytes) {
+  static void setFeedSource(long[] feeds, int f, int ordinal, long elements, int elementBytes) {
     feeds[FEED_WIDTH * f + FEED_ORDINAL] = ordinal;
     feeds[FEED_WIDTH * f + FEED_ELEMENTS] = elements;
     feeds[FEED_WIDTH * f + FEED_ELEMENT_BYTES] = elementBytes;
   }
 
   /** Sets input {@code f}'s tensor buffer, where it is now. */
-  static void placeFeed(long[] feeds, int f, long address, long bytes) {
+  static void setFeedBuffer(long[] feeds, int f, long address, long bytes) {
     feeds[FEED_WIDTH * f + FEED_ADDRESS] = address;
     feeds[FEED_WIDTH * f + FEED_BYTES] = bytes;
   }
@@ -310,7 +310,7 @@ final class NativeWire {
     return w;
   }
 
-  // ---- describeModel: {"inputs": [..], "outputs": [..]}, each {"name", "kind", "type", "key", "shape", "dims"}.
+  // ---- modelSignature: {"inputs": [..], "outputs": [..]}, each {"name", "kind", "type", "key", "shape", "dims"}.
 
   static ModelSignature readSignature(String json) {
     try {

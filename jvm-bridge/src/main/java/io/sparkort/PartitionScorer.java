@@ -96,7 +96,7 @@ final class PartitionScorer implements FlatMapFunction<Iterator<InternalRow>, In
       nodeMetrics.batches.add(1);
       nodeMetrics.modelTime.add(nanos);
       try {
-        rows.fill(NativeApi.describeResult(result), size, written);
+        rows.fill(NativeApi.resultOutputs(result), size, written);
       } finally {
         NativeApi.closeResult(result);
       }

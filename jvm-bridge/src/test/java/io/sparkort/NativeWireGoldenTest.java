@@ -150,9 +150,9 @@ class NativeWireGoldenTest {
       long[] wire = NativeWire.feeds(feeds.size());
       for (int f = 0; f < feeds.size(); f++) {
         JsonNode feed = feeds.get(f);
-        NativeWire.describeFeed(wire, f, feed.get("ordinal").asInt(), feed.get("elements").asLong(),
+        NativeWire.setFeedSource(wire, f, feed.get("ordinal").asInt(), feed.get("elements").asLong(),
             feed.get("element_bytes").asInt());
-        NativeWire.placeFeed(wire, f, feed.get("address").asLong(), feed.get("bytes").asLong());
+        NativeWire.setFeedBuffer(wire, f, feed.get("address").asLong(), feed.get("bytes").asLong());
       }
       assertArrayEquals(longs(c.get("wire")), wire, c.toString());
     }
