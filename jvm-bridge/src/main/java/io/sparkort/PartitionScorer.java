@@ -41,7 +41,6 @@ final class PartitionScorer implements FlatMapFunction<Iterator<InternalRow>, In
 
   private final class ScoredRows implements Iterator<InternalRow> {
     private final UnsafeRows input;
-    private final String[] fetch = plan.fetchNames();
     private ModelNode node;
     private BatchWriter writer;
     private BatchRows rows;
@@ -89,7 +88,7 @@ final class PartitionScorer implements FlatMapFunction<Iterator<InternalRow>, In
         return;
       }
       long started = System.nanoTime();
-      long result = node.run(writer.runInputs(written), fetch);
+      long result = node.run(writer.runRecord(written));
       long nanos = System.nanoTime() - started;
       metrics.batch(written, nanos);
       nodeMetrics.scoredRows.add(written);
