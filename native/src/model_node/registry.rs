@@ -67,7 +67,7 @@ pub fn open(path: &str, options: ModelOptions) -> Result<Opened> {
 /// JVM's, the .onnx file's SHA-256), and hashed again only when one of the files changes. The JVM
 /// opens the models it names with [`open_named`].
 pub fn open_with_outputs(path: &str, options: ModelOptions, outputs: &[String]) -> Result<Opened> {
-    check(options)?;
+    check_options(options)?;
     let (identity, bytes) = identify(Path::new(path))?;
     let key = ModelKey { content: identity.content, options, outputs: outputs.to_vec() };
     open_keyed(path, key, || Ok((identity, bytes)))
@@ -78,12 +78,12 @@ pub fn open_with_outputs(path: &str, options: ModelOptions, outputs: &[String]) 
 /// outputs (from whatever path it was loaded). The files are read only to load the model, and then
 /// the .onnx bytes must have the SHA-256 `named` gives.
 pub fn open_named(path: &str, named: &NamedContent, options: ModelOptions, outputs: &[String]) -> Result<Opened> {
-    check(options)?;
+    check_options(options)?;
     let key = ModelKey { content: named.key, options, outputs: outputs.to_vec() };
     open_keyed(path, key, || named_identity(Path::new(path), named).map(|(identity, bytes)| (identity, Some(bytes))))
 }
 
-fn check(options: ModelOptions) -> Result<()> {
+fn check_options(options: ModelOptions) -> Result<()> {
     if options.max_sessions == 0 || options.intra_threads == 0 {
         return Err(Error::InvalidArgument(format!("sessions and threads must be positive, got {options:?}")));
     }

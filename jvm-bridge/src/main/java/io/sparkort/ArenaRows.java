@@ -128,7 +128,7 @@ final class ArenaRows implements BatchRows {
         int inputBytes = row.getSizeInBytes();
         if ((bytes += inputBytes + rowCost) > bound.bytes) {
           if (size == 0) {
-            throw bound.rowTooLarge(row, firstRowIndex, rowCost, predictions());
+            throw bound.rowTooLarge(row, firstRowIndex, rowCost, rowCostText());
           }
           input.putBack(row);
           break taking;
@@ -176,8 +176,8 @@ final class ArenaRows implements BatchRows {
     return size;
   }
 
-  /** What the plan adds to a row, for messages. */
-  private String predictions() {
+  /** What the plan adds to a row ({@link #rowCost}), in words for messages. */
+  private String rowCostText() {
     long largest = 0;
     String name = "";
     for (int f = 0; f < fetches.length; f++) {

@@ -107,9 +107,9 @@ final class BatchBudget {
      *
      * @param rowIndex the row's position in its partition
      * @param added bytes the plan adds to each row (predictions, fixed tensors, bookkeeping)
-     * @param predictions what those bytes are, for the message
+     * @param addedText what those bytes are, for the message
      */
-    InvalidInputException rowTooLarge(UnsafeRow row, long rowIndex, long added, String predictions) {
+    InvalidInputException rowTooLarge(UnsafeRow row, long rowIndex, long added, String addedText) {
       StructField[] fields = plan.inputSchema().fields();
       int largest = -1;
       long largestBytes = 0;
@@ -125,7 +125,7 @@ final class BatchBudget {
       String column = largest < 0 ? "its fixed-width fields" : columnAndInput(plan, fields[largest].name()) + " "
           + largestBytes + " of them";
       return new InvalidInputException("row " + rowIndex + " of " + partition + " takes " + row.getSizeInBytes()
-          + " bytes (" + column + ") and " + predictions + " " + added + " more, in all more than the batch budget of "
+          + " bytes (" + column + ") and " + addedText + " " + added + " more, in all more than the batch budget of "
           + bytes + " bytes; " + advice());
     }
   }

@@ -114,12 +114,12 @@ final class JoinedRows implements BatchRows {
 
   @Override
   public void fill(long[] resultOutputs, int size, int scored) {
-    measure(resultOutputs, scored);
+    measurePredictions(resultOutputs, scored);
     BatchReader.read(resultOutputs, plan.fetches, plan.batched, scored, predictions);
   }
 
   /** Counts the run's outputs' bytes per row into what later rows cost; one row's above the budget is an error. */
-  private void measure(long[] resultOutputs, int scored) {
+  private void measurePredictions(long[] resultOutputs, int scored) {
     List<NativeWire.Output> outputs = NativeWire.readOutputs(resultOutputs);
     long total = 0;
     long largest = -1;
