@@ -167,6 +167,19 @@ fn a_named_model_is_known_by_its_key_not_its_path() {
 }
 
 #[test]
+fn a_key_that_is_the_onnx_sha256_alone_names_no_external_data() {
+    let path = variant("external_mlp", 7, &scratch("named-external"));
+    let onnx_sha256: [u8; 32] = Sha256::digest(std::fs::read(&path).expect("model")).into();
+    let path = path.to_str().expect("path");
+    let err = model_node::open_named(path, &NamedContent { key: onnx_sha256, onnx_sha256 }, ONE, &[])
+        .err()
+        .expect("the key leaves out the external data");
+    assert!(matches!(err, Error::ModelLoad { .. }) && err.to_string().contains("without external data"), "{err}");
+    let named = NamedContent { key: [0x64; 32], onnx_sha256 };
+    assert!(model_node::open_named(path, &named, ONE, &[]).expect("a key over the data too").loaded_nanos.is_some());
+}
+
+#[test]
 fn sixteen_bit_float_weights_are_shared_too() {
     let json = case_json("half_weights");
     let model = model_node::open(models().join("half_weights.onnx").to_str().expect("path"), ONE).expect("open").model;

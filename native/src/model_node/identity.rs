@@ -124,7 +124,8 @@ pub(super) fn identify(path: &Path) -> Result<(ModelIdentity, Option<Vec<u8>>)> 
 }
 
 /// The identity of the model at `path` that the JVM names `named`, and the bytes of its .onnx file,
-/// read to load it: refused unless those bytes have the SHA-256 the name gives.
+/// read to load it: refused unless those bytes have the SHA-256 the name gives, and unless a key
+/// that is that SHA-256 alone names a model without external data.
 pub(super) fn named_identity(path: &Path, named: &NamedContent) -> Result<(ModelIdentity, Vec<u8>)> {
     let bytes = read(path)?;
     let onnx_sha256: [u8; 32] = Sha256::digest(&bytes).into();
@@ -140,6 +141,14 @@ pub(super) fn named_identity(path: &Path, named: &NamedContent) -> Result<(Model
         });
     }
     let (onnx, data) = versions(path, &bytes)?;
+    // A key that is the .onnx file's SHA-256 alone names a model without external data (here as in
+    // the JVM), which a path opened alone may share: a model with some must have another.
+    if named.key == onnx_sha256 && !data.is_empty() {
+        return Err(Error::ModelLoad {
+            path: path.display().to_string(),
+            reason: "its key is its SHA-256 alone, which names a model without external data, but it has some".into(),
+        });
+    }
     let mut versions = vec![(path.to_path_buf(), onnx)];
     versions.extend(data.into_iter().map(|(_, file, version)| (file, version)));
     let identity = ModelIdentity { disk_bytes: disk_bytes(&versions), versions, content: named.key, onnx_sha256 };
