@@ -5,7 +5,7 @@
 //! - `error`: the one error enum and the Java exception class each variant becomes.
 //! - `logging`: this library's log records, queued for the JVM's logger.
 //! - `runtime`: the process-wide ONNX Runtime environment, loaded from an explicit library path.
-//! - `model_node`: models open in this process, keyed by content hash and options, each with a bounded pool of
+//! - `model_node`: models open in this process, keyed by content key and options, each with a bounded pool of
 //!   sessions: its registry, file identity, graph cutting, signature reading, session pool and input checks.
 //! - `onnx_proto`: the few ONNX protobuf fields read and rewritten here (initializers, external data).
 //! - `signature`: a model's inputs and outputs (the JSON the JVM reads is written in `jni::wire`).

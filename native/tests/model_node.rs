@@ -8,7 +8,8 @@ mod common;
 use std::sync::Arc;
 
 use common::{assert_same, assert_scores_like_onnxruntime_python, case_json, models, score, scratch, variant, ONE};
-use sparkort::model_node::{self, ModelOptions};
+use sha2::{Digest, Sha256};
+use sparkort::model_node::{self, ModelOptions, NamedContent};
 use sparkort::onnx_proto::{self, TensorData};
 use sparkort::Error;
 
@@ -127,6 +128,55 @@ fn a_changed_file_is_another_model() {
     let second = model_node::open(path.to_str().expect("path"), ONE).expect("open changed");
     assert!(second.loaded_nanos.is_some(), "the changed file is loaded");
     assert!(!Arc::ptr_eq(&first, &second.model));
+}
+
+#[test]
+fn a_named_model_is_known_by_its_key_not_its_path() {
+    let dir = scratch("named");
+    let path = variant("mlp", 6, &dir);
+    let onnx_sha256: [u8; 32] = Sha256::digest(std::fs::read(&path).expect("model")).into();
+    let named = NamedContent { key: [0x61; 32], onnx_sha256 };
+    let open = |path: &std::path::Path, named: &NamedContent| {
+        model_node::open_named(path.to_str().expect("path"), named, ONE, &[])
+    };
+    let first = open(&path, &named).expect("open by key");
+    assert!(first.loaded_nanos.is_some(), "the first open loads");
+    // The same key from another path is the same model; its files are not read again, even when gone.
+    let copy = dir.join("copy.onnx");
+    std::fs::copy(&path, &copy).expect("copy");
+    let again = open(&copy, &named).expect("open the copy by the same key");
+    assert!(again.loaded_nanos.is_none() && Arc::ptr_eq(&first.model, &again.model), "one model per key");
+    std::fs::remove_file(&copy).expect("remove the copy");
+    assert!(Arc::ptr_eq(&first.model, &open(&copy, &named).expect("the key names what is open").model));
+    assert_eq!(first.model.stats().loads, 1);
+    // Another key for the same file is another model, and so is the file opened by path alone.
+    let other = open(&path, &NamedContent { key: [0x62; 32], onnx_sha256 }).expect("another key");
+    assert!(other.loaded_nanos.is_some() && !Arc::ptr_eq(&first.model, &other.model), "another key, another model");
+    let hashed = model_node::open(path.to_str().expect("path"), ONE).expect("open by path");
+    assert!(hashed.loaded_nanos.is_some() && !Arc::ptr_eq(&first.model, &hashed.model), "hashed here: its own key");
+    // Without external data, the JVM's key is the .onnx file's SHA-256, and so is the key hashed here.
+    let as_the_jvm_names_it = open(&path, &NamedContent { key: onnx_sha256, onnx_sha256 }).expect("the JVM's key");
+    assert!(as_the_jvm_names_it.loaded_nanos.is_none() && Arc::ptr_eq(&hashed.model, &as_the_jvm_names_it.model));
+    // A file that is not the one the key names is refused, every time: nothing is kept under the key.
+    let wrong = NamedContent { key: [0x63; 32], onnx_sha256: [0; 32] };
+    for _ in 0..2 {
+        let err = open(&path, &wrong).err().expect("the SHA-256 differs");
+        assert!(matches!(err, Error::ModelLoad { .. }), "{err:?}");
+        assert!(err.to_string().contains(&"63".repeat(32)) && err.to_string().contains("SHA-256"), "{err}");
+    }
+}
+
+#[test]
+fn a_key_that_is_the_onnx_sha256_alone_names_no_external_data() {
+    let path = variant("external_mlp", 7, &scratch("named-external"));
+    let onnx_sha256: [u8; 32] = Sha256::digest(std::fs::read(&path).expect("model")).into();
+    let path = path.to_str().expect("path");
+    let err = model_node::open_named(path, &NamedContent { key: onnx_sha256, onnx_sha256 }, ONE, &[])
+        .err()
+        .expect("the key leaves out the external data");
+    assert!(matches!(err, Error::ModelLoad { .. }) && err.to_string().contains("without external data"), "{err}");
+    let named = NamedContent { key: [0x64; 32], onnx_sha256 };
+    assert!(model_node::open_named(path, &named, ONE, &[]).expect("a key over the data too").loaded_nanos.is_some());
 }
 
 #[test]

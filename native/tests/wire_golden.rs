@@ -15,15 +15,29 @@ use log::Level;
 use serde_json::{json, Value};
 use sparkort::exchange::InputBuffers;
 use sparkort::jni::wire::{
-    self, FeedRecord, InputRecord, OpenReport, OutputRecord, PredictionRecord, ReservedArray, RowLayout, RunArrays,
-    StatsRecord,
+    self, FeedRecord, InputRecord, ModelFile, OpenReport, OutputRecord, PredictionRecord, ReservedArray, RowLayout,
+    RunRecord, RunRequest, StatsRecord,
 };
+use sparkort::model_node::NamedContent;
 use sparkort::signature::{Signature, TensorInfo, TensorKind};
 use sparkort::tensor::ElementType;
 use sparkort::unsafe_rows::{ArrayFeed, Prediction};
 
 fn golden_path() -> PathBuf {
     PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("tests/wire-golden.json")
+}
+
+fn model_files() -> Vec<ModelFile> {
+    let mut key = [0u8; 32];
+    let mut onnx_sha256 = [0u8; 32];
+    for i in 0..32 {
+        key[i] = (7 * i + 1) as u8;
+        onnx_sha256[i] = (255 - 3 * i) as u8;
+    }
+    vec![
+        ModelFile { path: "/cache/v2/key/model/model.onnx".into(), named: Some(NamedContent { key, onnx_sha256 }) },
+        ModelFile { path: "/models/mlp.onnx".into(), named: None },
+    ]
 }
 
 fn open_reports() -> Vec<OpenReport> {
@@ -41,7 +55,7 @@ fn stats() -> Vec<StatsRecord> {
     }]
 }
 
-fn run_inputs() -> Vec<Vec<InputBuffers>> {
+fn runs() -> Vec<RunRequest> {
     let input = |name: &str, column: &str, element_type, shape: Vec<i64>, buffers: [i64; 4]| InputBuffers {
         input: name.into(),
         column: column.into(),
@@ -52,11 +66,14 @@ fn run_inputs() -> Vec<Vec<InputBuffers>> {
         offsets_address: buffers[2],
         offsets_length: buffers[3],
     };
-    vec![vec![
-        input("features", "f1, f2", ElementType::Float32, vec![4, 2], [4096, 32, 0, 0]),
-        input("tag", "tag", ElementType::String, vec![4], [8192, 17, 12288, 20]),
-        input("scale", "scale", ElementType::Float64, vec![], [16384, 8, 0, 0]),
-    ]]
+    vec![RunRequest {
+        inputs: vec![
+            input("features", "f1, f2", ElementType::Float32, vec![4, 2], [4096, 32, 0, 0]),
+            input("tag", "tag", ElementType::String, vec![4], [8192, 17, 12288, 20]),
+            input("scale", "scale", ElementType::Float64, vec![], [16384, 8, 0, 0]),
+        ],
+        fetch: vec!["probabilities".into(), "label".into()],
+    }]
 }
 
 fn row_layouts() -> Vec<(RowLayout, usize)> {
@@ -184,23 +201,35 @@ fn golden() -> Value {
                 "wire": numbers(&s.encode()),
             })).collect(),
         ),
-        "run_inputs": section(
-            "run's input arrays: written by the JVM, read by native code",
+        "model_file": section(
+            "openModel's model: written by the JVM, read by native code",
+            json!({ "WIDTH": ModelFile::WIDTH, "PATH": ModelFile::PATH, "KEY": ModelFile::KEY,
+                    "ONNX_SHA256": ModelFile::ONNX_SHA256 }),
+            model_files().iter().map(|f| {
+                let w = f.encode();
+                json!({ "path": f.path, "key": w[ModelFile::KEY], "onnx_sha256": w[ModelFile::ONNX_SHA256], "wire": w })
+            }).collect(),
+        ),
+        "run": section(
+            "run's record: written by the JVM, read by native code",
             json!({
-                "WIDTH": InputRecord::WIDTH, "DATA_ADDRESS": InputRecord::DATA_ADDRESS,
-                "DATA_BYTES": InputRecord::DATA_BYTES, "OFFSETS_ADDRESS": InputRecord::OFFSETS_ADDRESS,
-                "OFFSETS_BYTES": InputRecord::OFFSETS_BYTES,
+                "RUN_INPUT_COUNT": RunRecord::INPUT_COUNT, "RUN_FETCH_COUNT": RunRecord::FETCH_COUNT,
+                "RUN_HEADER": RunRecord::HEADER, "INPUT_ELEMENT_TYPE": InputRecord::ELEMENT_TYPE,
+                "INPUT_RANK": InputRecord::RANK, "INPUT_HEADER": InputRecord::HEADER,
+                "INPUT_DATA_ADDRESS": InputRecord::DATA_ADDRESS, "INPUT_DATA_BYTES": InputRecord::DATA_BYTES,
+                "INPUT_OFFSETS_ADDRESS": InputRecord::OFFSETS_ADDRESS, "INPUT_OFFSETS_BYTES": InputRecord::OFFSETS_BYTES,
+                "INPUT_BUFFERS_WIDTH": InputRecord::BUFFERS_WIDTH,
             }),
-            run_inputs().iter().map(|inputs| {
-                let a = RunArrays::encode(inputs);
+            runs().iter().map(|run| {
+                let r = RunRecord::encode(run);
                 json!({
-                    "inputs": inputs.iter().map(|i| json!({
+                    "inputs": run.inputs.iter().map(|i| json!({
                         "name": i.input, "column": i.column, "element_type": i.element_type.onnx_code(),
                         "shape": i.shape, "data_address": i.data_address, "data_bytes": i.data_length,
                         "offsets_address": i.offsets_address, "offsets_bytes": i.offsets_length,
                     })).collect::<Vec<_>>(),
-                    "wire": { "names": a.names, "columns": a.columns, "element_types": a.element_types,
-                              "shapes": a.shapes, "ranks": a.ranks, "buffers": a.buffers },
+                    "fetch": run.fetch,
+                    "wire": { "names": r.names, "inputs": r.inputs },
                 })
             }).collect(),
         ),
@@ -247,7 +276,7 @@ fn golden() -> Value {
             })).collect(),
         ),
         "outputs": section(
-            "describeResult: written by native code, read by the JVM",
+            "resultOutputs: written by native code, read by the JVM",
             json!({
                 "HEADER": OutputRecord::HEADER, "KIND": OutputRecord::KIND, "ELEMENT_TYPE": OutputRecord::ELEMENT_TYPE,
                 "KEY_TYPE": OutputRecord::KEY_TYPE, "RANK": OutputRecord::RANK,
@@ -262,7 +291,7 @@ fn golden() -> Value {
             })).collect(),
         ),
         "signature": section(
-            "describeModel: written by native code, read by the JVM",
+            "modelSignature: written by native code, read by the JVM",
             json!({}),
             signatures().iter().map(|s| {
                 let tensors = |infos: &[TensorInfo]| infos.iter().map(|t| json!({
@@ -341,21 +370,16 @@ fn the_golden_file_is_what_this_library_writes() {
 #[test]
 fn what_the_jvm_writes_decodes_to_the_golden_values() {
     let file = file();
-    for (case, expected) in cases(&file, "run_inputs").iter().zip(run_inputs()) {
+    let strings =
+        |v: &Value| -> Vec<String> { v.as_array().unwrap().iter().map(|s| s.as_str().unwrap().to_string()).collect() };
+    for (case, expected) in cases(&file, "model_file").iter().zip(model_files()) {
+        assert_eq!(ModelFile::decode(&strings(&case["wire"])).expect("model file decodes"), expected, "model file");
+    }
+    for (case, expected) in cases(&file, "run").iter().zip(runs()) {
         let w = &case["wire"];
-        let strings = |v: &Value| v.as_array().unwrap().iter().map(|s| s.as_str().unwrap().to_string()).collect();
-        let ints = |v: &Value| longs(v).into_iter().map(|n| i32::try_from(n).unwrap()).collect();
-        let decoded = RunArrays {
-            names: strings(&w["names"]),
-            columns: strings(&w["columns"]),
-            element_types: ints(&w["element_types"]),
-            shapes: longs(&w["shapes"]),
-            ranks: ints(&w["ranks"]),
-            buffers: longs(&w["buffers"]),
-        }
-        .decode()
-        .expect("run inputs decode");
-        assert_eq!(format!("{decoded:?}"), format!("{expected:?}"), "run inputs");
+        let decoded =
+            RunRecord { names: strings(&w["names"]), inputs: longs(&w["inputs"]) }.decode().expect("run decodes");
+        assert_eq!(format!("{decoded:?}"), format!("{expected:?}"), "run");
     }
     for (case, (expected, growth)) in cases(&file, "row_layout").iter().zip(row_layouts()) {
         let w = longs(&case["wire"]);

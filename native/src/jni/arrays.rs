@@ -31,13 +31,6 @@ pub(super) fn longs(env: &Env<'_>, array: &JLongArray<'_>) -> Result<Vec<i64>> {
     Ok(out)
 }
 
-pub(super) fn ints(env: &Env<'_>, array: &JIntArray<'_>) -> Result<Vec<i32>> {
-    let len = array.len(env)?;
-    let mut out = error::filled(len, 0, || format!("{len} ints from the JVM"))?;
-    array.get_region(env, 0, &mut out)?;
-    Ok(out)
-}
-
 /// A new Java `long[]` holding `values`.
 pub(super) fn new_longs<'local>(env: &mut Env<'local>, values: &[i64]) -> Result<JLongArray<'local>> {
     let array = env.new_long_array(values.len())?;

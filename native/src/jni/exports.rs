@@ -8,10 +8,12 @@ use jni::objects::{JByteArray, JClass, JIntArray, JLongArray, JObjectArray, JStr
 use jni::sys::{jint, jlong};
 use jni::EnvUnowned;
 
-use super::arrays::{self, int_prefix, ints, longs, new_longs, string, strings, with_arena};
+use super::arrays::{self, int_prefix, longs, new_longs, string, strings, with_arena};
 use super::handles;
 use super::policy::ThrowSparkOrtException;
-use super::wire::{self, FeedRecord, OpenReport, OutputRecord, PredictionRecord, RowLayout, RunArrays, StatsRecord};
+use super::wire::{
+    self, FeedRecord, ModelFile, OpenReport, OutputRecord, PredictionRecord, RowLayout, RunRecord, StatsRecord,
+};
 use crate::exchange;
 use crate::logging;
 use crate::model_node::{self, ModelOptions};
@@ -30,14 +32,14 @@ pub extern "system" fn Java_io_sparkort_NativeApi_initRuntime<'local>(
         .resolve::<ThrowSparkOrtException>()
 }
 
-/// Opens (or finds already open) a model, with `outputs` (tensors inside its graph) exposed as extra
-/// outputs; returns a handle the caller must pass to `closeModel` once. Writes a [`OpenReport`]
-/// into `report`.
+/// Opens (or finds already open) the model `model` names (a [`ModelFile`]: its path, and the key
+/// the JVM knows it by), with `outputs` (tensors inside its graph) exposed as extra outputs; returns
+/// a handle the caller must pass to `closeModel` once. Writes a [`OpenReport`] into `report`.
 #[unsafe(no_mangle)]
 pub extern "system" fn Java_io_sparkort_NativeApi_openModel<'local>(
     mut unowned_env: EnvUnowned<'local>,
     _class: JClass<'local>,
-    path: JString<'local>,
+    model: JObjectArray<'local, JString<'local>>,
     max_sessions: jint,
     intra_threads: jint,
     outputs: JObjectArray<'local, JString<'local>>,
@@ -55,8 +57,12 @@ pub extern "system" fn Java_io_sparkort_NativeApi_openModel<'local>(
                     OpenReport::WIDTH
                 )));
             }
+            let file = ModelFile::decode(&strings(env, &model)?)?;
             let outputs = strings(env, &outputs)?;
-            let opened = model_node::open_with_outputs(&string(env, &path)?, options, &outputs)?;
+            let opened = match &file.named {
+                Some(named) => model_node::open_named(&file.path, named, options, &outputs)?,
+                None => model_node::open_with_outputs(&file.path, options, &outputs)?,
+            };
             let load_nanos = opened.loaded_nanos.map_or(0, |n| i64::try_from(n).unwrap_or(i64::MAX));
             report.set_region(env, 0, &OpenReport { load_nanos }.encode())?;
             Ok(handles::model_handle(opened.model))
@@ -67,7 +73,7 @@ pub extern "system" fn Java_io_sparkort_NativeApi_openModel<'local>(
 /// The signature of the model file at `path` with `outputs` exposed, read without its external
 /// data files, as [`wire::signature_json`].
 #[unsafe(no_mangle)]
-pub extern "system" fn Java_io_sparkort_NativeApi_describeModel<'local>(
+pub extern "system" fn Java_io_sparkort_NativeApi_modelSignature<'local>(
     mut unowned_env: EnvUnowned<'local>,
     _class: JClass<'local>,
     path: JString<'local>,
@@ -162,39 +168,24 @@ pub extern "system" fn Java_io_sparkort_NativeApi_openResultCount<'local>(
     unowned_env.with_env(|_env| -> Result<jlong> { Ok(handles::open_results()) }).resolve::<ThrowSparkOrtException>()
 }
 
-/// Runs one batch, its inputs as [`RunArrays`] describes them; returns a result handle for
-/// `describeResult` / `closeResult`.
+/// Runs one batch, a [`RunRecord`] (`names` and `inputs`); returns a result handle for
+/// `resultOutputs` / `closeResult`.
 #[unsafe(no_mangle)]
-#[allow(clippy::too_many_arguments)]
 pub extern "system" fn Java_io_sparkort_NativeApi_run<'local>(
     mut unowned_env: EnvUnowned<'local>,
     _class: JClass<'local>,
     handle: jlong,
-    input_names: JObjectArray<'local, JString<'local>>,
-    columns: JObjectArray<'local, JString<'local>>,
-    element_types: JIntArray<'local>,
-    shapes: JLongArray<'local>,
-    ranks: JIntArray<'local>,
-    buffers: JLongArray<'local>,
-    fetch: JObjectArray<'local, JString<'local>>,
+    names: JObjectArray<'local, JString<'local>>,
+    inputs: JLongArray<'local>,
 ) -> jlong {
     unowned_env
         .with_env(|env| -> Result<jlong> {
-            let inputs = RunArrays {
-                names: strings(env, &input_names)?,
-                columns: strings(env, &columns)?,
-                element_types: ints(env, &element_types)?,
-                shapes: longs(env, &shapes)?,
-                ranks: ints(env, &ranks)?,
-                buffers: longs(env, &buffers)?,
-            }
-            .decode()?;
-            let fetch = strings(env, &fetch)?;
+            let run = RunRecord { names: strings(env, &names)?, inputs: longs(env, &inputs)? }.decode()?;
             // SAFETY: the Java caller (PartitionScorer) keeps these Arrow buffers allocated and unchanged
             // until this call returns, and the imported arrays are dropped before it does.
-            let imported = inputs.iter().map(|b| unsafe { exchange::import(b) }).collect::<Result<Vec<_>>>()?;
+            let imported = run.inputs.iter().map(|b| unsafe { exchange::import(b) }).collect::<Result<Vec<_>>>()?;
             // SAFETY: the Java owner passes only handles it holds open.
-            let outputs = unsafe { handles::model(handle) }?.run(&imported, &fetch)?;
+            let outputs = unsafe { handles::model(handle) }?.run(&imported, &run.fetch)?;
             Ok(handles::result_handle(outputs))
         })
         .resolve::<ThrowSparkOrtException>()
@@ -202,7 +193,7 @@ pub extern "system" fn Java_io_sparkort_NativeApi_run<'local>(
 
 /// A run's outputs, one [`OutputRecord`] after another. Addresses stay valid until `closeResult`.
 #[unsafe(no_mangle)]
-pub extern "system" fn Java_io_sparkort_NativeApi_describeResult<'local>(
+pub extern "system" fn Java_io_sparkort_NativeApi_resultOutputs<'local>(
     mut unowned_env: EnvUnowned<'local>,
     _class: JClass<'local>,
     result: jlong,

@@ -7,14 +7,15 @@
 //!
 //! | Export                    | Direction | Format                                                      |
 //! |---------------------------|-----------|-------------------------------------------------------------|
+//! | `openModel`               | in        | [`ModelFile`] as a `String[]`                               |
 //! | `openModel`               | out       | [`OpenReport`] in the caller's `long[]`                     |
 //! | `modelStats`              | out       | [`StatsRecord`] as a `long[]`                               |
-//! | `run`                     | in        | [`RunArrays`]: parallel arrays, [`InputRecord`] per input   |
-//! | `describeResult`          | out       | [`OutputRecord`] per fetched output, one `long[]`           |
+//! | `run`                     | in        | [`RunRecord`]: a `String[]` and a `long[]`, [`InputRecord`] per input |
+//! | `resultOutputs`           | out       | [`OutputRecord`] per fetched output, one `long[]`           |
 //! | `layRows`, `gatherFeeds`, `fillRows`, `rowGrowth` | in | [`RowLayout`] as a `long[]`       |
 //! | `layRows`, `gatherFeeds`  | in        | [`FeedRecord`] per model input, one `long[]`                |
 //! | `fillRows`                | in        | [`PredictionRecord`] as a `long[]`                          |
-//! | `describeModel`           | out       | [`signature_json`]: a JSON object                           |
+//! | `modelSignature`          | out       | [`signature_json`]: a JSON object                           |
 //! | `externalDataFiles`       | out       | [`file_list_json`]: a JSON array of strings                 |
 //! | `drainLog`                | out       | [`log_text`]: `LEVEL message` lines                         |
 //!
@@ -25,7 +26,7 @@ use log::Level;
 use serde_json::{json, Value};
 
 use crate::exchange::InputBuffers;
-use crate::model_node::ModelStats;
+use crate::model_node::{ModelStats, NamedContent};
 use crate::signature::{Signature, TensorInfo};
 use crate::tensor::{ElementType, Output};
 use crate::unsafe_rows::{ArrayFeed, Layout, Prediction};
@@ -45,7 +46,7 @@ fn long(n: impl TryInto<i64>) -> i64 {
     n.try_into().unwrap_or(i64::MAX)
 }
 
-/// `openModel(.., long[] loadNanos)`: what the call reports back in the caller's array.
+/// `openModel(.., long[] report)`: what the call reports back in the caller's array.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct OpenReport {
     /// Nanoseconds this call spent loading the model; 0 when it was open already.
@@ -128,102 +129,182 @@ impl StatsRecord {
     }
 }
 
-/// `run`'s per-input memory, `buffers[WIDTH * i..WIDTH * (i + 1)]` for input `i`.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub struct InputRecord {
-    pub data_address: i64,
-    pub data_bytes: i64,
-    /// Strings only (else 0): int32 offsets, one per element plus one.
-    pub offsets_address: i64,
-    pub offsets_bytes: i64,
+/// `openModel`'s `model`: the model to open, as a `String[]`: the local path of its .onnx file, then
+/// the content key the JVM knows it by (`ModelSource.key`) and the SHA-256 of that .onnx file, each
+/// 64 hex digits; or key and SHA-256 both "" for a model opened by path alone, whose files this
+/// library then hashes for its key (see `model_node::open_named` and `open_with_outputs`).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct ModelFile {
+    pub path: String,
+    /// `None` when the JVM gave no key.
+    pub named: Option<NamedContent>,
 }
 
+impl ModelFile {
+    pub const PATH: usize = 0;
+    pub const KEY: usize = 1;
+    pub const ONNX_SHA256: usize = 2;
+    pub const WIDTH: usize = 3;
+
+    pub fn decode(w: &[String]) -> Result<Self> {
+        let bad = || Error::InvalidArgument(format!("openModel: model {w:?} is malformed"));
+        if w.len() != Self::WIDTH || w[Self::PATH].is_empty() {
+            return Err(bad());
+        }
+        let named = match (w[Self::KEY].as_str(), w[Self::ONNX_SHA256].as_str()) {
+            ("", "") => None,
+            (key, sha) => Some(NamedContent {
+                key: sha256_hex(key).ok_or_else(bad)?,
+                onnx_sha256: sha256_hex(sha).ok_or_else(bad)?,
+            }),
+        };
+        Ok(ModelFile { path: w[Self::PATH].clone(), named })
+    }
+
+    /// The `String[]` the JVM sends (for tests: the JVM's `NativeWire` writes it).
+    pub fn encode(&self) -> Vec<String> {
+        let mut w = vec![String::new(); Self::WIDTH];
+        w[Self::PATH] = self.path.clone();
+        if let Some(named) = &self.named {
+            w[Self::KEY] = hex(&named.key);
+            w[Self::ONNX_SHA256] = hex(&named.onnx_sha256);
+        }
+        w
+    }
+}
+
+/// 64 hex digits as the 32 bytes they spell; `None` for anything else.
+fn sha256_hex(text: &str) -> Option<[u8; 32]> {
+    let digits = text.as_bytes();
+    if digits.len() != 64 || !digits.iter().all(u8::is_ascii_hexdigit) {
+        return None;
+    }
+    let mut out = [0u8; 32];
+    for (byte, pair) in out.iter_mut().zip(digits.chunks_exact(2)) {
+        *byte = u8::from_str_radix(std::str::from_utf8(pair).ok()?, 16).ok()?;
+    }
+    Some(out)
+}
+
+fn hex(bytes: &[u8]) -> String {
+    bytes.iter().map(|b| format!("{b:02x}")).collect()
+}
+
+/// `run(model, String[] names, long[] inputs)`: one batch, one record in two arrays (a Java array
+/// holds values of one type). `names`: the inputs' names, then the column each is fed from (named
+/// in errors), then the outputs to fetch, in order. `inputs`: `HEADER` values (the input count and
+/// the fetch count), then an [`InputRecord`] per input.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct RunRecord {
+    pub names: Vec<String>,
+    pub inputs: Vec<i64>,
+}
+
+/// One input in [`RunRecord`]'s `inputs`: `HEADER` values (its ONNX element type code and its rank),
+/// its `rank` dims (batch first for batched models), then `BUFFERS_WIDTH` values: its data's address
+/// and bytes, and for strings (else 0, 0) its int32 offsets' (one per element plus one).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct InputRecord;
+
 impl InputRecord {
+    pub const ELEMENT_TYPE: usize = 0;
+    pub const RANK: usize = 1;
+    /// Values before the dims.
+    pub const HEADER: usize = 2;
+    /// After the dims.
     pub const DATA_ADDRESS: usize = 0;
     pub const DATA_BYTES: usize = 1;
     pub const OFFSETS_ADDRESS: usize = 2;
     pub const OFFSETS_BYTES: usize = 3;
-    pub const WIDTH: usize = 4;
+    pub const BUFFERS_WIDTH: usize = 4;
 }
 
-/// `run`'s arguments but the handle and the fetched names: input `i` is `names[i]`, fed from
-/// `columns[i]` (named in errors), of ONNX element type code `element_types[i]`, with shape the
-/// next `ranks[i]` values of `shapes` (batch first for batched models), in the memory of
-/// [`InputRecord`] `i` of `buffers`.
-#[derive(Clone, Debug, PartialEq, Eq)]
-pub struct RunArrays {
-    pub names: Vec<String>,
-    pub columns: Vec<String>,
-    pub element_types: Vec<i32>,
-    pub shapes: Vec<i64>,
-    pub ranks: Vec<i32>,
-    pub buffers: Vec<i64>,
+/// A batch as [`RunRecord`] carries it: the inputs, and the names of the outputs to fetch.
+#[derive(Clone, Debug)]
+pub struct RunRequest {
+    pub inputs: Vec<InputBuffers>,
+    pub fetch: Vec<String>,
 }
 
-impl RunArrays {
-    /// The inputs, once the arrays are checked to agree on their number and the shapes on their ranks.
-    pub fn decode(self) -> Result<Vec<InputBuffers>> {
-        let RunArrays { names, columns, element_types, shapes, ranks, buffers } = self;
-        let n = names.len();
-        if columns.len() != n || element_types.len() != n || ranks.len() != n || buffers.len() != InputRecord::WIDTH * n
-        {
-            return Err(Error::InvalidArgument("run: argument arrays disagree on the number of inputs".into()));
+impl RunRecord {
+    pub const INPUT_COUNT: usize = 0;
+    pub const FETCH_COUNT: usize = 1;
+    /// Values before the first input's record.
+    pub const HEADER: usize = 2;
+
+    /// The batch, once the counts are checked against the names and every input's record against
+    /// the array's length.
+    pub fn decode(self) -> Result<RunRequest> {
+        let RunRecord { names, inputs: w } = self;
+        let bad = |why: &str| Error::InvalidArgument(format!("run: {why}"));
+        let header = w.get(..Self::HEADER).ok_or_else(|| bad("the record has no header"))?;
+        let inputs = index(header[Self::INPUT_COUNT], || bad("a negative input count"))?;
+        let fetches = index(header[Self::FETCH_COUNT], || bad("a negative fetch count"))?;
+        if inputs.checked_mul(2).and_then(|n| n.checked_add(fetches)) != Some(names.len()) {
+            return Err(bad("the record's counts disagree with its names (inputs, their columns, fetched outputs)"));
         }
-        let mut dims = shapes.into_iter();
-        let mut out = Vec::with_capacity(n);
-        for (i, ((input, column), record)) in
-            names.into_iter().zip(columns).zip(buffers.chunks_exact(InputRecord::WIDTH)).enumerate()
-        {
-            let element_type = ElementType::from_onnx_code(element_types[i]).ok_or_else(|| {
-                Error::InvalidArgument(format!("input '{input}': unsupported element type code {}", element_types[i]))
+        let mut names = names.into_iter();
+        let input_names: Vec<String> = names.by_ref().take(inputs).collect();
+        let columns: Vec<String> = names.by_ref().take(inputs).collect();
+        let fetch: Vec<String> = names.collect();
+        let short = || bad("the record is shorter than its inputs say");
+        let mut at = Self::HEADER;
+        let mut out = Vec::with_capacity(inputs);
+        for (input, column) in input_names.into_iter().zip(columns) {
+            let head = w.get(at..at + InputRecord::HEADER).ok_or_else(short)?;
+            let code = head[InputRecord::ELEMENT_TYPE];
+            let element_type = i32::try_from(code).ok().and_then(ElementType::from_onnx_code).ok_or_else(|| {
+                Error::InvalidArgument(format!("input '{input}': unsupported element type code {code}"))
             })?;
-            let rank = usize::try_from(ranks[i]).unwrap_or(0);
-            let shape: Vec<i64> = dims.by_ref().take(rank).collect();
-            if shape.len() != rank {
-                return Err(Error::InvalidArgument("run: shapes shorter than ranks say".into()));
-            }
+            let rank = index(head[InputRecord::RANK], || bad("a negative rank"))?;
+            at += InputRecord::HEADER;
+            let shape = w.get(at..).and_then(|rest| rest.get(..rank)).ok_or_else(short)?.to_vec();
+            at += rank;
+            let buffers = w.get(at..at + InputRecord::BUFFERS_WIDTH).ok_or_else(short)?;
+            at += InputRecord::BUFFERS_WIDTH;
             out.push(InputBuffers {
                 input,
                 column,
                 element_type,
                 shape,
-                data_address: record[InputRecord::DATA_ADDRESS],
-                data_length: record[InputRecord::DATA_BYTES],
-                offsets_address: record[InputRecord::OFFSETS_ADDRESS],
-                offsets_length: record[InputRecord::OFFSETS_BYTES],
+                data_address: buffers[InputRecord::DATA_ADDRESS],
+                data_length: buffers[InputRecord::DATA_BYTES],
+                offsets_address: buffers[InputRecord::OFFSETS_ADDRESS],
+                offsets_length: buffers[InputRecord::OFFSETS_BYTES],
             });
         }
-        Ok(out)
+        if at != w.len() {
+            return Err(bad("the record is longer than its inputs say"));
+        }
+        Ok(RunRequest { inputs: out, fetch })
     }
 
-    /// The arrays the JVM sends for `inputs` (for tests: the JVM's `NativeWire` writes them).
-    pub fn encode(inputs: &[InputBuffers]) -> RunArrays {
-        let mut arrays = RunArrays {
-            names: vec![],
-            columns: vec![],
-            element_types: vec![],
-            shapes: vec![],
-            ranks: vec![],
-            buffers: vec![],
-        };
-        for input in inputs {
-            arrays.names.push(input.input.clone());
-            arrays.columns.push(input.column.clone());
-            arrays.element_types.push(input.element_type.onnx_code());
-            arrays.ranks.push(i32::try_from(input.shape.len()).unwrap_or(i32::MAX));
-            arrays.shapes.extend(&input.shape);
-            let mut record = [0; InputRecord::WIDTH];
-            record[InputRecord::DATA_ADDRESS] = input.data_address;
-            record[InputRecord::DATA_BYTES] = input.data_length;
-            record[InputRecord::OFFSETS_ADDRESS] = input.offsets_address;
-            record[InputRecord::OFFSETS_BYTES] = input.offsets_length;
-            arrays.buffers.extend(record);
+    /// The record the JVM sends for `run` (for tests: the JVM's `NativeWire` writes it).
+    pub fn encode(run: &RunRequest) -> RunRecord {
+        let mut names: Vec<String> = run.inputs.iter().map(|i| i.input.clone()).collect();
+        names.extend(run.inputs.iter().map(|i| i.column.clone()));
+        names.extend(run.fetch.iter().cloned());
+        let mut w = vec![0; Self::HEADER];
+        w[Self::INPUT_COUNT] = long(run.inputs.len());
+        w[Self::FETCH_COUNT] = long(run.fetch.len());
+        for input in &run.inputs {
+            let mut head = [0; InputRecord::HEADER];
+            head[InputRecord::ELEMENT_TYPE] = i64::from(input.element_type.onnx_code());
+            head[InputRecord::RANK] = long(input.shape.len());
+            w.extend(head);
+            w.extend(&input.shape);
+            let mut buffers = [0; InputRecord::BUFFERS_WIDTH];
+            buffers[InputRecord::DATA_ADDRESS] = input.data_address;
+            buffers[InputRecord::DATA_BYTES] = input.data_length;
+            buffers[InputRecord::OFFSETS_ADDRESS] = input.offsets_address;
+            buffers[InputRecord::OFFSETS_BYTES] = input.offsets_length;
+            w.extend(buffers);
         }
-        arrays
+        RunRecord { names, inputs: w }
     }
 }
 
-/// `describeResult`: one fetched output of a run, `HEADER` values (kind, element type code, key
+/// `resultOutputs`: one fetched output of a run, `HEADER` values (kind, element type code, key
 /// type code or -1, rank), then the `rank` dims, the number of buffers, and address and bytes of
 /// each; the outputs follow one another in one `long[]`. Addresses stay valid until `closeResult`.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -280,7 +361,7 @@ impl OutputRecord {
         w
     }
 
-    /// The outputs of a `describeResult` array (for tests: the JVM's `NativeWire` reads them).
+    /// The outputs of a `resultOutputs` array (for tests: the JVM's `NativeWire` reads them).
     pub fn decode_all(w: &[i64]) -> Result<Vec<OutputRecord>> {
         let bad = || malformed("result description", w);
         let mut outputs = Vec::new();
@@ -499,7 +580,7 @@ fn tensor_json(info: &TensorInfo) -> Value {
     })
 }
 
-/// `describeModel`: `{"inputs": [..], "outputs": [..]}`, each tensor `{"name", "kind", "type",
+/// `modelSignature`: `{"inputs": [..], "outputs": [..]}`, each tensor `{"name", "kind", "type",
 /// "key" (null unless maps), "shape" (-1 for symbolic dims), "dims" (their names, "" when fixed)}`.
 pub fn signature_json(signature: &Signature) -> String {
     let list = |infos: &[TensorInfo]| infos.iter().map(tensor_json).collect::<Vec<_>>();
@@ -523,42 +604,64 @@ pub fn log_text(records: &[(Level, String)]) -> String {
 mod tests {
     use super::*;
 
+    /// A record of inputs `a` (float32, 4 x 3, at 100) and `b` (float64, 4, at 200), fetching `out`.
+    fn two_inputs() -> RunRecord {
+        RunRecord {
+            names: vec!["a".into(), "b".into(), "col_a".into(), "col_b".into(), "out".into()],
+            inputs: vec![2, 1, 1, 2, 4, 3, 100, 48, 0, 0, 11, 1, 4, 200, 32, 0, 0],
+        }
+    }
+
     #[test]
     fn input_descriptions_are_split_per_input() {
-        let inputs = RunArrays {
-            names: vec!["a".into(), "b".into()],
-            columns: vec!["col_a".into(), "col_b".into()],
-            element_types: vec![1, 11],
-            shapes: vec![4, 3, 4],
-            ranks: vec![2, 1],
-            buffers: vec![100, 48, 0, 0, 200, 32, 0, 0],
-        }
-        .decode()
-        .expect("consistent arguments");
+        let run = two_inputs().decode().expect("consistent arguments");
+        let inputs = &run.inputs;
         assert_eq!(inputs[0].shape, vec![4, 3]);
         assert_eq!(inputs[1].shape, vec![4]);
         assert_eq!(inputs[1].element_type, ElementType::Float64);
         assert_eq!((inputs[1].data_address, inputs[1].data_length), (200, 32));
         assert_eq!(inputs[1].column, "col_b");
-    }
-
-    fn run_arrays(columns: Vec<String>, element_types: Vec<i32>) -> RunArrays {
-        RunArrays {
-            names: vec!["a".into()],
-            columns,
-            element_types,
-            shapes: vec![1],
-            ranks: vec![1],
-            buffers: vec![0; 4],
-        }
+        assert_eq!(run.fetch, vec!["out".to_string()]);
+        assert_eq!(RunRecord::encode(&run), two_inputs(), "encodes back to the record");
     }
 
     #[test]
     fn inconsistent_argument_arrays_are_rejected() {
-        let err = run_arrays(vec![], vec![1]).decode();
-        assert!(matches!(err, Err(Error::InvalidArgument(_))));
-        let err = run_arrays(vec!["c".into()], vec![14]).decode();
-        assert!(err.is_err(), "complex64 is not exchanged");
+        let mut no_column = two_inputs();
+        no_column.names.remove(2);
+        assert!(matches!(no_column.decode(), Err(Error::InvalidArgument(_))));
+        let mut complex = two_inputs();
+        complex.inputs[2] = 14;
+        assert!(complex.decode().is_err(), "complex64 is not exchanged");
+        let mut short = two_inputs();
+        short.inputs.pop();
+        assert!(matches!(short.decode(), Err(Error::InvalidArgument(_))), "a buffer value missing");
+        let mut long = two_inputs();
+        long.inputs.push(0);
+        assert!(matches!(long.decode(), Err(Error::InvalidArgument(_))), "a value past the last input");
+        let mut ranked = two_inputs();
+        ranked.inputs[3] = 40;
+        assert!(matches!(ranked.decode(), Err(Error::InvalidArgument(_))), "dims past the end");
+    }
+
+    #[test]
+    fn a_model_file_names_its_content_in_hex_or_not_at_all() {
+        let key = "ab".repeat(32);
+        let sha = "0f".repeat(32);
+        let named = ModelFile::decode(&["/m.onnx".into(), key.clone(), sha.clone()]).expect("named");
+        assert_eq!(named.named, Some(NamedContent { key: [0xab; 32], onnx_sha256: [0x0f; 32] }));
+        assert_eq!(named.encode(), vec!["/m.onnx".to_string(), key.clone(), sha.clone()]);
+        let bare = ModelFile::decode(&["/m.onnx".into(), String::new(), String::new()]).expect("path alone");
+        assert_eq!(bare.named, None);
+        for bad in [
+            vec!["/m.onnx".to_string(), key.clone(), String::new()],
+            vec!["/m.onnx".to_string(), key[1..].to_string(), sha.clone()],
+            vec!["/m.onnx".to_string(), key.replace('a', "g"), sha.clone()],
+            vec![String::new(), key.clone(), sha.clone()],
+            vec!["/m.onnx".to_string(), key],
+        ] {
+            assert!(matches!(ModelFile::decode(&bad), Err(Error::InvalidArgument(_))), "{bad:?}");
+        }
     }
 
     fn info(name: &str, shape: Vec<i64>, dims: &[&str]) -> TensorInfo {

@@ -1,5 +1,8 @@
 //! A model's content key: what the registry knows a model by, so two paths holding the same files
-//! share one model, and a file changed in place is another model.
+//! share one model, and a file changed in place is another model. The JVM names a model by its
+//! key (`ModelSource.key`, over the hashes it checked the files against) and this library takes it
+//! as it is, checking the .onnx bytes it loads against the SHA-256 the JVM gives with it; a model
+//! opened by path alone (tests, tools) is hashed here, by the JVM's rule where it can be.
 
 use std::collections::HashMap;
 use std::path::{Path, PathBuf};
@@ -14,8 +17,21 @@ use crate::onnx_proto;
 use crate::weights;
 use crate::{Error, Result};
 
-/// SHA-256 of the .onnx bytes, then each external data file's location, length and modification time.
+/// What the registry knows a model's content by: the JVM's key for it (`ModelSource.key`), or for
+/// a model opened by path alone the one hashed here. For a model without external data both are
+/// the SHA-256 of the .onnx file, so the JVM's model and the same file opened by path are one. With
+/// external data the JVM's key covers the data files' content, which this library does not read to
+/// name a model: it hashes the .onnx file's SHA-256, then each data file's location, length and
+/// modification time, and such a model opened by path is another entry than the JVM's.
 pub(super) type ContentKey = [u8; 32];
+
+/// A model's content as the JVM names it: its key (`ModelSource.key`, which also names its folder in
+/// the executor's model cache), and the SHA-256 of its .onnx file, which the bytes loaded must have.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct NamedContent {
+    pub key: [u8; 32],
+    pub onnx_sha256: [u8; 32],
+}
 
 /// A model file whose content key is known, with the versions of the files it was computed from.
 #[derive(Clone)]
@@ -84,15 +100,13 @@ pub(super) fn identify(path: &Path) -> Result<(ModelIdentity, Option<Vec<u8>>)> 
         return Ok((known, None));
     }
     let bytes = read(path)?;
-    let failed = |reason: String| Error::ModelLoad { path: path.display().to_string(), reason };
     let onnx_sha256: [u8; 32] = Sha256::digest(&bytes).into();
+    let (onnx, data) = versions(path, &bytes)?;
     let mut hasher = Sha256::new();
     hasher.update(onnx_sha256);
-    let mut versions = vec![(path.to_path_buf(), FileVersion::of(path).map_err(|e| failed(e.to_string()))?)];
-    let folder = path.parent().unwrap_or(Path::new(""));
-    for location in onnx_proto::external_data_files(&bytes).map_err(|e| failed(e.to_string()))? {
-        let file = weights::external_file(folder, &location).map_err(failed)?;
-        let version = FileVersion::of(&file).map_err(|e| failed(format!("external data {}: {e}", file.display())))?;
+    let alone = data.is_empty();
+    let mut versions = vec![(path.to_path_buf(), onnx)];
+    for (location, file, version) in data {
         hasher.update(location.as_bytes());
         hasher.update(version.length.to_le_bytes());
         let modified = version.modified.and_then(|t| t.duration_since(SystemTime::UNIX_EPOCH).ok()).unwrap_or_default();
@@ -100,13 +114,72 @@ pub(super) fn identify(path: &Path) -> Result<(ModelIdentity, Option<Vec<u8>>)> 
         versions.push((file, version));
     }
     let identity = ModelIdentity {
-        disk_bytes: versions.iter().map(|(_, v)| v.length).sum(),
+        disk_bytes: disk_bytes(&versions),
         versions,
-        content: hasher.finalize().into(),
+        content: if alone { onnx_sha256 } else { hasher.finalize().into() },
         onnx_sha256,
     };
     lock(&KNOWN).insert(path.to_path_buf(), identity.clone());
     Ok((identity, Some(bytes)))
+}
+
+/// The identity of the model at `path` that the JVM names `named`, and the bytes of its .onnx file,
+/// read to load it: refused unless those bytes have the SHA-256 the name gives, and unless a key
+/// that is that SHA-256 alone names a model without external data.
+pub(super) fn named_identity(path: &Path, named: &NamedContent) -> Result<(ModelIdentity, Vec<u8>)> {
+    let bytes = read(path)?;
+    let onnx_sha256: [u8; 32] = Sha256::digest(&bytes).into();
+    if onnx_sha256 != named.onnx_sha256 {
+        return Err(Error::ModelLoad {
+            path: path.display().to_string(),
+            reason: format!(
+                "its SHA-256 is {}, not {}, which model key {} names",
+                hex(&onnx_sha256),
+                hex(&named.onnx_sha256),
+                hex(&named.key)
+            ),
+        });
+    }
+    let (onnx, data) = versions(path, &bytes)?;
+    // A key that is the .onnx file's SHA-256 alone names a model without external data (here as in
+    // the JVM), which a path opened alone may share: a model with some must have another.
+    if named.key == onnx_sha256 && !data.is_empty() {
+        return Err(Error::ModelLoad {
+            path: path.display().to_string(),
+            reason: "its key is its SHA-256 alone, which names a model without external data, but it has some".into(),
+        });
+    }
+    let mut versions = vec![(path.to_path_buf(), onnx)];
+    versions.extend(data.into_iter().map(|(_, file, version)| (file, version)));
+    let identity = ModelIdentity { disk_bytes: disk_bytes(&versions), versions, content: named.key, onnx_sha256 };
+    Ok((identity, bytes))
+}
+
+/// An external data file: its location as the model names it, its path and its version.
+type DataFile = (String, PathBuf, FileVersion);
+
+/// The version of the model file at `path` (whose bytes are `bytes`), and each external data file
+/// it names, which must be inside its folder and be there.
+fn versions(path: &Path, bytes: &[u8]) -> Result<(FileVersion, Vec<DataFile>)> {
+    let failed = |reason: String| Error::ModelLoad { path: path.display().to_string(), reason };
+    let onnx = FileVersion::of(path).map_err(|e| failed(e.to_string()))?;
+    let folder = path.parent().unwrap_or(Path::new(""));
+    let mut data = Vec::new();
+    for location in onnx_proto::external_data_files(bytes).map_err(|e| failed(e.to_string()))? {
+        let file = weights::external_file(folder, &location).map_err(failed)?;
+        let version = FileVersion::of(&file).map_err(|e| failed(format!("external data {}: {e}", file.display())))?;
+        data.push((location, file, version));
+    }
+    Ok((onnx, data))
+}
+
+/// The files' bytes on disk: what a model counts for against the memory budget.
+fn disk_bytes(versions: &[(PathBuf, FileVersion)]) -> u64 {
+    versions.iter().map(|(_, v)| v.length).sum()
+}
+
+fn hex(bytes: &[u8]) -> String {
+    bytes.iter().map(|b| format!("{b:02x}")).collect()
 }
 
 /// The external data files the model at `path` names, relative to its folder; refused (as a load

@@ -2,8 +2,9 @@
 //!
 //! - `registry`: the open models by content key and options, loaded once, evicted least recently
 //!   used first to stay within the memory budget.
-//! - `identity`: a model's content key, from its files' bytes and stamps; hashed again only when a
-//!   stamp changes.
+//! - `identity`: a model's content key: the JVM's (`ModelSource.key`), checked against the .onnx
+//!   bytes when loaded, or for a model opened by path alone hashed here from its files' bytes and
+//!   stamps, and hashed again only when a stamp changes.
 //! - `cut`: a model's graph with inner tensors exposed as extra outputs.
 //! - `signature`: reading a model's inputs and outputs, from a session or from the .onnx file alone.
 //! - `session`: building one ONNX Runtime session on a model's shared weights.
@@ -22,9 +23,9 @@ mod signature;
 
 use std::sync::{Mutex, MutexGuard};
 
-pub use identity::external_data_files;
+pub use identity::{external_data_files, NamedContent};
 pub use model::{Model, ModelStats};
-pub use registry::{open, open_models, open_with_outputs, set_memory_budget, Opened};
+pub use registry::{open, open_models, open_named, open_with_outputs, set_memory_budget, Opened};
 pub use signature::read_signature;
 
 /// How a model's sessions are run: both are part of the cache key, since a model opened with other

@@ -85,6 +85,11 @@ impl Model {
         self.load_nanos
     }
 
+    /// The model's files on disk (.onnx and external data): what it counts for against the memory budget.
+    pub(super) fn disk_bytes(&self) -> u64 {
+        self.disk_bytes
+    }
+
     pub fn stats(&self) -> ModelStats {
         ModelStats {
             load_nanos: self.load_nanos,

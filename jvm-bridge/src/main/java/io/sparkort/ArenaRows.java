@@ -38,8 +38,8 @@ final class ArenaRows implements BatchRows {
 
   private final ScoringPlan plan;
   private final int batchRows;
-  private final long budget;
-  private final String partition;
+  /** The batch budget (at most {@link #MAX_ARENA}), with the partition its errors name. */
+  private final BatchBudget.Bound bound;
   /** What a row costs beyond its bytes ({@link BatchBudget}): its growth, fixed tensors and bookkeeping. */
   private final long rowCost;
 
@@ -69,8 +69,7 @@ final class ArenaRows implements BatchRows {
     this.fetches = plan.fetches.toArray(new ScoringPlan.Fetch[0]);
     this.batched = plan.batched;
     this.batchRows = batchRows;
-    this.budget = Math.min(budget, MAX_ARENA);
-    this.partition = partition;
+    this.bound = new BatchBudget.Bound(plan, partition, Math.min(budget, MAX_ARENA));
     int first = Math.min(batchRows, FIRST_SLOTS);
     slots = new int[first];
     starts = new int[first + 1];
@@ -127,9 +126,9 @@ final class ArenaRows implements BatchRows {
       while (size < stop && input.hasNext()) {
         UnsafeRow row = input.next();
         int inputBytes = row.getSizeInBytes();
-        if ((bytes += inputBytes + rowCost) > budget) {
+        if ((bytes += inputBytes + rowCost) > bound.bytes) {
           if (size == 0) {
-            throw BatchBudget.rowTooLarge(plan, row, firstRowIndex, partition, rowCost, predictions(), budget);
+            throw bound.rowTooLarge(row, firstRowIndex, rowCost, rowCostText());
           }
           input.putBack(row);
           break taking;
@@ -177,8 +176,8 @@ final class ArenaRows implements BatchRows {
     return size;
   }
 
-  /** What the plan adds to a row, for messages. */
-  private String predictions() {
+  /** What the plan adds to a row ({@link #rowCost}), in words for messages. */
+  private String rowCostText() {
     long largest = 0;
     String name = "";
     for (int f = 0; f < fetches.length; f++) {
@@ -205,8 +204,8 @@ final class ArenaRows implements BatchRows {
       written = writer.write(scored, row, rowIndex);
     } catch (InputBuffer.Full full) {
       // Not for these plans' inputs (see of): a tensor takes at most what its rows take, within the budget.
-      throw new InvalidInputException("row " + rowIndex + " of " + partition + " takes the batch's model input tensors"
-          + " past the batch budget of " + budget + " bytes (" + full.bytes + "); " + BatchBudget.advice());
+      throw new InvalidInputException("row " + rowIndex + " of " + bound.partition + " takes the batch's model input"
+          + " tensors past the batch budget of " + bound.bytes + " bytes (" + full.bytes + "); " + BatchBudget.advice());
     }
     slots[r] = written ? scored++ : -1;
     if (!written) {
@@ -221,7 +220,7 @@ final class ArenaRows implements BatchRows {
    * and room for one more of {@code rowBytes}: twice the last, within the budget.
    */
   private byte[] grow(byte[] arena, int used, long rowBytes) {
-    long bytes = Math.max(used + rowBytes, Math.min(2L * arena.length, budget));
+    long bytes = Math.max(used + rowBytes, Math.min(2L * arena.length, bound.bytes));
     if (bytes > MAX_ARENA) {
       throw new InvalidInputException("a batch's rows take more than 2 GiB; lower batchSize or " + BatchBudget.CONF);
     }
@@ -243,8 +242,8 @@ final class ArenaRows implements BatchRows {
 
   /** Writes a run's predictions into the laid rows' reserved slots and arrays. */
   @Override
-  public void fill(long[] described, int size, int scored) {
-    List<NativeWire.Output> outputs = NativeWire.readOutputs(described);
+  public void fill(long[] resultOutputs, int size, int scored) {
+    List<NativeWire.Output> outputs = NativeWire.readOutputs(resultOutputs);
     for (int f = 0; f < fetches.length; f++) {
       ScoringPlan.Fetch fetch = fetches[f];
       NativeWire.Output output = outputs.get(fetch.result);

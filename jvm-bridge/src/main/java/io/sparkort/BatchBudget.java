@@ -85,31 +85,49 @@ final class BatchBudget {
   }
 
   /**
-   * The error for a row that alone takes more than the budget: names the row, its largest column
-   * (and the model input it feeds), the predictions' bytes and the budget.
-   *
-   * @param added bytes the plan adds to each row (predictions, fixed tensors, bookkeeping)
-   * @param predictions what those bytes are, for the message
+   * The budget one task's batches are held to, with what its errors name: the plan (whose columns
+   * feed which model inputs) and the partition.
    */
-  static InvalidInputException rowTooLarge(ScoringPlan plan, UnsafeRow row, long rowIndex, String partition,
-      long added, String predictions, long budget) {
-    StructField[] fields = plan.inputSchema().fields();
-    int largest = -1;
-    long largestBytes = 0;
-    for (int i = 0; i < fields.length; i++) {
-      if (!UnsafeRow.isFixedLength(fields[i].dataType()) && !row.isNullAt(i)) {
-        long bytes = row.getLong(i) & 0xffffffffL;
-        if (bytes > largestBytes) {
-          largest = i;
-          largestBytes = bytes;
+  static final class Bound {
+    final ScoringPlan plan;
+    /** The partition, as messages name it ("partition 3"). */
+    final String partition;
+    /** The bytes a batch may take. */
+    final long bytes;
+
+    Bound(ScoringPlan plan, String partition, long bytes) {
+      this.plan = plan;
+      this.partition = partition;
+      this.bytes = bytes;
+    }
+
+    /**
+     * The error for a row that alone takes more than the budget: names the row, its largest column
+     * (and the model input it feeds), the predictions' bytes and the budget.
+     *
+     * @param rowIndex the row's position in its partition
+     * @param added bytes the plan adds to each row (predictions, fixed tensors, bookkeeping)
+     * @param addedText what those bytes are, for the message
+     */
+    InvalidInputException rowTooLarge(UnsafeRow row, long rowIndex, long added, String addedText) {
+      StructField[] fields = plan.inputSchema().fields();
+      int largest = -1;
+      long largestBytes = 0;
+      for (int i = 0; i < fields.length; i++) {
+        if (!UnsafeRow.isFixedLength(fields[i].dataType()) && !row.isNullAt(i)) {
+          long size = row.getLong(i) & 0xffffffffL;
+          if (size > largestBytes) {
+            largest = i;
+            largestBytes = size;
+          }
         }
       }
+      String column = largest < 0 ? "its fixed-width fields" : columnAndInput(plan, fields[largest].name()) + " "
+          + largestBytes + " of them";
+      return new InvalidInputException("row " + rowIndex + " of " + partition + " takes " + row.getSizeInBytes()
+          + " bytes (" + column + ") and " + addedText + " " + added + " more, in all more than the batch budget of "
+          + bytes + " bytes; " + advice());
     }
-    String column = largest < 0 ? "its fixed-width fields" : columnAndInput(plan, fields[largest].name()) + " "
-        + largestBytes + " of them";
-    return new InvalidInputException("row " + rowIndex + " of " + partition + " takes " + row.getSizeInBytes()
-        + " bytes (" + column + ") and " + predictions + " " + added + " more, in all more than the batch budget of "
-        + budget + " bytes; " + advice());
   }
 
   /** A column by name, with the model input it feeds if it feeds one. */

@@ -18,12 +18,12 @@ final class BatchReader {
   private BatchReader() {}
 
   /**
-   * @param described {@link NativeApi#describeResult} of a run ({@link NativeWire#readOutputs}) for {@link ScoringPlan#fetchNames()}
+   * @param resultOutputs {@link NativeApi#resultOutputs} of a run ({@link NativeWire#readOutputs}) for {@link ScoringPlan#fetchNames()}
    * @param batched whether the outputs' first dimension is the batch (else the run was one row)
    * @param values filled as {@code values[row][f]}
    */
-  static void read(long[] described, List<ScoringPlan.Fetch> fetches, boolean batched, int rows, Object[][] values) {
-    List<NativeWire.Output> outputs = NativeWire.readOutputs(described);
+  static void read(long[] resultOutputs, List<ScoringPlan.Fetch> fetches, boolean batched, int rows, Object[][] values) {
+    List<NativeWire.Output> outputs = NativeWire.readOutputs(resultOutputs);
     for (int f = 0; f < fetches.size(); f++) {
       ScoringPlan.Fetch fetch = fetches.get(f);
       NativeWire.Output output = outputs.get(fetch.result);

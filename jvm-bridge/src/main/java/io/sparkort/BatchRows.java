@@ -42,7 +42,7 @@ interface BatchRows {
    * Takes the predictions of a run over the batch's first {@code size} rows, {@code scored} of them
    * in the tensors. No run, and no call, when none was scored.
    */
-  void fill(long[] described, int size, int scored);
+  void fill(long[] resultOutputs, int size, int scored);
 
   /** Row {@code r} with its predictions; valid until the next call (a consumer that keeps it copies it). */
   UnsafeRow out(int r);

@@ -40,7 +40,7 @@ final class BatchWriter implements AutoCloseable {
   /** Per feed: the row lengths per array level this batch's first row brought, and the dims they resolve to. */
   private final long[][] batchLevels;
   private final long[][] batchDims;
-  private final NativeWire.RunInputs runInputs;
+  private final NativeWire.RunRecord runRecord;
   /** The feeds record ({@link NativeWire#feeds}) of {@link #startNativeCopy}; null unless every feed can be copied so. */
   private final long[] nativeFeeds;
   private final long budget;
@@ -77,10 +77,10 @@ final class BatchWriter implements AutoCloseable {
       doubleFloats[f] = feeds[f].elementType == ElementType.FLOAT32
           && Arrays.stream(feeds[f].leaves).allMatch(leaf -> leaf == LeafType.DOUBLE);
     }
-    runInputs = new NativeWire.RunInputs(inputNames, columns, elementTypes, ranks);
+    runRecord = new NativeWire.RunRecord(inputNames, columns, elementTypes, ranks, plan.fetchNames());
     nativeFeeds = gatherable(feeds) ? NativeWire.feeds(n) : null;
     for (int f = 0; nativeFeeds != null && f < n; f++) {
-      NativeWire.describeFeed(nativeFeeds, f, feeds[f].ordinals[0], feeds[f].fixedRowElements, feeds[f].leaves[0].bytes);
+      NativeWire.setFeedSource(nativeFeeds, f, feeds[f].ordinals[0], feeds[f].fixedRowElements, feeds[f].leaves[0].bytes);
     }
   }
 
@@ -126,7 +126,7 @@ final class BatchWriter implements AutoCloseable {
 
   private long[] placeNativeFeeds() {
     for (int f = 0; f < feeds.length; f++) {
-      NativeWire.placeFeed(nativeFeeds, f, buffers[f].address(0), buffers[f].capacity());
+      NativeWire.setFeedBuffer(nativeFeeds, f, buffers[f].address(0), buffers[f].capacity());
     }
     return nativeFeeds;
   }
@@ -576,19 +576,19 @@ final class BatchWriter implements AutoCloseable {
   }
 
   /** The batch of the first {@code rows} (at least one) rows written, as {@link NativeApi#run} takes it. */
-  NativeWire.RunInputs runInputs(int rows) {
+  NativeWire.RunRecord runRecord(int rows) {
     for (int f = 0; f < feeds.length; f++) {
       int d = 0;
       if (batched) {
-        runInputs.setDim(f, d++, rows);
+        runRecord.setDim(f, d++, rows);
       }
       for (long dim : batchDims[f]) {
-        runInputs.setDim(f, d++, dim);
+        runRecord.setDim(f, d++, dim);
       }
       InputBuffer b = buffers[f];
-      runInputs.setBuffers(f, b.dataAddress(), b.dataBytes(rows), b.offsetsAddress(), b.offsetsBytes(rows));
+      runRecord.setBuffers(f, b.dataAddress(), b.dataBytes(rows), b.offsetsAddress(), b.offsetsBytes(rows));
     }
-    return runInputs;
+    return runRecord;
   }
 
   @Override

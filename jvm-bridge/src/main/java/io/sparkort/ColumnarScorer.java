@@ -80,7 +80,6 @@ final class ColumnarScorer implements FlatMapFunction<Iterator<ColumnarBatch>, C
 
   private final class ScoredBatches implements Iterator<ColumnarBatch> {
     private final Iterator<ColumnarBatch> input;
-    private final String[] fetch = plan.fetchNames();
     private final ScoringPlan.Fetch[] fetches = plan.fetches.toArray(new ScoringPlan.Fetch[0]);
     private ScoringTask scoring;
     /** One per fetch, holding a batch's predictions; freed at task end. */
@@ -155,9 +154,9 @@ final class ColumnarScorer implements FlatMapFunction<Iterator<ColumnarBatch>, C
       if (scored == 0) {
         return;
       }
-      long result = scoring.run(scored, fetch);
+      long result = scoring.run(scored);
       try {
-        List<NativeWire.Output> outputs = NativeWire.readOutputs(NativeApi.describeResult(result));
+        List<NativeWire.Output> outputs = NativeWire.readOutputs(NativeApi.resultOutputs(result));
         for (int f = 0; f < fetches.length; f++) {
           ScoringPlan.Fetch fetch = fetches[f];
           NativeWire.Output output = outputs.get(fetch.result);

@@ -21,8 +21,8 @@ final class JoinedRows implements BatchRows {
 
   private final ScoringPlan plan;
   private final int batchRows;
-  private final long budget;
-  private final String partition;
+  /** The batch budget, with the partition its errors name. */
+  private final BatchBudget.Bound bound;
   private UnsafeRow[] kept;
   private int[] slots;
   // The joined rows out are allocated once per task: one prediction row per batch slot,
@@ -42,8 +42,7 @@ final class JoinedRows implements BatchRows {
   JoinedRows(ScoringPlan plan, int batchRows, long budget, String partition) {
     this.plan = plan;
     this.batchRows = batchRows;
-    this.budget = budget;
-    this.partition = partition;
+    this.bound = new BatchBudget.Bound(plan, partition, budget);
     long fixed = 0;
     for (ScoringPlan.Fetch fetch : plan.fetches) {
       long bytes = BatchBudget.fixedBytes(fetch);
@@ -84,10 +83,9 @@ final class JoinedRows implements BatchRows {
     while (size < limit && input.hasNext()) {
       UnsafeRow row = input.next();
       long cost = row.getSizeInBytes() + rowCost;
-      if (bytes + cost > budget) {
+      if (bytes + cost > bound.bytes) {
         if (size == 0) {
-          throw BatchBudget.rowTooLarge(plan, row, firstRowIndex, partition, rowCost, "its predictions, tensors and"
-              + " bookkeeping", budget);
+          throw bound.rowTooLarge(row, firstRowIndex, rowCost, "its predictions, tensors and bookkeeping");
         }
         input.putBack(row);
         break;
@@ -115,14 +113,14 @@ final class JoinedRows implements BatchRows {
   }
 
   @Override
-  public void fill(long[] described, int size, int scored) {
-    measure(described, scored);
-    BatchReader.read(described, plan.fetches, plan.batched, scored, predictions);
+  public void fill(long[] resultOutputs, int size, int scored) {
+    measurePredictions(resultOutputs, scored);
+    BatchReader.read(resultOutputs, plan.fetches, plan.batched, scored, predictions);
   }
 
   /** Counts the run's outputs' bytes per row into what later rows cost; one row's above the budget is an error. */
-  private void measure(long[] described, int scored) {
-    List<NativeWire.Output> outputs = NativeWire.readOutputs(described);
+  private void measurePredictions(long[] resultOutputs, int scored) {
+    List<NativeWire.Output> outputs = NativeWire.readOutputs(resultOutputs);
     long total = 0;
     long largest = -1;
     int largestFetch = 0;
@@ -140,12 +138,12 @@ final class JoinedRows implements BatchRows {
         largestFetch = f;
       }
     }
-    if (total > budget) {
+    if (total > bound.bytes) {
       ScoringPlan.Fetch fetch = plan.fetches.get(largestFetch);
       throw new InvalidInputException("model output '" + fetch.output + "' (column '" + fetch.column + "') came back"
           + " with " + largest + " bytes a row for rows " + firstRowIndex + " to " + (firstRowIndex + scored - 1)
-          + " of " + partition + " (all predictions " + total + " bytes a row), more than the batch budget of "
-          + budget + " bytes; " + BatchBudget.advice());
+          + " of " + bound.partition + " (all predictions " + total + " bytes a row), more than the batch budget of "
+          + bound.bytes + " bytes; " + BatchBudget.advice());
     }
     if (total > predictionBytes) {
       predictionBytes = total;

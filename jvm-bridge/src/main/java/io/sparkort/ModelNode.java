@@ -7,7 +7,7 @@ import org.slf4j.LoggerFactory;
 
 /**
  * A task's hold on a model node: the model as one executor JVM holds it, read and initialised once
- * (keyed by content and {@link ThreadBudget}) and shared by every task, partition, job and DataFrame
+ * (keyed by {@link ModelSource#key} and {@link ThreadBudget}) and shared by every task, partition, job and DataFrame
  * that scores with it. The node owns the sessions; tasks hand it their batches. Each task opens its
  * own {@code ModelNode} and closes it when it ends; the model stays open for the next task, until
  * the memory budget ({@value #MEMORY_CONF}) needs its room while no task holds it.
@@ -31,7 +31,8 @@ final class ModelNode implements AutoCloseable {
 
   /**
    * Opens the node for {@code source}'s model with this executor's {@link ThreadBudget}, fetching it
-   * into the {@link ModelCache} first if this host does not have it; see {@link #open(String,
+   * into the {@link ModelCache} first if this host does not have it; the native registry knows it
+   * by {@link ModelSource#key}, as the cache does. See {@link #open(String, String, String,
    * ThreadBudget, String[])}.
    *
    * @param fetched receives the bytes this call fetched
@@ -41,7 +42,7 @@ final class ModelNode implements AutoCloseable {
     try {
       String local = lease.model.getPath();
       ModelNode node = ModelSource.withLocation(lease.model, source.location,
-          () -> open(local, ThreadBudget.forThisExecutor(), outputs));
+          () -> open(local, source.key, source.sha256, ThreadBudget.forThisExecutor(), outputs));
       // The cache entry stays in use (not evicted) while the task holds the node.
       node.lease = lease;
       return node;
@@ -52,16 +53,27 @@ final class ModelNode implements AutoCloseable {
   }
 
   /**
-   * Opens the node for the model file at {@code localPath}, with {@code outputs} (tensors inside its
-   * graph) exposed as extra outputs, loading it if this JVM has not yet.
+   * Opens the node for the model file at {@code localPath} by path alone: the native library hashes
+   * its files for its key. See {@link #open(String, String, String, ThreadBudget, String[])}.
    */
   static ModelNode open(String localPath, ThreadBudget budget, String[] outputs) {
+    return open(localPath, null, null, budget, outputs);
+  }
+
+  /**
+   * Opens the node for the model {@code key} names, whose files are at {@code localPath} (its .onnx
+   * file with SHA-256 {@code onnxSha256}; both null to open it by path alone), with {@code outputs}
+   * (tensors inside its graph) exposed as extra outputs, loading it if this JVM has not yet: one node
+   * per key, budget and outputs, whatever the path.
+   */
+  static ModelNode open(String localPath, String key, String onnxSha256, ThreadBudget budget, String[] outputs) {
     NativeLoader.load();
     NativeApi.setModelMemoryBudget(memoryBudget(SparkShim.executorConf()));
     long[] report = NativeWire.openReport();
     long handle;
     try {
-      handle = NativeApi.openModel(localPath, budget.sessions, budget.intraThreads, outputs, report);
+      handle = NativeApi.openModel(NativeWire.modelFile(localPath, key, onnxSha256), budget.sessions,
+          budget.intraThreads, outputs, report);
     } finally {
       logNative();
     }
@@ -90,7 +102,7 @@ final class ModelNode implements AutoCloseable {
   /** The signature of the model file at {@code localPath} with {@code outputs} exposed, read without its external data. */
   static ModelSignature readSignature(String localPath, String[] outputs) {
     NativeLoader.load();
-    return NativeWire.readSignature(NativeApi.describeModel(localPath, outputs));
+    return NativeWire.readSignature(NativeApi.modelSignature(localPath, outputs));
   }
 
   /** The external data files the model at {@code localPath} names, relative to its folder. */
@@ -104,9 +116,9 @@ final class ModelNode implements AutoCloseable {
     return loadNanos;
   }
 
-  /** Runs one batch written by {@link BatchWriter#runInputs}; see {@link NativeApi#run}. */
-  long run(NativeWire.RunInputs in, String[] fetch) {
-    return NativeApi.run(handle, in.names, in.columns, in.elementTypes, in.shapes, in.ranks, in.buffers, fetch);
+  /** Runs one batch written by {@link BatchWriter#runRecord}; see {@link NativeApi#run}. */
+  long run(NativeWire.RunRecord batch) {
+    return NativeApi.run(handle, batch.names, batch.inputs);
   }
 
   Stats stats() {

@@ -56,7 +56,10 @@ final class ModelSource implements Serializable {
   private static File driverDirectory;
 
   final String location;
-  /** Names the model's content: its folder in every executor's cache. */
+  /**
+   * Names the model's content: its folder in every executor's cache, and the model in the native
+   * registry ({@link ModelNode#open(ModelSource, String[], long[])} passes it to {@code openModel}).
+   */
   final String key;
   /** SHA-256 of the .onnx file, checked on executors after each fetch. */
   final String sha256;

@@ -17,10 +17,14 @@ final class NativeApi {
   static native void initRuntime(String libraryPath);
 
   /**
-   * Opens a model, or finds the one this process already has open with the same content and options.
-   * The model's weights are read once and shared by all its sessions, which are all built here.
+   * Opens a model, or finds the one this process already has open with the same key, options and
+   * outputs (from whatever path it was loaded: the key names the content). The model's weights are
+   * read once and shared by all its sessions, which are all built here. The files are read only to
+   * load the model, and then the .onnx file must have the SHA-256 the key comes with.
    *
-   * @param path local file path of the .onnx model (its external data files beside it)
+   * @param model the model to open: its local .onnx path (its external data files beside it) and
+   *     the key it is known by, {@link NativeWire#modelFile}; with no key the native library hashes
+   *     the files for one
    * @param maxSessions most sessions (concurrent runs) kept for this model in this process
    * @param intraThreads ONNX Runtime intra-op threads per session
    * @param outputs tensors computed inside the graph to expose as extra outputs (the model is cut to
@@ -29,14 +33,14 @@ final class NativeApi {
    *     NativeWire#loadNanos}
    * @return a handle to pass to {@link #closeModel(long)} exactly once
    */
-  static native long openModel(String path, int maxSessions, int intraThreads, String[] outputs, long[] report);
+  static native long openModel(String[] model, int maxSessions, int intraThreads, String[] outputs, long[] report);
 
   /**
    * @param path local file path of the .onnx model; its external data files are not read
    * @param outputs tensors inside the graph to expose as extra outputs, as {@link #openModel} does
    * @return the model's inputs and outputs as JSON, read by {@link NativeWire#readSignature}
    */
-  static native String describeModel(String path, String[] outputs);
+  static native String modelSignature(String path, String[] outputs);
 
   /**
    * @param path local file path of the .onnx model
@@ -69,30 +73,23 @@ final class NativeApi {
   static native long openResultCount();
 
   /**
-   * Runs one batch, its inputs as {@link NativeWire.RunInputs} lays them out, their memory
-   * row-major in the layout {@link InputBuffer} writes. The buffers must stay allocated and
+   * Runs one batch, a {@link NativeWire.RunRecord}: its inputs, their memory row-major in the layout
+   * {@link InputBuffer} writes, and the outputs to fetch. The buffers must stay allocated and
    * unchanged until this call returns.
    *
    * @param model handle from {@link #openModel}
-   * @param fetch names of the model outputs to return, in order
-   * @return a result handle for {@link #describeResult} and {@link #closeResult}
+   * @param names the record's names ({@link NativeWire.RunRecord#names})
+   * @param inputs the record's numbers ({@link NativeWire.RunRecord#inputs})
+   * @return a result handle for {@link #resultOutputs} and {@link #closeResult}
    */
-  static native long run(
-      long model,
-      String[] inputNames,
-      String[] columns,
-      int[] elementTypes,
-      long[] shapes,
-      int[] ranks,
-      long[] buffers,
-      String[] fetch);
+  static native long run(long model, String[] names, long[] inputs);
 
   /**
    * @param result handle from {@link #run}
    * @return the fetched outputs, read by {@link NativeWire#readOutputs}; addresses stay valid until
    *     {@link #closeResult}
    */
-  static native long[] describeResult(long result);
+  static native long[] resultOutputs(long result);
 
   /** @param result handle from {@link #run}; its addresses are invalid afterwards */
   static native void closeResult(long result);

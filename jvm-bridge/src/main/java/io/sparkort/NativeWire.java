@@ -20,14 +20,15 @@ import org.apache.spark.sql.catalyst.expressions.UnsafeRow;
  * <table>
  *   <caption>The formats</caption>
  *   <tr><th>Call</th><th>Direction</th><th>Format</th></tr>
+ *   <tr><td>openModel</td><td>sent</td><td>{@link #modelFile}</td></tr>
  *   <tr><td>openModel</td><td>back</td><td>{@link #openReport()} / {@link #loadNanos}</td></tr>
  *   <tr><td>modelStats</td><td>back</td><td>{@link #readStats}</td></tr>
- *   <tr><td>run</td><td>sent</td><td>{@link RunInputs}</td></tr>
- *   <tr><td>describeResult</td><td>back</td><td>{@link #readOutputs}</td></tr>
+ *   <tr><td>run</td><td>sent</td><td>{@link RunRecord}</td></tr>
+ *   <tr><td>resultOutputs</td><td>back</td><td>{@link #readOutputs}</td></tr>
  *   <tr><td>layRows, gatherFeeds, fillRows, rowGrowth</td><td>sent</td><td>{@link #rowLayout}</td></tr>
- *   <tr><td>layRows, gatherFeeds</td><td>sent</td><td>{@link #feeds}, {@link #describeFeed}, {@link #placeFeed}</td></tr>
+ *   <tr><td>layRows, gatherFeeds</td><td>sent</td><td>{@link #feeds}, {@link #setFeedSource}, {@link #setFeedBuffer}</td></tr>
  *   <tr><td>fillRows</td><td>sent</td><td>{@link #prediction}</td></tr>
- *   <tr><td>describeModel</td><td>back</td><td>{@link #readSignature}</td></tr>
+ *   <tr><td>modelSignature</td><td>back</td><td>{@link #readSignature}</td></tr>
  *   <tr><td>externalDataFiles</td><td>back</td><td>{@link #readFileList}</td></tr>
  *   <tr><td>drainLog</td><td>back</td><td>{@link #readLog}</td></tr>
  * </table>
@@ -37,6 +38,32 @@ import org.apache.spark.sql.catalyst.expressions.UnsafeRow;
  */
 final class NativeWire {
   private NativeWire() {}
+
+  // ---- openModel's model: the file to open, and the content key the JVM knows it by.
+
+  static final int MODEL_FILE_WIDTH = 3;
+  /** The local path of the .onnx file. */
+  static final int MODEL_FILE_PATH = 0;
+  /** {@link ModelSource#key}, 64 hex digits; "" for a model opened by path alone. */
+  static final int MODEL_FILE_KEY = 1;
+  /** The SHA-256 of the .onnx file ({@link ModelSource#sha256}), which the bytes loaded must have; "" with no key. */
+  static final int MODEL_FILE_ONNX_SHA256 = 2;
+
+  /**
+   * The model for {@link NativeApi#openModel}: the file at {@code path}, known by {@code key} whose
+   * .onnx file has SHA-256 {@code onnxSha256} (the native registry keeps one model per key, from
+   * whatever path); with both null, by path alone, and the native library hashes the files itself.
+   */
+  static String[] modelFile(String path, String key, String onnxSha256) {
+    if ((key == null) != (onnxSha256 == null)) {
+      throw new IllegalArgumentException("a model's key and its .onnx file's SHA-256 go together");
+    }
+    String[] w = new String[MODEL_FILE_WIDTH];
+    w[MODEL_FILE_PATH] = path;
+    w[MODEL_FILE_KEY] = key == null ? "" : key;
+    w[MODEL_FILE_ONNX_SHA256] = onnxSha256 == null ? "" : onnxSha256;
+    return w;
+  }
 
   // ---- openModel's report array: what the call reports back.
 
@@ -70,50 +97,64 @@ final class NativeWire {
         s[STATS_WEIGHT_BYTES], (int) s[STATS_PEAK_CONCURRENT_RUNS], s[STATS_LOADS]);
   }
 
-  // ---- run: the batch's inputs.
+  // ---- run: the batch, one record in two arrays ({@link RunRecord}).
 
-  /** Values per input in {@link RunInputs#buffers}. */
-  static final int INPUT_WIDTH = 4;
+  static final int RUN_INPUT_COUNT = 0;
+  static final int RUN_FETCH_COUNT = 1;
+  /** Values before the first input's record in {@link RunRecord#inputs}. */
+  static final int RUN_HEADER = 2;
+  /** An input's ONNX element type code. */
+  static final int INPUT_ELEMENT_TYPE = 0;
+  static final int INPUT_RANK = 1;
+  /** Values of an input before its dims. */
+  static final int INPUT_HEADER = 2;
+  /** After the dims: the data's address and bytes. */
   static final int INPUT_DATA_ADDRESS = 0;
   static final int INPUT_DATA_BYTES = 1;
   /** For strings (else 0): int32 offsets, one per element plus one. */
   static final int INPUT_OFFSETS_ADDRESS = 2;
   static final int INPUT_OFFSETS_BYTES = 3;
+  /** Values of an input after its dims. */
+  static final int INPUT_BUFFERS_WIDTH = 4;
 
   /**
-   * A batch's inputs as {@link NativeApi#run} takes them: input {@code i} is {@code names[i]}, fed
-   * from {@code columns[i]} (named in errors), of ONNX element type {@code elementTypes[i]}, with
-   * shape the next {@code ranks[i]} values of {@code shapes} (batch first for batched models), its
-   * memory {@link #INPUT_WIDTH} values of {@code buffers} from {@code INPUT_WIDTH * i}. Names, types
-   * and ranks are fixed for a plan; dims and memory are set for each batch.
+   * A batch as {@link NativeApi#run} takes it, in two arrays since a Java array holds one type:
+   * {@code names} holds the inputs' names, then the columns each is fed from (named in errors), then
+   * the outputs to fetch; {@code inputs} holds the input and fetch counts ({@link #RUN_HEADER}
+   * values), then per input its element type code and rank ({@link #INPUT_HEADER} values), its dims
+   * (batch first for batched models) and its memory ({@link #INPUT_BUFFERS_WIDTH} values). Names,
+   * types and ranks are fixed for a plan; dims and memory are set for each batch.
    */
-  static final class RunInputs {
+  static final class RunRecord {
     final String[] names;
-    final String[] columns;
-    final int[] elementTypes;
-    final long[] shapes;
-    final int[] ranks;
-    final long[] buffers;
-    /** Where each input's dims start in {@code shapes}. */
-    private final int[] shapeAt;
+    final long[] inputs;
+    private final int[] ranks;
+    /** Where each input's record starts in {@code inputs}. */
+    private final int[] inputAt;
 
-    RunInputs(String[] names, String[] columns, int[] elementTypes, int[] ranks) {
-      int n = names.length;
+    RunRecord(String[] inputNames, String[] columns, int[] elementTypes, int[] ranks, String[] fetch) {
+      int n = inputNames.length;
       if (columns.length != n || elementTypes.length != n || ranks.length != n) {
-        throw new IllegalArgumentException("run inputs: arrays disagree on the number of inputs");
+        throw new IllegalArgumentException("run record: arrays disagree on the number of inputs");
       }
-      this.names = names;
-      this.columns = columns;
-      this.elementTypes = elementTypes;
-      this.ranks = ranks;
-      this.shapeAt = new int[n];
-      int at = 0;
+      this.names = new String[2 * n + fetch.length];
+      System.arraycopy(inputNames, 0, names, 0, n);
+      System.arraycopy(columns, 0, names, n, n);
+      System.arraycopy(fetch, 0, names, 2 * n, fetch.length);
+      this.ranks = ranks.clone();
+      this.inputAt = new int[n];
+      int at = RUN_HEADER;
       for (int i = 0; i < n; i++) {
-        shapeAt[i] = at;
-        at += ranks[i];
+        inputAt[i] = at;
+        at += INPUT_HEADER + ranks[i] + INPUT_BUFFERS_WIDTH;
       }
-      this.shapes = new long[at];
-      this.buffers = new long[INPUT_WIDTH * n];
+      this.inputs = new long[at];
+      inputs[RUN_INPUT_COUNT] = n;
+      inputs[RUN_FETCH_COUNT] = fetch.length;
+      for (int i = 0; i < n; i++) {
+        inputs[inputAt[i] + INPUT_ELEMENT_TYPE] = elementTypes[i];
+        inputs[inputAt[i] + INPUT_RANK] = ranks[i];
+      }
     }
 
     /** Sets dimension {@code d} of input {@code i}'s shape. */
@@ -121,20 +162,20 @@ final class NativeWire {
       if (d < 0 || d >= ranks[i]) {
         throw new IndexOutOfBoundsException("dim " + d + " of input " + i + " of rank " + ranks[i]);
       }
-      shapes[shapeAt[i] + d] = value;
+      inputs[inputAt[i] + INPUT_HEADER + d] = value;
     }
 
     /** Sets input {@code i}'s memory; offsets 0, 0 but for strings. */
     void setBuffers(int i, long dataAddress, long dataBytes, long offsetsAddress, long offsetsBytes) {
-      int at = INPUT_WIDTH * i;
-      buffers[at + INPUT_DATA_ADDRESS] = dataAddress;
-      buffers[at + INPUT_DATA_BYTES] = dataBytes;
-      buffers[at + INPUT_OFFSETS_ADDRESS] = offsetsAddress;
-      buffers[at + INPUT_OFFSETS_BYTES] = offsetsBytes;
+      int at = inputAt[i] + INPUT_HEADER + ranks[i];
+      inputs[at + INPUT_DATA_ADDRESS] = dataAddress;
+      inputs[at + INPUT_DATA_BYTES] = dataBytes;
+      inputs[at + INPUT_OFFSETS_ADDRESS] = offsetsAddress;
+      inputs[at + INPUT_OFFSETS_BYTES] = offsetsBytes;
     }
   }
 
-  // ---- describeResult: a run's outputs, one after another.
+  // ---- resultOutputs: a run's outputs, one after another.
 
   static final int OUTPUT_KIND = 0;
   static final int OUTPUT_ELEMENT_TYPE = 1;
@@ -268,20 +309,20 @@ final class NativeWire {
   static final int FEED_ADDRESS = 3;
   static final int FEED_BYTES = 4;
 
-  /** A feeds record for {@code inputs} model inputs, to fill with {@link #describeFeed} and {@link #placeFeed}. */
+  /** A feeds record for {@code inputs} model inputs, to fill with {@link #setFeedSource} and {@link #setFeedBuffer}. */
   static long[] feeds(int inputs) {
     return new long[FEED_WIDTH * inputs];
   }
 
   /** Sets input {@code f}'s source: {@code elements} values a row of {@code elementBytes} each, in field {@code ordinal}. */
-  static void describeFeed(long[] feeds, int f, int ordinal, long elements, int elementBytes) {
+  static void setFeedSource(long[] feeds, int f, int ordinal, long elements, int elementBytes) {
     feeds[FEED_WIDTH * f + FEED_ORDINAL] = ordinal;
     feeds[FEED_WIDTH * f + FEED_ELEMENTS] = elements;
     feeds[FEED_WIDTH * f + FEED_ELEMENT_BYTES] = elementBytes;
   }
 
   /** Sets input {@code f}'s tensor buffer, where it is now. */
-  static void placeFeed(long[] feeds, int f, long address, long bytes) {
+  static void setFeedBuffer(long[] feeds, int f, long address, long bytes) {
     feeds[FEED_WIDTH * f + FEED_ADDRESS] = address;
     feeds[FEED_WIDTH * f + FEED_BYTES] = bytes;
   }
@@ -310,7 +351,7 @@ final class NativeWire {
     return w;
   }
 
-  // ---- describeModel: {"inputs": [..], "outputs": [..]}, each {"name", "kind", "type", "key", "shape", "dims"}.
+  // ---- modelSignature: {"inputs": [..], "outputs": [..]}, each {"name", "kind", "type", "key", "shape", "dims"}.
 
   static ModelSignature readSignature(String json) {
     try {

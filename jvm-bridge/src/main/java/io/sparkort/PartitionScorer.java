@@ -40,7 +40,6 @@ final class PartitionScorer implements FlatMapFunction<Iterator<InternalRow>, In
 
   private final class ScoredRows implements Iterator<InternalRow> {
     private final UnsafeRows input;
-    private final String[] fetch = plan.fetchNames();
     private ScoringTask scoring;
     private BatchRows rows;
     private int size;
@@ -86,9 +85,9 @@ final class PartitionScorer implements FlatMapFunction<Iterator<InternalRow>, In
       if (written == 0) {
         return;
       }
-      long result = scoring.run(written, fetch);
+      long result = scoring.run(written);
       try {
-        rows.fill(NativeApi.describeResult(result), size, written);
+        rows.fill(NativeApi.resultOutputs(result), size, written);
       } finally {
         NativeApi.closeResult(result);
       }

@@ -61,9 +61,9 @@ final class ScoringTask {
   }
 
   /** Runs the model over the first {@code scored} rows the writer holds; returns the result's handle. */
-  long run(int scored, String[] fetch) {
+  long run(int scored) {
     long started = System.nanoTime();
-    long result = node.run(writer.runInputs(scored), fetch);
+    long result = node.run(writer.runRecord(scored));
     long nanos = System.nanoTime() - started;
     metrics.batch(scored, nanos);
     nodeMetrics.scoredRows.add(scored);

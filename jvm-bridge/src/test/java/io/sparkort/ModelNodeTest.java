@@ -60,6 +60,44 @@ class ModelNodeTest {
     assertFalse(e.getMessage().contains("failed to run"), e.getMessage());
   }
 
+  /**
+   * The native registry knows a model by the key the JVM opens it with ({@link ModelSource#key},
+   * which names its cache folder too), not by its path: the same key from another path is the node
+   * already open, another key for the same file is another node, and a file that is not the .onnx
+   * file the key comes with is refused. A model without external data opened by path alone is
+   * hashed by the native library to the same key.
+   */
+  @Test
+  void theNativeRegistryKnowsAModelByTheJvmsKey() throws Exception {
+    TestCase c = TestCase.load("mlp");
+    File model = TestModels.variant(c, 91);
+    File copy = new File(model.getParentFile(), "copy-" + model.getName());
+    java.nio.file.Files.copy(model.toPath(), copy.toPath());
+    ModelSource source = ModelSource.resolve(model.getPath(), spark.sparkContext().hadoopConfiguration());
+    String otherKey = ModelSource.contentKey(source.sha256, Arrays.asList("another\tcontent"));
+    ThreadBudget one = new ThreadBudget(1, 1);
+    String[] none = new String[0];
+    try (ModelNode first = ModelNode.open(model.getPath(), source.key, source.sha256, one, none);
+        ModelNode sameKey = ModelNode.open(copy.getPath(), source.key, source.sha256, one, none);
+        ModelNode other = ModelNode.open(model.getPath(), otherKey, source.sha256, one, none)) {
+      assertTrue(first.loadNanos() > 0, "the first open loads");
+      assertEquals(0, sameKey.loadNanos(), "the same key from another path is the node already open");
+      assertEquals(1, sameKey.stats().loads);
+      assertTrue(other.loadNanos() > 0, "another key for the same file is another node");
+      // Without external data a model's key is its .onnx file's SHA-256, as the native library hashes it.
+      assertEquals(source.sha256, source.key);
+      try (ModelNode byPath = ModelNode.open(copy.getPath(), one, none)) {
+        assertEquals(0, byPath.loadNanos(), "the file opened by path alone is the node its key names");
+      }
+    }
+    String wrongSha = source.sha256.replace(source.sha256.charAt(0), source.sha256.charAt(0) == '0' ? '1' : '0');
+    ModelLoadException e = assertThrows(ModelLoadException.class,
+        () -> ModelNode.open(model.getPath(), ModelSource.contentKey(wrongSha, Arrays.asList("x")), wrongSha, one, none)
+            .close());
+    assertTrue(e.getMessage().contains("SHA-256 is " + source.sha256) && e.getMessage().contains(model.getPath()),
+        e.getMessage());
+  }
+
   @Test
   void twoTasksScoringConcurrentlyOnOneExecutorGiveTheBitsOfASerialRun() {
     TestCase c = TestCase.load("mlp");

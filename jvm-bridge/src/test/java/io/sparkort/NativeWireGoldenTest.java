@@ -81,9 +81,11 @@ class NativeWireGoldenTest {
 
   @Test
   void namedOffsetsAreTheNativeSides() throws ReflectiveOperationException {
+    widths("model_file", "MODEL_FILE_");
     widths("open_report", "OPEN_REPORT_");
     widths("model_stats", "STATS_");
-    widths("run_inputs", "INPUT_");
+    // The run record's own offsets and its inputs' are named RUN_ and INPUT_ on both sides.
+    widths("run", "");
     widths("outputs", "OUTPUT_");
     widths("row_layout", "LAYOUT_");
     widths("feeds", "FEED_");
@@ -93,8 +95,21 @@ class NativeWireGoldenTest {
   // ---- What the JVM writes.
 
   @Test
-  void runInputs() {
-    for (JsonNode c : cases("run_inputs")) {
+  void modelFile() {
+    for (JsonNode c : cases("model_file")) {
+      String key = c.get("key").asText();
+      String sha = c.get("onnx_sha256").asText();
+      String[] wire = key.isEmpty() ? NativeWire.modelFile(c.get("path").asText(), null, null)
+          : NativeWire.modelFile(c.get("path").asText(), key, sha);
+      assertArrayEquals(strings(c.get("wire")), wire, c.toString());
+    }
+    assertThrows(IllegalArgumentException.class, () -> NativeWire.modelFile("/m.onnx", "ab", null),
+        "a key without the .onnx file's SHA-256");
+  }
+
+  @Test
+  void run() {
+    for (JsonNode c : cases("run")) {
       JsonNode inputs = c.get("inputs");
       int n = inputs.size();
       String[] names = new String[n];
@@ -108,7 +123,7 @@ class NativeWireGoldenTest {
         types[i] = input.get("element_type").asInt();
         ranks[i] = input.get("shape").size();
       }
-      NativeWire.RunInputs run = new NativeWire.RunInputs(names, columns, types, ranks);
+      NativeWire.RunRecord run = new NativeWire.RunRecord(names, columns, types, ranks, strings(c.get("fetch")));
       for (int i = 0; i < n; i++) {
         JsonNode input = inputs.get(i);
         long[] shape = longs(input.get("shape"));
@@ -120,11 +135,7 @@ class NativeWireGoldenTest {
       }
       JsonNode wire = c.get("wire");
       assertArrayEquals(strings(wire.get("names")), run.names, "names");
-      assertArrayEquals(strings(wire.get("columns")), run.columns, "columns");
-      assertArrayEquals(ints(wire.get("element_types")), run.elementTypes, "element types");
-      assertArrayEquals(ints(wire.get("ranks")), run.ranks, "ranks");
-      assertArrayEquals(longs(wire.get("shapes")), run.shapes, "shapes");
-      assertArrayEquals(longs(wire.get("buffers")), run.buffers, "buffers");
+      assertArrayEquals(longs(wire.get("inputs")), run.inputs, "inputs");
     }
   }
 
@@ -150,9 +161,9 @@ class NativeWireGoldenTest {
       long[] wire = NativeWire.feeds(feeds.size());
       for (int f = 0; f < feeds.size(); f++) {
         JsonNode feed = feeds.get(f);
-        NativeWire.describeFeed(wire, f, feed.get("ordinal").asInt(), feed.get("elements").asLong(),
+        NativeWire.setFeedSource(wire, f, feed.get("ordinal").asInt(), feed.get("elements").asLong(),
             feed.get("element_bytes").asInt());
-        NativeWire.placeFeed(wire, f, feed.get("address").asLong(), feed.get("bytes").asLong());
+        NativeWire.setFeedBuffer(wire, f, feed.get("address").asLong(), feed.get("bytes").asLong());
       }
       assertArrayEquals(longs(c.get("wire")), wire, c.toString());
     }
