@@ -44,7 +44,7 @@ def _null_handling(value: Any) -> str:
 
 
 # The Java stage's defaults, for a Spark Connect client, which has no JVM to read them from.
-_CONNECT_DEFAULTS: Dict[str, Any] = {"feedDict": {}, "fetchDict": {}, "batchSize": 1024, "handleNulls": "error"}
+_CONNECT_DEFAULTS: Dict[str, Any] = {"feedDict": {}, "fetchDict": {}, "batchSize": 0, "handleNulls": "error"}
 
 
 def _connect_mode() -> bool:
@@ -100,7 +100,8 @@ class OnnxModel(JavaTransformer, JavaMLReadable["OnnxModel"], JavaMLWritable):
     batchSize: "Param[int]" = Param(
         Params._dummy(),
         "batchSize",
-        "rows per native call, 1 to 2147483647; a batch also ends at spark.sparkort.batchBytes bytes",
+        "rows per native call, 1 to 2147483647, or 0 (the default) for as many as make about 4 MiB of the"
+        " model's tensors (16 to 65536 rows); a batch also ends at spark.sparkort.batchBytes bytes",
         typeConverter=TypeConverters.toInt,
     )
     handleNulls: "Param[str]" = Param(

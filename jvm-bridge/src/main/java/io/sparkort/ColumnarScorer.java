@@ -38,7 +38,7 @@ final class ColumnarScorer implements FlatMapFunction<Iterator<ColumnarBatch>, C
       OnnxScoreExec.NodeMetrics nodeMetrics) {
     this.plan = plan;
     this.source = source;
-    this.batchRows = batchSize;
+    this.batchRows = plan.rowsPerRun(batchSize);
     this.metrics = metrics;
     this.nodeMetrics = nodeMetrics;
   }

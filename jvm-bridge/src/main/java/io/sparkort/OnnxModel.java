@@ -58,14 +58,15 @@ public class OnnxModel extends Transformer implements MLWritable {
     feedDict = new StringMapParam(this, "feedDict", "ONNX input name -> column name");
     fetchDict = new StringMapParam(this, "fetchDict",
         "output column name -> ONNX output name; empty = every output under its own name");
-    batchSize = new IntParam(this, "batchSize", "rows per native call, 1 to 2147483647; a batch also ends at "
-        + BatchBudget.CONF + " bytes", ParamValidators.inRange(1, Integer.MAX_VALUE));
+    batchSize = new IntParam(this, "batchSize", "rows per native call, 1 to 2147483647, or 0 (the default) for as"
+        + " many as make about 4 MiB of the model's tensors (16 to 65536 rows); a batch also ends at "
+        + BatchBudget.CONF + " bytes", ParamValidators.inRange(0, Integer.MAX_VALUE));
     handleNulls = new Param<>(this, "handleNulls",
         "a row with a null input: 'error' fails the job naming the row, 'keep' gives it null outputs",
         ParamValidators.inArray(new String[] {"error", "keep"}));
     setDefault(feedDict, Collections.<String, String>emptyMap());
     setDefault(fetchDict, Collections.<String, String>emptyMap());
-    setDefault(batchSize, 1024);
+    setDefault(batchSize, ScoringPlan.AUTO_BATCH);
     setDefault(handleNulls, "error");
   }
 

@@ -156,7 +156,7 @@ public final class OnnxScoreExec extends SparkPlan {
   @Override
   public String simpleString(int maxFields) {
     return "OnnxScore " + request.modelLocation + ", fetch " + request.fetchPairs() + ", batchSize "
-        + request.batchSize + ", predictions " + SparkShim.javaList(predictions);
+        + request.batchSizeText() + ", predictions " + SparkShim.javaList(predictions);
   }
 
   @Override

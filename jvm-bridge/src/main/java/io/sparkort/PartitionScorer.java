@@ -19,7 +19,7 @@ final class PartitionScorer implements FlatMapFunction<Iterator<InternalRow>, In
 
   private final ScoringPlan plan;
   private final ModelSource source;
-  /** Rows per native call: batchSize, or 1 for a model without a batch dimension. */
+  /** Rows per native call ({@link ScoringPlan#rowsPerRun}). */
   private final int batchRows;
   private final ScoringMetrics metrics;
   private final OnnxScoreExec.NodeMetrics nodeMetrics;
@@ -28,7 +28,7 @@ final class PartitionScorer implements FlatMapFunction<Iterator<InternalRow>, In
       OnnxScoreExec.NodeMetrics nodeMetrics) {
     this.plan = plan;
     this.source = source;
-    this.batchRows = plan.batched ? batchSize : 1;
+    this.batchRows = plan.rowsPerRun(batchSize);
     this.metrics = metrics;
     this.nodeMetrics = nodeMetrics;
   }

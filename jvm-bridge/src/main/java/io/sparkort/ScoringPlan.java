@@ -219,6 +219,45 @@ final class ScoringPlan implements Serializable {
     }
   }
 
+  /** batchSize 0, the default: rows per run chosen by {@link #rowsPerRun}. */
+  static final int AUTO_BATCH = 0;
+  /** What a run's tensors, inputs and outputs, take when batchSize is left to sparkort. */
+  static final long AUTO_BATCH_BYTES = 4L << 20;
+  static final int AUTO_MIN_ROWS = 16;
+  static final int AUTO_MAX_ROWS = 65536;
+  /** Rows per run where a row's tensor bytes are not known before the run (strings, open shapes). */
+  static final int AUTO_OPEN_ROWS = 1024;
+
+  /**
+   * Rows per native call for {@code batchSize}: 1 for a model without a batch dimension; {@code
+   * batchSize} when set; else as many rows as make {@link #AUTO_BATCH_BYTES} of input and output
+   * tensors by the model's signature (16 to 65536 rows), since a run costs about its bytes and a
+   * fixed few microseconds: a model that does little per row gets long runs, an image model short
+   * ones. {@link #AUTO_OPEN_ROWS} where the signature leaves a row's bytes open.
+   */
+  int rowsPerRun(int batchSize) {
+    if (!batched) {
+      return 1;
+    }
+    if (batchSize != AUTO_BATCH) {
+      return batchSize;
+    }
+    long rowBytes = 0;
+    for (Feed feed : feeds) {
+      if (feed.fixedRowElements < 0 || feed.elementType == ElementType.STRING) {
+        return AUTO_OPEN_ROWS;
+      }
+      rowBytes += feed.fixedRowElements * feed.elementType.inputBytes;
+    }
+    for (Fetch fetch : fetches) {
+      if (fetch.flatRowLength < 0 || fetch.maps || fetch.leaf == LeafType.STRING) {
+        return AUTO_OPEN_ROWS;
+      }
+      rowBytes += fetch.flatRowLength * fetch.leaf.bytes;
+    }
+    return (int) Math.max(AUTO_MIN_ROWS, Math.min(AUTO_MAX_ROWS, AUTO_BATCH_BYTES / Math.max(1, rowBytes)));
+  }
+
   /** The input's columns: the output schema's first fields (the fetched columns follow them). */
   StructType inputSchema() {
     StructField[] fields = outputSchema.fields();

@@ -65,4 +65,9 @@ final class ScoringRequest implements Serializable {
     }
     return pairs.isEmpty() ? "every output" : String.join(", ", pairs);
   }
+
+  /** The batch size as plans show it: the rows, or "auto" where sparkort chooses ({@link ScoringPlan#rowsPerRun}). */
+  String batchSizeText() {
+    return batchSize == ScoringPlan.AUTO_BATCH ? "auto" : String.valueOf(batchSize);
+  }
 }

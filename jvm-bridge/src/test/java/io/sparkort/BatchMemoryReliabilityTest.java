@@ -133,7 +133,8 @@ class BatchMemoryReliabilityTest {
   @Test
   void batchSizeHasARangeAndTheBudgetConfToo() {
     OnnxModel m = TestCase.load("linear").onnxModel();
-    for (int bad : new int[] {0, -1, Integer.MIN_VALUE}) {
+    assertEquals(ScoringPlan.AUTO_BATCH, m.setBatchSize(0).getBatchSize(), "0: sparkort chooses");
+    for (int bad : new int[] {-1, Integer.MIN_VALUE}) {
       IllegalArgumentException e = assertThrows(IllegalArgumentException.class, () -> m.setBatchSize(bad));
       assertContains(e.getMessage(), "batchSize given invalid value " + bad);
     }
@@ -154,7 +155,7 @@ class BatchMemoryReliabilityTest {
     TestCase c = TestCase.load("mlp");
     OnnxModel model = c.onnxModel();
     assertRows(c, model.transform(c.dataFrame(spark, 2)).collectAsList(), c.rows);
-    // A row takes about 700 bytes here: 16k holds some 23 of them, where batchSize (1024) holds all 300.
+    // A row takes about 700 bytes here: 16k holds some 23 of them, where the batch size (chosen: 14170 rows) holds all 300.
     long batches = model.metrics().batches();
     assertTrue(batches >= c.rows / 25 && batches <= c.rows / 15 + 4, "batches: " + batches);
   }
@@ -244,18 +245,25 @@ class BatchMemoryReliabilityTest {
   // --- huge outputs ---
 
   @Test
+  void aMebibyteOfOutputARowAtBatchSize1024() {
+    assertWideOutputs("wide_output", 1024, 150 / 64, 150 / 50 + 2);
+  }
+
+  @Test
   void aMebibyteOfOutputARowAtTheDefaultBatchSize() {
-    assertWideOutputs("wide_output");
+    // The signature fixes 1 MiB a row: the batch sparkort chooses is its fewest, 16 rows.
+    assertWideOutputs("wide_output", ScoringPlan.AUTO_BATCH, 10, 10);
   }
 
   @Test
   void aMebibyteOfOutputARowWhoseShapeTheSignatureLeavesOpen() {
-    assertWideOutputs("wide_output_open");
+    // Open: the chosen batch is 1024 rows, which the budget cuts as it does an explicit 1024.
+    assertWideOutputs("wide_output_open", ScoringPlan.AUTO_BATCH, 150 / 64, 150 / 50 + 2);
   }
 
-  /** 150 rows with 1 MiB of predictions each: batches of some 60, never the 1 GiB of 1024. */
-  private void assertWideOutputs(String name) {
-    OnnxModel model = bigModel(name, "y").setFeedDict(Collections.singletonMap("x", "col_x"));
+  /** 150 rows with 1 MiB of predictions each, in batches of {@code batchSize} rows and the budget: never the 1 GiB of 1024. */
+  private void assertWideOutputs(String name, int batchSize, long fewestBatches, long mostBatches) {
+    OnnxModel model = bigModel(name, "y").setFeedDict(Collections.singletonMap("x", "col_x")).setBatchSize(batchSize);
     Dataset<Row> df = spark.range(0, 150, 1, 1).selectExpr("id", "array(cast(id % 5 as float)) as col_x");
     List<Row> scored = model.transform(df).selectExpr("id", "size(out)", "array_min(out)", "array_max(out)", "out[12345]")
         .collectAsList();
@@ -273,7 +281,7 @@ class BatchMemoryReliabilityTest {
       assertEquals(expected.get("at_12345").get(k).asDouble(), row.getFloat(4), 0.0, name + " row " + id + " [12345]");
     }
     long batches = model.metrics().batches();
-    assertTrue(batches >= 150 / 64 && batches <= 150 / 50 + 2, name + " batches: " + batches);
+    assertTrue(batches >= fewestBatches && batches <= mostBatches, name + " batches: " + batches);
   }
 
   @Test

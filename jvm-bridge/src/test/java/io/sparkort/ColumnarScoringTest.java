@@ -221,4 +221,35 @@ class ColumnarScoringTest {
     assertTrue(message.contains("row 0 of partition 0 has 9 elements, expected 8"), message);
     assertFalse(message.isEmpty());
   }
+
+  @Test
+  void theDefaultBatchIsChosenFromTheModelsTensorBytes() {
+    long[][] cases = {
+        // model, then rows per run: 4 MiB over a row's input and output bytes, 16 to 65536 rows.
+        {0, 65536}, // linear: 8 floats in, 1 out: 36 bytes a row, capped
+        {1, (4L << 20) / (64 * 4 + 10 * 4)}, // mlp: 64 floats in, 10 out
+        {2, 16}, // wide_output: 1 MiB of output a row, at least 16 rows
+        {3, 1024}}; // wide_output_open: the output's size is open
+    String[] names = {"linear", "mlp"};
+    for (long[] k : cases) {
+      ScoringPlan plan;
+      if (k[0] < 2) {
+        TestCase c = TestCase.load(names[(int) k[0]]);
+        plan = planOf(c.onnxModel().transform(c.dataFrame(spark, 1)));
+      } else {
+        String name = k[0] == 2 ? "wide_output" : "wide_output_open";
+        File model = new File(System.getProperty("sparkort.test.models", "build/test-models"), name + ".onnx");
+        OnnxModel m = new OnnxModel().setModelLocation(model.getAbsolutePath())
+            .setFeedDict(java.util.Collections.singletonMap("x", "x"));
+        plan = planOf(m.transform(spark.range(1).selectExpr("array(cast(id as float)) as x")));
+      }
+      assertEquals(k[1], plan.rowsPerRun(ScoringPlan.AUTO_BATCH), "case " + k[0]);
+      assertEquals(7, plan.rowsPerRun(7), "an explicit batchSize wins");
+    }
+  }
+
+  private static ScoringPlan planOf(Dataset<Row> scored) {
+    OnnxScoreExec node = Plans.find(Plans.executedPlan(scored), OnnxScoreExec.class).get(0);
+    return ((ScoringRequest) node.productElement(2)).planFor(SparkShim.output(node.child()));
+  }
 }

@@ -174,7 +174,7 @@ class OnnxModelTest {
   @Test
   void paramsHaveDefaultsAndSettersChain() {
     OnnxModel model = new OnnxModel();
-    assertEquals(1024, model.getBatchSize());
+    assertEquals(0, model.getBatchSize(), "0: sparkort chooses the rows per run");
     assertTrue(model.getFetchDict().isEmpty());
     Map<String, String> feed = new HashMap<>();
     feed.put("x", "y");
