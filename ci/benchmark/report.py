@@ -181,6 +181,12 @@ def _md_table(header: List[str], body: List[List[str]]) -> str:
     return "\n".join(lines + ["| " + " | ".join(str(c) for c in r) + " |" for r in body])
 
 
+def _feed_text(f: workloads.Feed) -> str:
+    if f.kind == "doubles":
+        return f"`{f.input}` <- `{f.columns[0]}` ... `{f.columns[-1]}` ({len(f.columns)} double columns, side by side)"
+    return f"`{f.input}` <- `{f.column}` ({f.kind}{list(f.row_shape) if f.row_shape else ''})"
+
+
 def write(run: dict, md: Path, png: Path) -> None:
     md.parent.mkdir(parents=True, exist_ok=True)
     chart(run, png)
@@ -189,8 +195,7 @@ def write(run: dict, md: Path, png: Path) -> None:
     for name in dict.fromkeys(r["workload"] for r in run["results"]):
         r = next(x for x in run["results"] if x["workload"] == name)
         w = workloads.by_name(name)
-        feeds = ", ".join(f"`{f.input}` <- `{f.column}` ({f.kind}{list(f.row_shape) if f.row_shape else ''})"
-                          for f in w.feeds)
+        feeds = ", ".join(_feed_text(f) for f in w.feeds)
         shared.append([name, w.description, f"`{r['model']}`", f"{r['rows']:,}", str(r["batch_size"]),
                        f"{r['threads']} x 1 intra-op", feeds, f"`{w.output}` -> `{w.output_column}`"])
     commands = "\n".join(r["command"] for r in run["results"])
@@ -247,6 +252,10 @@ but the path's own processes: near 0 on a quiet machine (the measuring driver ta
   same `noop` write.
 - **ort_alone** (the limit): ONNX Runtime's Python API without Spark, {run['threads']} sessions on
   {run['threads']} Python threads, each over its contiguous share of the rows held in numpy.
+- The wide table's 100 double columns feed the model's one `[N, 100]` float input: sparkort names
+  them in one `feedDict` value (`"x_000, x_001, ..."`); predict_batch_udf's predict function takes
+  the 100 columns' numpy arrays and mapInArrow takes the batch's 100 columns, and both stack them
+  into one float32 `[N, 100]` array.
 - The Spark paths run on `local[{run['threads']}]` over the rows read from the same Parquet file,
   `repartition({run['threads']})`, `cache()` and counted before timing; Arrow batches
   (`spark.sql.execution.arrow.maxRecordsPerBatch`) and `predict_batch_udf`'s `batch_size` are the

@@ -7,6 +7,7 @@ import sys
 from pathlib import Path
 
 import numpy as np
+import pyarrow.parquet as pq
 import pytest
 from pyspark.sql import SparkSession
 
@@ -15,14 +16,30 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[2] / "ci"))
 from benchmark import paths, workloads  # noqa: E402
 
 # Few rows, and batches small enough that every partition scores several of them.
-ROWS = {"linear": 40, "mlp": 40, "resnet50": 4, "sklearn": 40}
-BATCH = {"linear": 7, "mlp": 7, "resnet50": 1, "sklearn": 7}
+ROWS = {"linear": 40, "mlp": 40, "resnet50": 4, "sklearn": 40, "wide": 40}
+BATCH = {"linear": 7, "mlp": 7, "resnet50": 1, "sklearn": 7, "wide": 7}
 
 
 @pytest.fixture(scope="module")
 def prepared(tmp_path_factory):
     root = tmp_path_factory.mktemp("bench")
     return {name: w.prepare(root, ROWS[name]) for name, w in workloads.WORKLOADS.items()}
+
+
+def test_wide_rows_are_one_double_column_per_feature(prepared) -> None:
+    w = workloads.by_name("wide")
+    model, data = prepared["wide"]
+    schema = pq.read_schema(str(data))
+    assert schema.names == ["id"] + [f"x_{i:03d}" for i in range(100)]
+    assert {str(schema.field(c).type) for c in schema.names[1:]} == {"double"}
+    inputs = workloads.read_inputs(data, w.feeds)
+    assert inputs["X"].shape == (ROWS["wide"], 100) and inputs["X"].dtype == np.float32
+    table = pq.read_table(str(data))
+    np.testing.assert_array_equal(inputs["X"][:, 7], table.column("x_007").to_numpy().astype(np.float32))
+    # The forest's two probabilities per row, not all the same.
+    probabilities = paths.OrtAlone(str(model), w, threads=1).run(inputs, BATCH["wide"], keep=True)
+    assert probabilities.shape == (ROWS["wide"], 2)
+    assert len(np.unique(probabilities[:, 1])) > 1
 
 
 @pytest.mark.parametrize("workload", list(workloads.WORKLOADS))
