@@ -1,15 +1,20 @@
-"""The four ways the benchmark scores a workload's rows.
+"""The ways the benchmark reads and scores a workload's rows.
 
-Every path opens the same model file with `make_session`'s options (one intra-op thread, sequential
-execution), scores batches of the workload's `batch_size` rows, and runs `threads` sessions at once:
+Every scoring path opens the same model file with `make_session`'s options (one intra-op thread,
+sequential execution), scores batches of the workload's `batch_size` rows, and runs `threads`
+sessions at once:
   sparkort           sparkort.OnnxModel(...).transform on local[threads]: one session per task slot
   sparkort_sql       the same model through SQL: selectExpr("*", "onnx_predict(map(...), cols) AS ..."),
                      in a session with the extension (spark.sql.extensions); MLP and linear only
   predict_batch_udf  pyspark.ml.functions.predict_batch_udf, one session per Python worker
   mapInArrow         DataFrame.mapInArrow, one session per Python worker
   ort_alone          ONNX Runtime's Python API without Spark, one Python thread per session over
-                     its share of the rows in memory: the limit
-The Spark paths return the same DataFrame: every input column plus the prediction column.
+                     its share of the rows in memory: the limit of scoring alone
+  spark_read         no model: Spark's own read of the rows the Spark paths read (every column),
+                     the limit of reading alone
+The Spark paths return the same DataFrame: every input column plus the prediction column; they read
+it from one of SOURCES (benchmark.run_path.source_rows): the Parquet file, or Spark's cache.
+spark_read's CPU per row plus ort_alone's is the serial limit's (benchmark.report).
 """
 
 from __future__ import annotations
@@ -25,8 +30,12 @@ import numpy as np
 from benchmark.workloads import Feed, Workload, feed_to_numpy, list_array, stack_columns
 
 LIMIT = "ort_alone"
-SPARK_PATHS = ["sparkort", "sparkort_sql", "predict_batch_udf", "mapInArrow"]
-ALL_PATHS = [LIMIT] + SPARK_PATHS
+READ = "spark_read"
+SPARK_PATHS = ["sparkort", "sparkort_sql", "predict_batch_udf", "mapInArrow"]  # the scoring ones
+ALL_PATHS = [LIMIT, READ] + SPARK_PATHS
+# Where the Spark paths' rows come from: the Parquet file, read again each pass with Spark's
+# vectorized reader, or Spark's in-memory cache of it (built and counted before timing).
+SOURCES = ["parquet", "cache"]
 # Paths measured on some workloads only (the rest run on every workload).
 ONLY_ON = {"sparkort_sql": {"mlp", "linear"}}
 # Paths whose Spark session is built with sparkort's extension.
