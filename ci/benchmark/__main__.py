@@ -21,7 +21,13 @@ import sparkort
 from benchmark import paths, report, run_path, workloads
 
 ROOT = Path(__file__).resolve().parents[2]
-MIN_SECONDS, QUICK_MIN_SECONDS = 5.0, 0.5
+# Each run (the warm-up's too) lasts at least this long. 3 s, not 5: with two sources a path, 5 s
+# runs would make the full run about twice its former length (estimated); a fast path's 3 s run is still several
+# passes, and a slow path's run is one pass of several seconds either way.
+MIN_SECONDS, QUICK_MIN_SECONDS = 3.0, 0.5
+# A process's first warm-up lasts at least this long: a fresh JVM is still compiling the path's
+# code well after 3 s (later sources' warm-ups, in the same JVM, last MIN_SECONDS).
+WARMUP_SECONDS, QUICK_WARMUP_SECONDS = 6.0, 0.5
 
 
 def parse_args(argv=None):
@@ -41,6 +47,8 @@ def parse_args(argv=None):
     p.add_argument("--runs", type=int, default=3, help="timed runs per path after one warm-up run; the median is reported")
     p.add_argument("--min-seconds", type=float, help="each run lasts at least this long "
                    f"(default {MIN_SECONDS:g}, quick {QUICK_MIN_SECONDS:g})")
+    p.add_argument("--warmup-seconds", type=float, help="a path process's first warm-up run lasts at least this "
+                   f"long (default {WARMUP_SECONDS:g}, quick {QUICK_WARMUP_SECONDS:g}; never less than --min-seconds)")
     # Not sparkort.jar_path(): that fails when no jar is built, and --report-from needs none.
     p.add_argument("--jar", default=env("SPARKORT_JAR", str(ROOT / "dist" / f"sparkort-{sparkort.__version__}.jar")))
     p.add_argument("--out", default=str(ROOT / "build" / "bench"))
@@ -49,6 +57,8 @@ def parse_args(argv=None):
     args = p.parse_args(argv)
     if args.min_seconds is None:
         args.min_seconds = QUICK_MIN_SECONDS if args.quick else MIN_SECONDS
+    if args.warmup_seconds is None:
+        args.warmup_seconds = max(args.min_seconds, QUICK_WARMUP_SECONDS if args.quick else WARMUP_SECONDS)
     args.source_names = args.sources.split(",") if args.sources else list(paths.SOURCES)
     for name in args.source_names:
         if name not in paths.SOURCES:
@@ -63,7 +73,7 @@ def path_command(args, w: workloads.Workload, path: str, model: Path, data: Path
         _rel(Path(sys.executable)), "-m", "benchmark.run_path", "--workload", w.name, "--path", path,
         "--model", _rel(model), "--data", _rel(data), "--rows", str(rows),
         "--batch-size", str(w.batch_size), "--threads", str(args.threads),
-        "--runs", str(args.runs), "--min-seconds", str(args.min_seconds),
+        "--runs", str(args.runs), "--min-seconds", str(args.min_seconds), "--warmup-seconds", str(args.warmup_seconds),
     ]
     if path != paths.LIMIT:
         command += ["--sources", ",".join(args.source_names), "--jar", _rel(Path(args.jar))]
@@ -129,7 +139,8 @@ def main(argv=None) -> int:
                                     command="PYTHONPATH=ci:python " + shlex.join(command)))
 
     run = {
-        "quick": args.quick, "runs": args.runs, "min_seconds": args.min_seconds, "threads": args.threads,
+        "quick": args.quick, "runs": args.runs, "min_seconds": args.min_seconds,
+        "warmup_seconds": args.warmup_seconds, "threads": args.threads,
         "sources": args.source_names,
         "started": time.strftime("%Y-%m-%d %H:%M:%S %Z", time.localtime(started)),
         "wall_seconds": round(time.time() - started, 1),

@@ -298,7 +298,8 @@ Load average (1/5/15 min) when it started: {run['load_before']}; when it ended: 
 {quick}
 Every path scores the same rows with the same model file, batch size and total threads (the
 sections below list them); each figure is the median of {run['runs']} timed runs after a warm-up run; every run, the warm-up's too,
-lasts at least {run['min_seconds']:g} s (as many whole passes over the rows as that takes).
+lasts at least {run['min_seconds']:g} s (as many whole passes over the rows as that takes), and the
+first warm-up in a path's process (in a fresh JVM) at least {run.get('warmup_seconds', run['min_seconds']):g} s.
 The Spark paths read the rows from each of two sources, reported as separate rows: "(parquet)",
 the Parquet file read again every pass with Spark's vectorized reader (after the first pass it is
 in the OS's page cache, so this is decoding, not the disk), and "(cache)", the same rows in Spark's

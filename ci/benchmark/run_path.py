@@ -20,7 +20,7 @@ import threading
 import time
 import traceback
 from pathlib import Path
-from typing import Callable, Dict, List
+from typing import Callable, Dict, List, Optional
 
 from benchmark import paths, workloads
 
@@ -40,7 +40,10 @@ def parse_args(argv=None):
     p.add_argument("--batch-size", type=int, required=True)
     p.add_argument("--threads", type=int, required=True)
     p.add_argument("--runs", type=int, default=3)
-    p.add_argument("--min-seconds", type=float, default=5.0)
+    p.add_argument("--min-seconds", type=float, default=3.0)
+    p.add_argument("--warmup-seconds", type=float, default=6.0,
+                   help="the first warm-up run's least length, in a fresh process (later sources' warm-ups, in "
+                        "a JVM that has run the path already, last --min-seconds)")
     p.add_argument("--jar", help="the sparkort jar (Spark paths)")
     p.add_argument("--driver-memory", default="4g")
     return p.parse_args(argv)
@@ -136,12 +139,13 @@ def _passes(job: Callable[[], None], min_seconds: float):
 
 
 def timed(job: Callable[[], None], rows: int, runs: int, min_seconds: float, tree: ProcessTree,
-          label: str = "") -> dict:
-    """A warm-up run, then `runs` timed runs, each of whole passes lasting at least min_seconds.
-    (A single warm-up pass leaves the JIT compiling through the first timed runs: a warm-up as
-    long as a run does not.) Besides rows/s, each run records the CPU time the path's processes
+          label: str = "", warmup_seconds: Optional[float] = None) -> dict:
+    """A warm-up run, then `runs` timed runs, each of whole passes lasting at least min_seconds (the
+    warm-up at least warmup_seconds, if given). (A single warm-up pass leaves the JIT compiling
+    through the first timed runs: a warm-up as long as a run does not, and in a fresh JVM a longer
+    one compiles more of it.) Besides rows/s, each run records the CPU time the path's processes
     spent per row: on a shared machine that figure holds steadier than the wall clock."""
-    warmup_passes, warmup = _passes(job, min_seconds)
+    warmup_passes, warmup = _passes(job, min_seconds if warmup_seconds is None else warmup_seconds)
     measured = []
     for _ in range(runs):
         cpu, busy = tree.cpu_seconds(), machine_busy_seconds()
@@ -221,14 +225,15 @@ def run_spark_path(args, w: workloads.Workload) -> List[dict]:
     spark = start_spark(args.threads, args.jar, args.driver_memory, args.path in paths.WITH_EXTENSION)
     results = []
     try:
-        for source in args.sources.split(","):
+        for n, source in enumerate(args.sources.split(",")):
             try:
                 df = source_rows(spark, source, args.data, args.threads, args.rows)
                 try:
                     frame = spark_frame(args.path, spark, df, w, args.model, args.batch_size)
                     with ProcessTree(spark.sparkContext._gateway.proc.pid, descendants=True) as tree:
                         result = timed(lambda: frame.write.format("noop").mode("overwrite").save(),
-                                       args.rows, args.runs, args.min_seconds, tree, label=f"{source} ")
+                                       args.rows, args.runs, args.min_seconds, tree, label=f"{source} ",
+                                       warmup_seconds=None if n else args.warmup_seconds)
                     results.append(dict(result, source=source, partitions=df.rdd.getNumPartitions(),
                                         peak_rss_bytes=tree.peak_rss))
                 finally:
@@ -246,7 +251,8 @@ def run_limit(args, w: workloads.Workload) -> List[dict]:
     inputs = workloads.read_inputs(Path(args.data), w.feeds)
     scorer = paths.OrtAlone(args.model, w, args.threads)
     with ProcessTree(os.getpid(), descendants=False) as tree:
-        result = timed(lambda: scorer.run(inputs, args.batch_size), args.rows, args.runs, args.min_seconds, tree)
+        result = timed(lambda: scorer.run(inputs, args.batch_size), args.rows, args.runs, args.min_seconds, tree,
+                       warmup_seconds=args.warmup_seconds)
     return [dict(result, peak_rss_bytes=tree.peak_rss)]
 
 

@@ -182,7 +182,10 @@ MLP = Workload(
     output="probabilities", output_column="probabilities", output_per_row=10,
     # 1024 rows keep a batch's 256-wide activations in cache: ONNX Runtime alone runs 2.52M rows/s at
     # 1024 against 2.30M at 4096 on this machine, and sparkort 2.12M against 1.83M.
-    batch_size=1024, rows=6_000_000, quick_rows=100_000,  # passes of 3 s, for the same reason
+    # 4M rows: sparkort's passes last about 1.7 s (Spark's ~40 ms a job is 2% of them, as for the
+    # linear model); at 6M, predict_batch_udf's 19 s passes (a warm-up and 3 runs on each of two
+    # sources) took two and a half minutes of the run.
+    batch_size=1024, rows=4_000_000, quick_rows=100_000,
     build_model=models.build_mlp,
     make_columns=_features(64),
 )
@@ -235,7 +238,9 @@ RESNET50 = Workload(
     description="ResNet-50, 3 x 224 x 224 per row (compute-bound)",
     feeds=[Feed("gpu_0/data_0", "image", "tensor", (3, 224, 224))],
     output="gpu_0/softmax_1", output_column="probabilities", output_per_row=1000,
-    batch_size=16, rows=320, quick_rows=32,
+    # 192 rows (12 batches): passes of 3.5-4 s, just over a 3 s run, for every path; 320 made 6 s
+    # passes, 8 of them (a warm-up and 3 runs on each of two sources) a path.
+    batch_size=16, rows=192, quick_rows=32,
     build_model=build_resnet50,
     make_columns=lambda rows, rng: {"image": rng.random((rows, 3, 224, 224), dtype=np.float32)},
 )
