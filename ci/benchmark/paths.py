@@ -1,15 +1,20 @@
-"""The four ways the benchmark scores a workload's rows.
+"""The ways the benchmark reads and scores a workload's rows.
 
-Every path opens the same model file with `make_session`'s options (one intra-op thread, sequential
-execution), scores batches of the workload's `batch_size` rows, and runs `threads` sessions at once:
+Every scoring path opens the same model file with `make_session`'s options (one intra-op thread,
+sequential execution), scores batches of the workload's `batch_size` rows, and runs `threads`
+sessions at once:
   sparkort           sparkort.OnnxModel(...).transform on local[threads]: one session per task slot
   sparkort_sql       the same model through SQL: selectExpr("*", "onnx_predict(map(...), cols) AS ..."),
                      in a session with the extension (spark.sql.extensions); MLP and linear only
   predict_batch_udf  pyspark.ml.functions.predict_batch_udf, one session per Python worker
   mapInArrow         DataFrame.mapInArrow, one session per Python worker
   ort_alone          ONNX Runtime's Python API without Spark, one Python thread per session over
-                     its share of the rows in memory: the limit
-The Spark paths return the same DataFrame: every input column plus the prediction column.
+                     its share of the rows in memory: the limit of scoring alone
+  spark_read         no model: Spark's own read of the rows the Spark paths read (every column),
+                     the limit of reading alone
+The Spark paths return the same DataFrame: every input column plus the prediction column; they read
+it from one of SOURCES (benchmark.run_path.source_rows): the Parquet file, or Spark's cache.
+spark_read's CPU per row plus ort_alone's is the serial limit's (benchmark.report).
 """
 
 from __future__ import annotations
@@ -18,15 +23,19 @@ import inspect
 import sys
 import threading
 import uuid
-from typing import Callable, Dict, List
+from typing import Callable, Dict, List, Sequence
 
 import numpy as np
 
-from benchmark.workloads import Feed, Workload, column_to_numpy, list_array
+from benchmark.workloads import Feed, Workload, feed_to_numpy, list_array, stack_columns
 
 LIMIT = "ort_alone"
-SPARK_PATHS = ["sparkort", "sparkort_sql", "predict_batch_udf", "mapInArrow"]
-ALL_PATHS = [LIMIT] + SPARK_PATHS
+READ = "spark_read"
+SPARK_PATHS = ["sparkort", "sparkort_sql", "predict_batch_udf", "mapInArrow"]  # the scoring ones
+ALL_PATHS = [LIMIT, READ] + SPARK_PATHS
+# Where the Spark paths' rows come from: the Parquet file, read again each pass with Spark's
+# vectorized reader, or Spark's in-memory cache of it (built and counted before timing).
+SOURCES = ["parquet", "cache"]
 # Paths measured on some workloads only (the rest run on every workload).
 ONLY_ON = {"sparkort_sql": {"mlp", "linear"}}
 # Paths whose Spark session is built with sparkort's extension.
@@ -65,7 +74,8 @@ def sparkort_scored(spark, df, w: Workload, model_path: str, batch_size: int):
     """sparkort's pyspark.ml stage (the package in python/, which the Spark session's jar serves)."""
     from sparkort import OnnxModel
 
-    model = OnnxModel(modelLocation=model_path, feedDict={f.input: f.column for f in w.feeds},
+    # Several scalar columns feed one input as one feedDict value, comma-separated, in order.
+    model = OnnxModel(modelLocation=model_path, feedDict={f.input: ", ".join(f.columns) for f in w.feeds},
                       fetchDict={w.output_column: w.output}, batchSize=batch_size)
     return model.transform(df)
 
@@ -80,9 +90,10 @@ def sparkort_sql_scored(spark, df, w: Workload, model_path: str, batch_size: int
 
     _prepare(spark)  # a session without the extension (the tests') gets onnx_predict; with it, nothing
     options = ["modelLocation", model_path, "batchSize", str(batch_size), f"output.{w.output_column}", w.output]
-    for n, f in enumerate(w.feeds, start=1):
+    # input.N names the model input of the Nth argument: each of a doubles input's columns names it.
+    for n, f in enumerate((f for f in w.feeds for _ in f.columns), start=1):
         options += [f"input.{n}", f.input]
-    call = f"onnx_predict(map({', '.join(_sql_string(o) for o in options)}), {', '.join(f.column for f in w.feeds)})"
+    call = f"onnx_predict(map({', '.join(_sql_string(o) for o in options)}), {', '.join(w.columns)})"
     return df.selectExpr("*", f"{call} AS {w.output_column}")
 
 
@@ -94,9 +105,12 @@ def _output_type(w: Workload):
     return FloatType() if w.scalar_output else ArrayType(FloatType())
 
 
-def _as_model_input(values: np.ndarray, feed: Feed) -> np.ndarray:
-    """predict_batch_udf's numpy for one column as the model input: tensors come shaped, scalars 1-D."""
-    return values if feed.kind == "tensor" else values.reshape(-1, 1)
+def _as_model_input(columns: Sequence[np.ndarray], feed: Feed) -> np.ndarray:
+    """predict_batch_udf's numpy arrays for one input's columns as the model input: tensors come
+    shaped, scalars 1-D, and a doubles input's columns are stacked side by side as float32."""
+    if feed.kind == "doubles":
+        return stack_columns(columns)
+    return columns[0] if feed.kind == "tensor" else columns[0].reshape(-1, 1)
 
 
 def predict_batch_udf_scored(spark, df, w: Workload, model_path: str, batch_size: int):
@@ -106,22 +120,30 @@ def predict_batch_udf_scored(spark, df, w: Workload, model_path: str, batch_size
     _ship_by_value()
     feeds, output = w.feeds, w.output
 
+    columns = w.columns
+    # Each input's slice of the predict function's arguments (a doubles input takes k of them).
+    bounds, at = [], 0
+    for f in feeds:
+        bounds.append((at, at + len(f.columns)))
+        at += len(f.columns)
+
     def make_predict_fn():
         session = make_session(model_path)
 
-        def predict(*columns: np.ndarray) -> np.ndarray:
-            return session.run([output], {f.input: _as_model_input(c, f) for f, c in zip(feeds, columns)})[0]
+        def predict(*arrays: np.ndarray) -> np.ndarray:
+            inputs = {f.input: _as_model_input(arrays[lo:hi], f) for f, (lo, hi) in zip(feeds, bounds)}
+            return session.run([output], inputs)[0]
 
         # predict_batch_udf passes one numpy array per column and counts the predict function's parameters.
         predict.__signature__ = inspect.Signature(  # type: ignore[attr-defined]
-            [inspect.Parameter(f.column, inspect.Parameter.POSITIONAL_OR_KEYWORD) for f in feeds])
+            [inspect.Parameter(c, inspect.Parameter.POSITIONAL_OR_KEYWORD) for c in columns])
         return predict
 
-    shapes = [list(f.row_shape) if f.kind == "tensor" else None for f in feeds]
+    shapes = [list(f.row_shape) if f.kind == "tensor" else None for f in feeds for _ in f.columns]
     udf = predict_batch_udf(make_predict_fn, return_type=_output_type(w), batch_size=batch_size,
                             input_tensor_shapes=shapes if any(shapes) else None)
     spark.conf.set(ARROW_BATCH_CONF, str(batch_size))
-    return df.withColumn(w.output_column, udf(*[f.column for f in feeds]))
+    return df.withColumn(w.output_column, udf(*columns))
 
 
 # --- mapInArrow -------------------------------------------------------------------------------------
@@ -148,7 +170,7 @@ def map_in_arrow_scored(spark, df, w: Workload, model_path: str, batch_size: int
             session = make_session(model_path)
             ModelCache.add(key, session)
         for batch in batches:
-            inputs = {f.input: column_to_numpy(batch.column(f.column), f) for f in feeds}
+            inputs = {f.input: feed_to_numpy(batch, f) for f in feeds}
             yield batch.append_column(column, _arrow_output(session.run([output], inputs)[0], per_row))
 
     spark.conf.set(ARROW_BATCH_CONF, str(batch_size))

@@ -10,13 +10,16 @@ from importlib import metadata
 from pathlib import Path
 from typing import Dict, List, Optional
 
-from benchmark import paths, workloads
+from benchmark import paths, run_path, workloads
 
 PEER = "predict_batch_udf"
-# (workload, path, compared with, at least): the issues' targets for sparkort, as ratios taken in one run.
+SERIAL = "serial limit"  # 1 / (spark_read's CPU per row + ort_alone's), per workload and source
+# (workload, path, compared with, at least): the issues' targets for sparkort, as ratios taken in one
+# run, on the cached rows (where they were set).
 TARGETS = [("mlp", "sparkort", paths.LIMIT, 0.90), ("resnet50", "sparkort", paths.LIMIT, 0.95),
            ("mlp", "sparkort", PEER, 3.5), ("linear", "sparkort", PEER, 15.0),
            ("mlp", "sparkort_sql", "sparkort", 0.95), ("linear", "sparkort_sql", "sparkort", 0.95)]
+TARGET_SOURCE = "cache"
 PACKAGES = ["pyspark", "onnxruntime", "onnx", "numpy", "pandas", "pyarrow", "scikit-learn", "skl2onnx", "matplotlib"]
 FINDINGS = Path(__file__).with_name("findings.md")
 
@@ -74,14 +77,53 @@ def summary(result: dict) -> str:
             f"peak RSS {result['peak_rss_bytes'] / 2**20:,.0f} MiB, {result['wall_seconds']} s in all")
 
 
+def source(result: dict) -> Optional[str]:
+    """Where a result's rows came from: a Spark path's source, None for ort_alone (rows in memory).
+    Runs before the sources were measured separately read the cache only."""
+    if result["path"] == paths.LIMIT:
+        return None
+    return result.get("source") or "cache"
+
+
+def label(workload: str, src: Optional[str]) -> str:
+    """A table row's workload: "mlp (parquet)", "mlp (cache)", or "mlp" for ort_alone."""
+    return f"{workload} ({src})" if src else workload
+
+
 def _by(results: List[dict]) -> Dict[tuple, dict]:
-    return {(r["workload"], r["path"]): r for r in results}
+    return {(r["workload"], source(r), r["path"]): r for r in results}
 
 
-def ratio(found: Dict[tuple, dict], workload: str, path: str, base: str, key: str = "rows_per_s") -> Optional[float]:
-    """`path`'s figure over `base`'s; with key="cpu_us_per_row" and the limit as `path`, the limit's
-    CPU time per row over `base`'s: the share of the CPU that went to scoring."""
-    a, b = found.get((workload, path), {}).get(key), found.get((workload, base), {}).get(key)
+def _get(found: Dict[tuple, dict], workload: str, src: Optional[str], path: str) -> dict:
+    return found.get((workload, None if path == paths.LIMIT else src, path), {})
+
+
+def serial_limit_us(found: Dict[tuple, dict], workload: str, src: Optional[str]) -> Optional[float]:
+    """The serial limit's CPU time per row on a source: spark_read's plus ort_alone's, in us."""
+    read, score = (_get(found, workload, src, p).get("cpu_us_per_row") for p in (paths.READ, paths.LIMIT))
+    return read + score if src and read and score else None
+
+
+def _figure(found: Dict[tuple, dict], workload: str, src: Optional[str], path: str, key: str) -> Optional[float]:
+    """A path's rows/s or CPU us/row; for SERIAL, the serial limit's: its CPU per row, and as rows/s
+    what `threads` cores doing nothing else would score at that CPU per row."""
+    if path != SERIAL:
+        return _get(found, workload, src, path).get(key)
+    us = serial_limit_us(found, workload, src)
+    if us is None:
+        return None
+    if key == "cpu_us_per_row":
+        return us
+    threads = _get(found, workload, src, paths.READ).get("threads") or 1
+    return threads * 1e6 / us
+
+
+def ratio(found: Dict[tuple, dict], workload: str, src: Optional[str], path: str, base: str,
+          key: str = "rows_per_s") -> Optional[float]:
+    """`path`'s figure over `base`'s, both on the rows from `src` (ort_alone's rows are in memory
+    whatever the source); `base` may be SERIAL. With key="cpu_us_per_row" and a limit as `path`, the
+    limit's CPU time per row over `base`'s: the share of the CPU that went to what the limit does."""
+    a, b = _figure(found, workload, src, path, key), _figure(found, workload, src, base, key)
     return a / b if a and b else None
 
 
@@ -90,19 +132,31 @@ def _fmt(x: Optional[float]) -> str:
     return "-" if x is None else (f"{x:.2f}x" if x >= 0.1 else f"{x:.2g}x")
 
 
+def ordered(results: List[dict]) -> List[dict]:
+    """The results grouped by workload, then ort_alone, the Parquet source's paths, the cache's;
+    paths in the order they ran."""
+    workload_order = list(dict.fromkeys(r["workload"] for r in results))
+    source_order = [None] + paths.SOURCES
+    return sorted(results, key=lambda r: (workload_order.index(r["workload"]),
+                                          source_order.index(source(r)) if source(r) in source_order else 99))
+
+
 def rows(run: dict) -> List[List[str]]:
-    """One row per (workload, path): rows/s, ratios, memory, each run's rate."""
+    """One row per (workload, source, path): rows/s, ratios, memory, each run's rate."""
     table = []
     found = _by(run["results"])
-    for r in run["results"]:
-        w, p = r["workload"], r["path"]
+    for r in ordered(run["results"]):
+        w, p, src = r["workload"], r["path"], source(r)
         if "error" in r:
-            table.append([w, p, "error", "-", "-", "-", "-", "-", "-", r["error"].replace("|", "/")[:160]])
+            table.append([label(w, src), p, "error"] + ["-"] * (len(HEADER) - 4) + [r["error"].replace("|", "/")[:160]])
             continue
+        cpu = "cpu_us_per_row"
         table.append([
-            w, p, f"{r['rows_per_s']:,.0f}",
-            _fmt(ratio(found, w, p, paths.LIMIT)), _fmt(ratio(found, w, p, PEER)),
-            f"{r['cpu_us_per_row']:.3f}", _fmt(ratio(found, w, paths.LIMIT, p, key="cpu_us_per_row")),
+            label(w, src), p, f"{r['rows_per_s']:,.0f}",
+            _fmt(ratio(found, w, src, p, SERIAL)), _fmt(ratio(found, w, src, p, paths.LIMIT)),
+            _fmt(ratio(found, w, src, p, PEER)),
+            f"{r[cpu]:.3f}", _fmt(ratio(found, w, src, SERIAL, p, key=cpu)),
+            _fmt(ratio(found, w, src, paths.LIMIT, p, key=cpu)),
             f"{r['peak_rss_bytes'] / 2**20:,.0f}",
             f"{r['other_cores']:.2f}" if "other_cores" in r else "-",
             " / ".join(f"{x['rows_per_s']:,.0f} ({x['passes']}x)" for x in r["runs"]),
@@ -110,29 +164,52 @@ def rows(run: dict) -> List[List[str]]:
     return table
 
 
-HEADER = ["workload", "path", "rows/s (median)", "x limit", f"x {PEER}", "CPU us/row", "x limit (CPU)",
-          "peak RSS MiB", "other work (cores)", "runs: rows/s (passes)"]
+HEADER = ["workload", "path", "rows/s (median)", "x serial limit", "x ort_alone", f"x {PEER}", "CPU us/row",
+          "x serial limit (CPU)", "x ort_alone (CPU)", "peak RSS MiB", "other work (cores)", "runs: rows/s (passes)"]
+
+LIMITS_HEADER = ["workload", "spark_read CPU us/row", "ort_alone CPU us/row", "serial limit CPU us/row",
+                 "serial limit rows/s per core", "serial limit rows/s (threads)"]
+
+
+def limits(run: dict) -> List[List[str]]:
+    """The serial limit of each workload on each source, and the two figures it is made of."""
+    found = _by(run["results"])
+    out = []
+    for w, src in dict.fromkeys((r["workload"], source(r)) for r in ordered(run["results"])):
+        if src is None:
+            continue
+        read, score = (_get(found, w, src, p).get("cpu_us_per_row") for p in (paths.READ, paths.LIMIT))
+        us, rate = serial_limit_us(found, w, src), _figure(found, w, src, SERIAL, "rows_per_s")
+        out.append([label(w, src), "-" if read is None else f"{read:.3f}", "-" if score is None else f"{score:.3f}",
+                    "-" if us is None else f"{us:.3f}", "-" if us is None else f"{1e6 / us:,.0f}",
+                    "-" if rate is None else f"{rate:,.0f}"])
+    return out
+
+
+def _text_table(header: List[str], body: List[List[str]]) -> str:
+    widths = [max(len(str(c)) for c in col) for col in zip(header, *body)]
+    line = lambda cells: "  ".join(str(c).ljust(n) for c, n in zip(cells, widths))  # noqa: E731
+    return "\n".join([line(header), line(["-" * n for n in widths])] + [line(r) for r in body])
 
 
 def table(run: dict) -> str:
-    body = rows(run)
-    widths = [max(len(str(c)) for c in col) for col in zip(HEADER, *body)]
-    line = lambda cells: "  ".join(str(c).ljust(n) for c, n in zip(cells, widths))  # noqa: E731
-    return "\n".join([line(HEADER), line(["-" * n for n in widths])] + [line(r) for r in body])
+    """The results table, then the serial limits it compares with."""
+    return _text_table(HEADER, rows(run)) + "\n\n" + _text_table(LIMITS_HEADER, limits(run))
 
 
 def targets(run: dict) -> List[List[str]]:
     out = []
     found = _by(run["results"])
     for workload, path, base, floor in TARGETS:
-        got = ratio(found, workload, path, base)
+        got = ratio(found, workload, TARGET_SOURCE, path, base)
         met = "not measured" if got is None else ("yes" if got >= floor else "no")
-        out.append([workload, f"{path} / {base} >= {floor}", _fmt(got), met])
+        out.append([label(workload, TARGET_SOURCE), f"{path} / {base} >= {floor}", _fmt(got), met])
     return out
 
 
 def chart(run: dict, png: Path) -> None:
-    """Two panels, log scale: each path's rows/s over the limit's, and over predict_batch_udf's."""
+    """Three panels, log scale: each path's rows/s over the serial limit's, over ort_alone's and over
+    predict_batch_udf's, one group of bars per workload and source (ort_alone's bar in each)."""
     if os.environ.get("BENCH_SITE_PACKAGES"):
         sys.path.append(os.environ["BENCH_SITE_PACKAGES"])  # ci/bench's matplotlib, after .venv's packages
     import matplotlib
@@ -140,38 +217,43 @@ def chart(run: dict, png: Path) -> None:
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
-    names = list(dict.fromkeys(r["workload"] for r in run["results"]))
-    path_names = list(dict.fromkeys(r["path"] for r in run["results"]))
-    found = _by(run["results"])
-    fig, axes = plt.subplots(1, 2, figsize=(13, 5.5), dpi=110)
+    results = ordered(run["results"])
+    groups = list(dict.fromkeys((r["workload"], source(r)) for r in results if source(r)))
+    if not groups:  # ort_alone alone
+        groups = [(r["workload"], None) for r in results]
+    path_names = list(dict.fromkeys(r["path"] for r in results))
+    found = _by(results)
+    fig, axes = plt.subplots(3, 1, figsize=(max(13.0, 1.3 * len(groups)), 16), dpi=110)
     width = 0.8 / max(1, len(path_names))
-    for ax, base in zip(axes, [paths.LIMIT, PEER]):
-        if not any(_rate(found.get((w, base), {})) for w in names):
+    for ax, base in zip(axes, [SERIAL, paths.LIMIT, PEER]):
+        if not any(_figure(found, w, src, base, "rows_per_s") for w, src in groups):
             ax.set_axis_off()
             ax.text(0.5, 0.5, f"no {base} figures in this run", ha="center", transform=ax.transAxes)
             continue
         for i, p in enumerate(path_names):
-            xs = [n + (i - (len(path_names) - 1) / 2) * width for n in range(len(names))]
-            heights = [ratio(found, w, p, base) or 0 for w in names]
+            xs = [n + (i - (len(path_names) - 1) / 2) * width for n in range(len(groups))]
+            heights = [ratio(found, w, src, p, base) or 0 for w, src in groups]
             bars = ax.bar(xs, heights, width, label=p, color=f"C{i}")
-            for bar, w, h in zip(bars, names, heights):
-                r = found.get((w, p), {})
+            for bar, (w, src), h in zip(bars, groups, heights):
+                r = _get(found, w, src, p)
                 text = "error" if "error" in r else (f"{_fmt(h)}  {r['rows_per_s']:,.0f}/s" if _rate(r) else "")
                 ax.annotate(text, (bar.get_x() + bar.get_width() / 2, h if h else 1e-3), ha="center", va="bottom",
-                            fontsize=6.5, rotation=90, xytext=(0, 2), textcoords="offset points")
+                            fontsize=6, rotation=90, xytext=(0, 2), textcoords="offset points")
         ax.set_yscale("log")
         ax.axhline(1.0, color="grey", linewidth=0.8, linestyle="--")
-        ax.set_xticks(range(len(names)))
-        ax.set_xticklabels(names, fontsize=9)
-        low = min([ratio(found, w, p, base) or 1 for w in names for p in path_names] + [1])
-        high = max([ratio(found, w, p, base) or 1 for w in names for p in path_names] + [1])
-        ax.set_ylim(low / 3, high * 60)
+        ax.set_xticks(range(len(groups)))
+        ax.set_xticklabels([label(w, src).replace(" (", "\n(") for w, src in groups], fontsize=8)
+        every = [ratio(found, w, src, p, base) or 1 for w, src in groups for p in path_names] + [1]
+        ax.set_ylim(min(every) / 3, max(every) * 60)
         ax.set_ylabel(f"rows/s over {base}'s (log scale)")
-        ax.set_title(f"relative to {base}", fontsize=10)
-    axes[0].legend(fontsize=8, loc="upper right")
+        ax.set_title(f"relative to {base}" + (" (1 / (spark_read + ort_alone CPU per row), x threads)"
+                                              if base == SERIAL else ""), fontsize=10)
+    drawn = [ax for ax in axes if ax.axison]
+    if drawn:  # the legend on the first panel with bars
+        drawn[0].legend(fontsize=8, loc="upper right", ncol=len(path_names))
     fig.suptitle(f"Rows/s per path, {run['threads']} threads each, median of {run['runs']} runs "
                  f"(labels: ratio, rows/s)", fontsize=10)
-    fig.tight_layout()
+    fig.tight_layout(rect=(0, 0, 1, 0.98))  # room for the suptitle
     fig.savefig(png)
     plt.close(fig)
 
@@ -179,6 +261,12 @@ def chart(run: dict, png: Path) -> None:
 def _md_table(header: List[str], body: List[List[str]]) -> str:
     lines = ["| " + " | ".join(header) + " |", "|" + "---|" * len(header)]
     return "\n".join(lines + ["| " + " | ".join(str(c) for c in r) + " |" for r in body])
+
+
+def _feed_text(f: workloads.Feed) -> str:
+    if f.kind == "doubles":
+        return f"`{f.input}` <- `{f.columns[0]}` ... `{f.columns[-1]}` ({len(f.columns)} double columns, side by side)"
+    return f"`{f.input}` <- `{f.column}` ({f.kind}{list(f.row_shape) if f.row_shape else ''})"
 
 
 def write(run: dict, md: Path, png: Path) -> None:
@@ -189,11 +277,10 @@ def write(run: dict, md: Path, png: Path) -> None:
     for name in dict.fromkeys(r["workload"] for r in run["results"]):
         r = next(x for x in run["results"] if x["workload"] == name)
         w = workloads.by_name(name)
-        feeds = ", ".join(f"`{f.input}` <- `{f.column}` ({f.kind}{list(f.row_shape) if f.row_shape else ''})"
-                          for f in w.feeds)
+        feeds = ", ".join(_feed_text(f) for f in w.feeds)
         shared.append([name, w.description, f"`{r['model']}`", f"{r['rows']:,}", str(r["batch_size"]),
                        f"{r['threads']} x 1 intra-op", feeds, f"`{w.output}` -> `{w.output_column}`"])
-    commands = "\n".join(r["command"] for r in run["results"])
+    commands = "\n".join(dict.fromkeys(r["command"] for r in run["results"]))  # one per process
     quick = ("\n> **Quick run** (`--quick`): small row counts and short runs, for development only.\n"
              if run["quick"] else "")
     others = [r["other_cores"] for r in run["results"] if "other_cores" in r]
@@ -211,11 +298,28 @@ Load average (1/5/15 min) when it started: {run['load_before']}; when it ended: 
 {quick}
 Every path scores the same rows with the same model file, batch size and total threads (the
 sections below list them); each figure is the median of {run['runs']} timed runs after a warm-up run; every run, the warm-up's too,
-lasts at least {run['min_seconds']:g} s (as many whole passes over the rows as that takes).
-"x limit" compares a path with ONNX Runtime alone (no Spark) on the same rows in memory.
+lasts at least {run['min_seconds']:g} s (as many whole passes over the rows as that takes), and the
+first warm-up in a path's process (in a fresh JVM) at least {run.get('warmup_seconds', run['min_seconds']):g} s.
+The Spark paths read the rows from each of two sources, reported as separate rows: "(parquet)",
+the Parquet file read again every pass with Spark's vectorized reader (after the first pass it is
+in the OS's page cache, so this is decoding, not the disk), and "(cache)", the same rows in Spark's
+in-memory cache, built and counted before timing. ort_alone scores the rows held in numpy.
+
+**The serial limit.** spark_read is Spark's own read of a source with no scoring: the same
+DataFrame the Spark paths read, every column, written with `write.format("noop")`. ort_alone is
+ONNX Runtime scoring the rows with no Spark. A path that reads rows with Spark and scores them with
+ONNX Runtime does at least both, so on each source the serial limit takes their CPU times per row,
+measured in this run, one after the other: serial limit = 1 / (spark_read's CPU per row +
+ort_alone's CPU per row), the rows one core could read and score per second doing nothing else, and
+{run['threads']} times that on {run['threads']} cores. "x serial limit" is a path's rows/s over that
+({run['threads']} cores' worth), "x serial limit (CPU)" the serial limit's CPU time per row over the
+path's: how close the path comes to costing no more than its read and its model. The limits' two
+parts are in the table after the results.
+"x ort_alone" compares a path's rows/s with ONNX Runtime alone (no Spark) on the same rows in memory,
+"x predict_batch_udf" with predict_batch_udf on the same source.
 "CPU us/row" is the CPU time (user + system, every thread) of the path's processes per row scored,
-and "x limit (CPU)" the limit's CPU time per row over the path's: on a machine shared with other
-work, these hold steadier than rows/s, which depend on how much of the machine the path got.
+and "x ort_alone (CPU)" ort_alone's CPU time per row over the path's: on a machine shared with other
+work, the CPU columns hold steadier than rows/s, which depend on how much of the machine the path got.
 "other work (cores)" is how many cores, on average over the timed runs, were busy with anything
 but the path's own processes: near 0 on a quiet machine (the measuring driver takes a little).
 
@@ -223,9 +327,13 @@ but the path's own processes: near 0 on a quiet machine (the measuring driver ta
 
 {_md_table(HEADER, rows(run))}
 
-![rows/s relative to ONNX Runtime alone](benchmarks.png)
+### The serial limits
 
-## Targets (sparkort, ratios taken in this run)
+{_md_table(LIMITS_HEADER, limits(run))}
+
+![rows/s relative to the serial limit, ONNX Runtime alone and predict_batch_udf](benchmarks.png)
+
+## Targets (sparkort, ratios taken in this run on the cached rows)
 
 {_md_table(["workload", "target", "measured", "met"], targets(run))}
 
@@ -245,18 +353,33 @@ but the path's own processes: near 0 on a quiet machine (the measuring driver ta
 - **mapInArrow**: `DataFrame.mapInArrow`: each Arrow batch to numpy, `session.run`, the prediction
   appended to the batch (one session per Python worker, kept in pyspark's `ModelCache`), then the
   same `noop` write.
-- **ort_alone** (the limit): ONNX Runtime's Python API without Spark, {run['threads']} sessions on
-  {run['threads']} Python threads, each over its contiguous share of the rows held in numpy.
-- The Spark paths run on `local[{run['threads']}]` over the rows read from the same Parquet file,
-  `repartition({run['threads']})`, `cache()` and counted before timing; Arrow batches
+- **ort_alone** (the limit of scoring): ONNX Runtime's Python API without Spark, {run['threads']} sessions on
+  {run['threads']} Python threads, each over its contiguous share of the rows held in numpy (a wide
+  table's double columns already stacked into one float32 array).
+- **spark_read** (the limit of reading): no model, the source's DataFrame as it is (every column)
+  and the same `noop` write.
+- The wide table's 100 double columns feed the model's one `[N, 100]` float input: sparkort names
+  them in one `feedDict` value (`"x_000, x_001, ..."`); predict_batch_udf's predict function takes
+  the 100 columns' numpy arrays and mapInArrow takes the batch's 100 columns, and both stack them
+  into one float32 `[N, 100]` array.
+- The Spark paths run on `local[{run['threads']}]`, one process per path, which measures the sources in
+  turn ({", ".join(run.get("sources", paths.SOURCES))}), each with its own warm-up run. Parquet: `spark.read.parquet`, split into
+  {run['threads']} splits, one per task slot (`spark.sql.files.maxPartitionBytes` uncapped; the file's
+  row groups are about 8 MiB, so the splits hold about as many rows each). Every session sets
+  `spark.sql.codegen.maxFields` to {run_path.CODEGEN_MAX_FIELDS}: above its default of 100 columns
+  (the wide table has 101) Spark would read the Parquet file and the cache row by row, without its
+  vectorized readers, and compile no whole-stage code. Cache: that read (`repartition({run['threads']})`
+  first only where the file is too small to split per slot), `cache()` and counted before timing,
+  unpersisted after. Arrow batches
   (`spark.sql.execution.arrow.maxRecordsPerBatch`) and `predict_batch_udf`'s `batch_size` are the
   workload's batch size. All of them return every input column plus the prediction column.
 - Every session: one intra-op thread, one inter-op thread, sequential execution, CPU provider, the
   default graph optimisations (`ci/benchmark/paths.py` `make_session`; sparkort's native side sets
   the same).
-- Peak RSS is sampled every 0.25 s while the path warms up and runs: for the Spark paths, the
-  local-mode JVM (driver and executor in one, holding the cached rows) plus its Python workers; for
-  ort_alone, its process (holding the rows in numpy).
+- Peak RSS is sampled every 0.25 s while the path warms up and runs, per source: for the Spark paths, the
+  local-mode JVM (driver and executor in one, holding the cached rows) plus its Python workers (the
+  cache's figure includes what the JVM's heap grew to in the Parquet runs before it); for ort_alone,
+  its process (holding the rows in numpy).
 
 ## Commands
 
@@ -264,9 +387,10 @@ but the path's own processes: near 0 on a quiet machine (the measuring driver ta
 make bench                 # = bash ci/bench: installs matplotlib (pinned), builds, then:
 PYTHONPATH=ci:python {run['invocation']}
 BENCH_QUICK=1 make bench   # development: small rows, 0.5 s runs, writes build/bench/ only
+bash ci/bench --help       # subsets: --workloads, --paths, --sources parquet,cache
 ```
 
-Each path ran in its own process, from the repository root:
+Each path ran in its own process (a Spark path's measuring every source), from the repository root:
 
 ```bash
 {commands}

@@ -1,9 +1,12 @@
 """One path on one workload, in a process of its own (so each path's memory is its own):
-loads the rows, warms up for one run, then times `--runs` runs and prints one RESULT line of JSON.
+loads the rows, warms up for one run, then times `--runs` runs and prints one RESULT line of JSON
+(a Spark path: one per source, measured one after the other in the same Spark session).
 
 A run scores every row in whole passes until at least `--min-seconds` have gone by; its rate is
-rows x passes / seconds. The Spark paths score the DataFrame cached in memory (`.cache()` then
-`count()`) with a `noop` write, which materialises every output row and keeps nothing.
+rows x passes / seconds. The Spark paths write their DataFrame with a `noop` write, which
+materialises every output row and keeps nothing, reading the rows from each of `--sources`: the
+Parquet file, read again every pass (`parquet`), or the DataFrame cached in memory (`.cache()` then
+`count()`, `cache`).
 """
 
 from __future__ import annotations
@@ -17,24 +20,30 @@ import threading
 import time
 import traceback
 from pathlib import Path
-from typing import Callable, Dict, List
+from typing import Callable, Dict, List, Optional
 
 from benchmark import paths, workloads
 
 RESULT = "RESULT "
+CODEGEN_MAX_FIELDS = 1000
 
 
 def parse_args(argv=None):
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     p.add_argument("--workload", required=True, choices=list(workloads.WORKLOADS))
     p.add_argument("--path", required=True, choices=paths.ALL_PATHS)
+    p.add_argument("--sources", default=",".join(paths.SOURCES),
+                   help="a Spark path's comma-separated sources, measured in this order: " + ", ".join(paths.SOURCES))
     p.add_argument("--model", required=True)
     p.add_argument("--data", required=True)
     p.add_argument("--rows", type=int, required=True)
     p.add_argument("--batch-size", type=int, required=True)
     p.add_argument("--threads", type=int, required=True)
     p.add_argument("--runs", type=int, default=3)
-    p.add_argument("--min-seconds", type=float, default=5.0)
+    p.add_argument("--min-seconds", type=float, default=3.0)
+    p.add_argument("--warmup-seconds", type=float, default=6.0,
+                   help="the first warm-up run's least length, in a fresh process (later sources' warm-ups, in "
+                        "a JVM that has run the path already, last --min-seconds)")
     p.add_argument("--jar", help="the sparkort jar (Spark paths)")
     p.add_argument("--driver-memory", default="4g")
     return p.parse_args(argv)
@@ -129,12 +138,14 @@ def _passes(job: Callable[[], None], min_seconds: float):
             return passes, seconds
 
 
-def timed(job: Callable[[], None], rows: int, runs: int, min_seconds: float, tree: ProcessTree) -> dict:
-    """A warm-up run, then `runs` timed runs, each of whole passes lasting at least min_seconds.
-    (A single warm-up pass leaves the JIT compiling through the first timed runs: a warm-up as
-    long as a run does not.) Besides rows/s, each run records the CPU time the path's processes
+def timed(job: Callable[[], None], rows: int, runs: int, min_seconds: float, tree: ProcessTree,
+          label: str = "", warmup_seconds: Optional[float] = None) -> dict:
+    """A warm-up run, then `runs` timed runs, each of whole passes lasting at least min_seconds (the
+    warm-up at least warmup_seconds, if given). (A single warm-up pass leaves the JIT compiling
+    through the first timed runs: a warm-up as long as a run does not, and in a fresh JVM a longer
+    one compiles more of it.) Besides rows/s, each run records the CPU time the path's processes
     spent per row: on a shared machine that figure holds steadier than the wall clock."""
-    warmup_passes, warmup = _passes(job, min_seconds)
+    warmup_passes, warmup = _passes(job, min_seconds if warmup_seconds is None else warmup_seconds)
     measured = []
     for _ in range(runs):
         cpu, busy = tree.cpu_seconds(), machine_busy_seconds()
@@ -144,7 +155,7 @@ def timed(job: Callable[[], None], rows: int, runs: int, min_seconds: float, tre
                          "cpu_us_per_row": cpu * 1e6 / (rows * passes),
                          # Cores busy with anything but the path's processes (the measuring driver included).
                          "other_cores": max(0.0, busy - cpu) / seconds})
-        print(f"  run {len(measured)}: {passes} pass(es) in {seconds:.2f} s = {measured[-1]['rows_per_s']:,.0f} rows/s, "
+        print(f"  {label}run {len(measured)}: {passes} pass(es) in {seconds:.2f} s = {measured[-1]['rows_per_s']:,.0f} rows/s, "
               f"{measured[-1]['cpu_us_per_row']:.3f} CPU us/row, {measured[-1]['other_cores']:.2f} cores busy with other work",
               file=sys.stderr, flush=True)
     return {"warmup_seconds": round(warmup, 3), "warmup_passes": warmup_passes, "runs": measured,
@@ -171,51 +182,91 @@ def start_spark(threads: int, jar: str, driver_memory: str, extension: bool = Fa
         .config("spark.ui.enabled", "false")
         .config("spark.ui.showConsoleProgress", "false")
         .config("spark.sql.adaptive.enabled", "false")
+        # No cap on a file split's bytes: Spark then splits the Parquet file into one split per task
+        # slot (each about a `threads`th of it), as the cache's repartition(threads) does.
+        .config("spark.sql.files.maxPartitionBytes", str(1 << 40))
+        # Above this many columns (default 100) Spark reads Parquet and its cache row by row, not
+        # with the vectorized readers, and compiles no whole-stage code: the wide table has 101.
+        .config("spark.sql.codegen.maxFields", str(CODEGEN_MAX_FIELDS))
         .getOrCreate()
     )
     spark.sparkContext.setLogLevel("WARN")
     return spark
 
 
-def cached_rows(spark, data: str, threads: int, rows: int):
-    """The rows as a DataFrame in Spark's in-memory cache, one partition per task slot."""
-    df = spark.read.parquet(data).repartition(threads).cache()
+def source_rows(spark, source: str, data: str, threads: int, rows: int):
+    """The rows the Spark paths read, every column: `parquet`, the file itself (each action reads it
+    again, with Spark's vectorized reader, in one split per task slot given start_spark's conf), or
+    `cache`, a DataFrame in Spark's in-memory cache of that read, one partition per task slot, built
+    and counted here."""
+    if source == "parquet":
+        df = spark.read.parquet(data)
+    elif source == "cache":
+        # (A fresh DataFrame to cache: one whose plan was already planned keeps that plan, not the cache.)
+        split = spark.read.parquet(data).rdd.getNumPartitions() == threads
+        df = spark.read.parquet(data)
+        df = (df if split else df.repartition(threads)).cache()  # a file too small to split per slot: shuffle it
+    else:
+        raise ValueError(f"unknown source '{source}'; choose from {', '.join(paths.SOURCES)}")
     count = df.count()
     if count != rows:
         raise RuntimeError(f"{data} holds {count} rows, expected {rows}")
     return df
 
 
-def run_spark_path(args, w: workloads.Workload) -> dict:
+def spark_frame(path: str, spark, df, w: workloads.Workload, model: str, batch_size: int):
+    """What a Spark path writes: spark_read the rows as they are, a scoring path its scored rows."""
+    return df if path == paths.READ else paths.SPARK_SCORERS[path](spark, df, w, model, batch_size)
+
+
+def run_spark_path(args, w: workloads.Workload) -> List[dict]:
+    """Each source in turn, in one Spark session: a warm-up run and the timed runs per source (the
+    cached rows are dropped after theirs)."""
     spark = start_spark(args.threads, args.jar, args.driver_memory, args.path in paths.WITH_EXTENSION)
+    results = []
     try:
-        df = cached_rows(spark, args.data, args.threads, args.rows)
-        scored = paths.SPARK_SCORERS[args.path](spark, df, w, args.model, args.batch_size)
-        with ProcessTree(spark.sparkContext._gateway.proc.pid, descendants=True) as tree:
-            result = timed(lambda: scored.write.format("noop").mode("overwrite").save(),
-                           args.rows, args.runs, args.min_seconds, tree)
-        return dict(result, peak_rss_bytes=tree.peak_rss)
+        for n, source in enumerate(args.sources.split(",")):
+            try:
+                df = source_rows(spark, source, args.data, args.threads, args.rows)
+                try:
+                    frame = spark_frame(args.path, spark, df, w, args.model, args.batch_size)
+                    with ProcessTree(spark.sparkContext._gateway.proc.pid, descendants=True) as tree:
+                        result = timed(lambda: frame.write.format("noop").mode("overwrite").save(),
+                                       args.rows, args.runs, args.min_seconds, tree, label=f"{source} ",
+                                       warmup_seconds=None if n else args.warmup_seconds)
+                    results.append(dict(result, source=source, partitions=df.rdd.getNumPartitions(),
+                                        peak_rss_bytes=tree.peak_rss))
+                finally:
+                    if source == "cache":
+                        df.unpersist(blocking=True)
+            except Exception as e:  # the other sources still run
+                traceback.print_exc()
+                results.append({"source": source, "error": _first_line(e)})
     finally:
         spark.stop()
+    return results
 
 
-def run_limit(args, w: workloads.Workload) -> dict:
+def run_limit(args, w: workloads.Workload) -> List[dict]:
     inputs = workloads.read_inputs(Path(args.data), w.feeds)
     scorer = paths.OrtAlone(args.model, w, args.threads)
     with ProcessTree(os.getpid(), descendants=False) as tree:
-        result = timed(lambda: scorer.run(inputs, args.batch_size), args.rows, args.runs, args.min_seconds, tree)
-    return dict(result, peak_rss_bytes=tree.peak_rss)
+        result = timed(lambda: scorer.run(inputs, args.batch_size), args.rows, args.runs, args.min_seconds, tree,
+                       warmup_seconds=args.warmup_seconds)
+    return [dict(result, peak_rss_bytes=tree.peak_rss)]
 
 
 def main(argv=None) -> int:
     args = parse_args(argv)
     w = workloads.by_name(args.workload)
     try:
-        result = (run_limit if args.path == paths.LIMIT else run_spark_path)(args, w)
+        results = (run_limit if args.path == paths.LIMIT else run_spark_path)(args, w)
     except Exception as e:  # the table reports a path that cannot score a workload, and the run goes on
         traceback.print_exc()
-        result = {"error": _first_line(e)}
-    print(RESULT + json.dumps(result), flush=True)
+        sources = [None] if args.path == paths.LIMIT else args.sources.split(",")
+        results = [{"source": s, "error": _first_line(e)} for s in sources]
+    for result in results:
+        print(RESULT + json.dumps(result), flush=True)
     return 0
 
 

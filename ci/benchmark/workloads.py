@@ -1,9 +1,11 @@
-"""The benchmark's four workloads: a model file and a table of rows, the same for every path.
+"""The benchmark's five workloads: a model file and a table of rows, the same for every path.
 
 Each workload writes, once per row count, under its folder:
   model.onnx              the one model file every path opens
-  rows-<R>.parquet        an `id` column plus one column per model input (array<float> for a
-                          tensor input, float or string for a one-value-per-row input)
+  rows-<R>-rg8m.parquet   an `id` column plus the columns feeding the model's inputs (array<float>
+                          for a tensor input, float or string for a one-value-per-row input, k double
+                          columns for a [N, k] input fed one feature per column), in row groups of
+                          about 8 MiB (the name says so: files written with other groups are not reused)
 Rows are drawn from a seeded generator, so every path, and every re-run, scores the same values.
 """
 
@@ -11,7 +13,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Callable, Dict, List, Optional, Tuple
+from typing import Callable, Dict, List, Optional, Sequence, Tuple, Union
 
 import numpy as np
 import onnx
@@ -23,16 +25,30 @@ import models  # ci/models.py, the test models' builders (ci/ is on the path of 
 
 @dataclass(frozen=True)
 class Feed:
-    """One model input and the column holding it."""
+    """One model input and the column (or columns) holding it."""
 
     input: str
     column: str
-    kind: str  # "tensor": array<float> column, row-major; "float" / "string": one value per row
-    row_shape: Tuple[int, ...] = ()  # per-row shape of a tensor input
+    # "tensor": array<float> column, row-major; "float" / "string": one value per row;
+    # "doubles": row_shape[0] double columns (`column`_000, `column`_001, ...), one feature each,
+    # side by side in one float [N, k] input
+    kind: str
+    row_shape: Tuple[int, ...] = ()  # per-row shape of a tensor or doubles input
 
     @property
     def row_elements(self) -> int:
         return int(np.prod(self.row_shape)) if self.row_shape else 1
+
+    @property
+    def columns(self) -> Tuple[str, ...]:
+        """The columns feeding the input, in the input's order."""
+        if self.kind == "doubles":
+            return tuple(f"{self.column}_{i:03d}" for i in range(self.row_shape[0]))
+        return (self.column,)
+
+    @property
+    def row_bytes(self) -> int:
+        return self.row_elements * (8 if self.kind == "doubles" else 4)
 
 
 @dataclass(frozen=True)
@@ -58,7 +74,12 @@ class Workload:
         return root / self.name / "model.onnx"
 
     def data_path(self, root: Path, rows: int) -> Path:
-        return root / self.name / f"rows-{rows}.parquet"
+        return root / self.name / f"rows-{rows}-rg8m.parquet"
+
+    @property
+    def columns(self) -> List[str]:
+        """Every column feeding the model, in the feeds' order."""
+        return [c for f in self.feeds for c in f.columns]
 
     def prepare(self, root: Path, rows: int) -> Tuple[Path, Path]:
         """Writes the model and the rows if they are not there yet; returns their paths."""
@@ -82,15 +103,19 @@ def write_rows(path: Path, columns: Dict[str, np.ndarray], feeds: List[Feed]) ->
         values = columns[feed.column]
         if feed.kind == "tensor":
             arrays.append(list_array(values.astype(np.float32, copy=False), feed.row_elements))
+        elif feed.kind == "doubles":  # values: [rows, k], one column each
+            arrays += [pa.array(values[:, i].astype(np.float64)) for i in range(values.shape[1])]
         elif feed.kind == "float":
             arrays.append(pa.array(values.astype(np.float32, copy=False)))
         else:
             arrays.append(pa.array(values.tolist(), type=pa.string()))
-        names.append(feed.column)
-    # Row groups of ~64 MiB keep the writer's and Spark reader's memory small.
-    row_bytes = sum(f.row_elements * 4 for f in feeds) + 8
+        names += feed.columns
+    # Row groups of ~8 MiB keep the writer's and Spark reader's memory small, and are small enough
+    # that the Parquet source's splits (one per task slot; a split reads the groups whose middle
+    # falls in it) get about the same number of rows each, even for ResNet-50's 600 KB rows.
+    row_bytes = sum(f.row_bytes for f in feeds) + 8
     pq.write_table(pa.table(arrays, names=names), str(path), compression="none",
-                   row_group_size=max(1, (64 << 20) // row_bytes))
+                   row_group_size=max(1, (8 << 20) // row_bytes))
 
 
 def list_array(values: np.ndarray, per_row: int) -> pa.Array:
@@ -101,8 +126,25 @@ def list_array(values: np.ndarray, per_row: int) -> pa.Array:
 
 def read_inputs(data: Path, feeds: List[Feed]) -> Dict[str, np.ndarray]:
     """The rows as ONNX Runtime's Python API takes them: {model input: array [rows, *row_shape]}."""
-    table = pq.read_table(str(data), columns=[f.column for f in feeds])
-    return {f.input: column_to_numpy(table.column(f.column).combine_chunks(), f) for f in feeds}
+    table = pq.read_table(str(data), columns=[c for f in feeds for c in f.columns]).combine_chunks()
+    return {f.input: feed_to_numpy(table, f) for f in feeds}
+
+
+def feed_to_numpy(data: Union[pa.Table, pa.RecordBatch], feed: Feed) -> np.ndarray:
+    """One model input's numpy array from the Arrow table or batch holding its column(s)."""
+    arrays = [data.column(c) for c in feed.columns]
+    arrays = [a.combine_chunks() if isinstance(a, pa.ChunkedArray) else a for a in arrays]
+    if feed.kind == "doubles":
+        return stack_columns([a.to_numpy() for a in arrays])
+    return column_to_numpy(arrays[0], feed)
+
+
+def stack_columns(columns: Sequence[np.ndarray]) -> np.ndarray:
+    """Scalar columns side by side, as one float32 [rows, k] array (each value cast once, in place)."""
+    out = np.empty((len(columns[0]), len(columns)), dtype=np.float32)
+    for i, values in enumerate(columns):
+        out[:, i] = values
+    return out
 
 
 def column_to_numpy(array: pa.Array, feed: Feed) -> np.ndarray:
@@ -140,7 +182,10 @@ MLP = Workload(
     output="probabilities", output_column="probabilities", output_per_row=10,
     # 1024 rows keep a batch's 256-wide activations in cache: ONNX Runtime alone runs 2.52M rows/s at
     # 1024 against 2.30M at 4096 on this machine, and sparkort 2.12M against 1.83M.
-    batch_size=1024, rows=6_000_000, quick_rows=100_000,  # passes of 3 s, for the same reason
+    # 4M rows: sparkort's passes last about 1.7 s (Spark's ~40 ms a job is 2% of them, as for the
+    # linear model); at 6M, predict_batch_udf's 19 s passes (a warm-up and 3 runs on each of two
+    # sources) took two and a half minutes of the run.
+    batch_size=1024, rows=4_000_000, quick_rows=100_000,
     build_model=models.build_mlp,
     make_columns=_features(64),
 )
@@ -193,7 +238,9 @@ RESNET50 = Workload(
     description="ResNet-50, 3 x 224 x 224 per row (compute-bound)",
     feeds=[Feed("gpu_0/data_0", "image", "tensor", (3, 224, 224))],
     output="gpu_0/softmax_1", output_column="probabilities", output_per_row=1000,
-    batch_size=16, rows=320, quick_rows=32,
+    # 192 rows (12 batches): passes of 3.5-4 s, just over a 3 s run, for every path; 320 made 6 s
+    # passes, 8 of them (a warm-up and 3 runs on each of two sources) a path.
+    batch_size=16, rows=192, quick_rows=32,
     build_model=build_resnet50,
     make_columns=lambda rows, rng: {"image": rng.random((rows, 3, 224, 224), dtype=np.float32)},
 )
@@ -256,7 +303,53 @@ SKLEARN = Workload(
     make_columns=_diabetes_rows,
 )
 
-WORKLOADS = {w.name: w for w in (LINEAR, MLP, RESNET50, SKLEARN)}
+
+# --- wide table: 100 double columns into a random forest (skl2onnx) --------------------------------
+
+WIDE_FEATURES = 100
+WIDE_SEED = 20261202
+
+
+def _wide_rows(rows: int, rng: np.random.Generator) -> Dict[str, np.ndarray]:
+    """Independent standard-normal features, as doubles: [rows, 100] under the feed's column prefix."""
+    return {"x": rng.standard_normal((rows, WIDE_FEATURES))}
+
+
+def _wide_labels(x: np.ndarray, rng: np.random.Generator) -> np.ndarray:
+    """A seeded rule over a third of the features, with a kink and noise, for the training rows."""
+    weights = rng.standard_normal(WIDE_FEATURES) * (rng.random(WIDE_FEATURES) < 0.3)
+    score = x @ weights + np.sin(3 * x[:, 0]) + 0.5 * rng.standard_normal(len(x))
+    return (score > 0).astype(np.int64)
+
+
+def build_wide_forest(path: Path) -> None:
+    """100 trees of depth 6 over 100 features, trained on 5,000 seeded rows; one float [N, 100]
+    input `X`, outputs `label` and `probabilities` ([N, 2], zipmap off)."""
+    from skl2onnx import to_onnx
+    from skl2onnx.common.data_types import FloatTensorType
+    from sklearn.ensemble import RandomForestClassifier
+
+    rng = np.random.default_rng(WIDE_SEED)
+    x = _wide_rows(5000, rng)["x"].astype(np.float32)
+    forest = RandomForestClassifier(n_estimators=100, max_depth=6, random_state=0).fit(x, _wide_labels(x, rng))
+    onx = to_onnx(forest, initial_types=[("X", FloatTensorType([None, WIDE_FEATURES]))],
+                  options={id(forest): {"zipmap": False}}, target_opset={"": models.OPSET, "ai.onnx.ml": 3})
+    onnx.save(onx, str(path))
+
+
+WIDE = Workload(
+    name="wide",
+    description=f"wide table: {WIDE_FEATURES} double columns -> random forest, 100 trees of depth 6 (skl2onnx)",
+    feeds=[Feed("X", "x", "doubles", (WIDE_FEATURES,))],
+    output="probabilities", output_column="probabilities", output_per_row=2,
+    # 808 bytes a row: 200k rows are a 160 MB file; passes of 1-2 s for sparkort, a few seconds for
+    # predict_batch_udf and mapInArrow.
+    batch_size=4096, rows=200_000, quick_rows=20_000,
+    build_model=build_wide_forest,
+    make_columns=_wide_rows,
+)
+
+WORKLOADS = {w.name: w for w in (LINEAR, MLP, RESNET50, SKLEARN, WIDE)}
 
 
 def by_name(name: str) -> Workload:

@@ -1,22 +1,29 @@
 """The benchmark's pieces (ci/benchmark) on a few rows: every path scores every workload like
-ONNX Runtime's Python API does. Speed is the benchmark's business (`make bench`), not this test's."""
+ONNX Runtime's Python API does, from either source; spark_read reads the rows as they are; the
+report's serial limit adds spark_read's and ort_alone's CPU per row. Speed is the benchmark's
+business (`make bench`), not this test's."""
 
 from __future__ import annotations
 
+import json
+import os
+import subprocess
 import sys
 from pathlib import Path
 
 import numpy as np
+import pyarrow.parquet as pq
 import pytest
 from pyspark.sql import SparkSession
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[2] / "ci"))
+CI = Path(__file__).resolve().parents[2] / "ci"
+sys.path.insert(0, str(CI))
 
-from benchmark import paths, workloads  # noqa: E402
+from benchmark import paths, report, run_path, workloads  # noqa: E402
 
 # Few rows, and batches small enough that every partition scores several of them.
-ROWS = {"linear": 40, "mlp": 40, "resnet50": 4, "sklearn": 40}
-BATCH = {"linear": 7, "mlp": 7, "resnet50": 1, "sklearn": 7}
+ROWS = {"linear": 40, "mlp": 40, "resnet50": 4, "sklearn": 40, "wide": 40}
+BATCH = {"linear": 7, "mlp": 7, "resnet50": 1, "sklearn": 7, "wide": 7}
 
 
 @pytest.fixture(scope="module")
@@ -25,9 +32,26 @@ def prepared(tmp_path_factory):
     return {name: w.prepare(root, ROWS[name]) for name, w in workloads.WORKLOADS.items()}
 
 
+def test_wide_rows_are_one_double_column_per_feature(prepared) -> None:
+    w = workloads.by_name("wide")
+    model, data = prepared["wide"]
+    schema = pq.read_schema(str(data))
+    assert schema.names == ["id"] + [f"x_{i:03d}" for i in range(100)]
+    assert {str(schema.field(c).type) for c in schema.names[1:]} == {"double"}
+    inputs = workloads.read_inputs(data, w.feeds)
+    assert inputs["X"].shape == (ROWS["wide"], 100) and inputs["X"].dtype == np.float32
+    table = pq.read_table(str(data))
+    np.testing.assert_array_equal(inputs["X"][:, 7], table.column("x_007").to_numpy().astype(np.float32))
+    # The forest's two probabilities per row, not all the same.
+    probabilities = paths.OrtAlone(str(model), w, threads=1).run(inputs, BATCH["wide"], keep=True)
+    assert probabilities.shape == (ROWS["wide"], 2)
+    assert len(np.unique(probabilities[:, 1])) > 1
+
+
+@pytest.mark.parametrize("source", paths.SOURCES)
 @pytest.mark.parametrize("workload", list(workloads.WORKLOADS))
 @pytest.mark.parametrize("path", paths.SPARK_PATHS)
-def test_path_scores_like_onnxruntime(spark: SparkSession, prepared, workload: str, path: str) -> None:
+def test_path_scores_like_onnxruntime(spark: SparkSession, prepared, workload: str, path: str, source: str) -> None:
     w = workloads.by_name(workload)
     model, data = prepared[workload]
     inputs = workloads.read_inputs(data, w.feeds)
@@ -35,9 +59,9 @@ def test_path_scores_like_onnxruntime(spark: SparkSession, prepared, workload: s
     expected = paths.OrtAlone(str(model), w, threads=2).run(inputs, BATCH[workload], keep=True)
     assert expected.shape[0] == ROWS[workload]
 
-    df = spark.read.parquet(str(data)).repartition(2).cache()
+    df = run_path.source_rows(spark, source, str(data), 2, ROWS[workload])
     try:
-        scored = paths.SPARK_SCORERS[path](spark, df, w, str(model), BATCH[workload])
+        scored = run_path.spark_frame(path, spark, df, w, str(model), BATCH[workload])
         assert scored.columns == df.columns + [w.output_column]
         rows = sorted(scored.select("id", w.output_column).collect())
     finally:
@@ -46,3 +70,80 @@ def test_path_scores_like_onnxruntime(spark: SparkSession, prepared, workload: s
     assert [r.id for r in rows] == list(range(ROWS[workload]))
     got = np.asarray([r[1] for r in rows], dtype=np.float32).reshape(expected.shape)
     np.testing.assert_allclose(got, expected, rtol=1e-5, atol=1e-6)
+
+
+@pytest.mark.parametrize("source", paths.SOURCES)
+def test_spark_read_is_the_rows_as_they_are(spark: SparkSession, prepared, source: str) -> None:
+    w = workloads.by_name("wide")
+    model, data = prepared["wide"]
+    df = run_path.source_rows(spark, source, str(data), 2, ROWS["wide"])
+    try:
+        frame = run_path.spark_frame(paths.READ, spark, df, w, str(model), BATCH["wide"])
+        assert frame.columns == ["id"] + w.columns
+        got = sorted(frame.collect())
+    finally:
+        df.unpersist()
+    expected = pq.read_table(str(data)).to_pylist()
+    assert [tuple(r) for r in got] == [tuple(r.values()) for r in expected]
+
+
+def test_wide_parquet_is_read_by_the_vectorized_reader(spark: SparkSession, prepared) -> None:
+    """The bench sessions' spark.sql.codegen.maxFields lets Spark's vectorized reader take the wide
+    table's 101 columns (at the default 100 it reads them row by row)."""
+    _, data = prepared["wide"]
+    plan = lambda: spark.read.parquet(str(data))._jdf.queryExecution().executedPlan().toString()  # noqa: E731
+    assert "ColumnarToRow" not in plan()
+    spark.conf.set("spark.sql.codegen.maxFields", str(run_path.CODEGEN_MAX_FIELDS))
+    try:
+        assert "ColumnarToRow" in plan()
+    finally:
+        spark.conf.unset("spark.sql.codegen.maxFields")
+
+
+def test_run_path_measures_each_source(prepared, tmp_path: Path) -> None:
+    """run_path in a process of its own: one RESULT per source, with its CPU per row."""
+    model, data = prepared["wide"]
+    command = [sys.executable, "-m", "benchmark.run_path", "--workload", "wide", "--path", paths.READ,
+               "--model", str(model), "--data", str(data), "--rows", str(ROWS["wide"]),
+               "--batch-size", str(BATCH["wide"]), "--threads", "2", "--runs", "1", "--min-seconds", "0",
+               "--sources", "parquet,cache", "--jar", os.environ.get("SPARKORT_JAR", ""),
+               "--driver-memory", "1g"]
+    env = dict(os.environ, PYTHONPATH=os.pathsep.join([str(CI), str(CI.parent / "python")]))
+    done = subprocess.run(command, env=env, capture_output=True, text=True, timeout=300)
+    results = [json.loads(line[len(run_path.RESULT):]) for line in done.stdout.splitlines()
+               if line.startswith(run_path.RESULT)]
+    assert [r.get("source") for r in results] == ["parquet", "cache"], done.stderr[-3000:]
+    for r in results:
+        assert "error" not in r, r
+        assert r["cpu_us_per_row"] > 0 and len(r["runs"]) == 1
+    # The cache holds one partition per task slot; a file this small is one split (each costs 4 MB).
+    assert [r["partitions"] for r in results] == [1, 2]
+
+
+def _result(path: str, source, cpu: float, rate: float) -> dict:
+    return {"workload": "wide", "path": path, "source": source, "threads": 2, "rows": 10, "batch_size": 7,
+            "rows_per_s": rate, "cpu_us_per_row": cpu, "peak_rss_bytes": 2**20, "other_cores": 0.0,
+            "runs": [{"rows_per_s": rate, "passes": 1}]}
+
+
+def test_report_compares_with_the_serial_limit() -> None:
+    run = {"threads": 2, "runs": 1, "results": [
+        _result(paths.LIMIT, None, 3.0, 600_000),
+        _result(paths.READ, "parquet", 1.0, 2_000_000), _result("sparkort", "parquet", 5.0, 300_000),
+        _result(paths.READ, "cache", 0.5, 4_000_000), _result("sparkort", "cache", 4.0, 450_000),
+    ]}
+    found = report._by(run["results"])
+    assert report.serial_limit_us(found, "wide", "parquet") == 4.0
+    # 2 cores at 4 us a row: 500,000 rows/s; sparkort's 300,000 is 0.6x of it, in CPU 4 / 5 = 0.8x.
+    assert report.ratio(found, "wide", "parquet", "sparkort", report.SERIAL) == pytest.approx(0.6)
+    assert report.ratio(found, "wide", "parquet", report.SERIAL, "sparkort", key="cpu_us_per_row") == pytest.approx(0.8)
+    assert report.ratio(found, "wide", "cache", "sparkort", report.SERIAL) == pytest.approx(450_000 / (2e6 / 3.5))
+    assert report.ratio(found, "wide", "cache", "sparkort", paths.LIMIT) == pytest.approx(0.75)
+    table = {(r[0], r[1]): r for r in report.rows(run)}
+    assert [k[0] for k in table] == ["wide", "wide (parquet)", "wide (parquet)", "wide (cache)", "wide (cache)"]
+    at = report.HEADER.index
+    assert table[("wide (parquet)", "sparkort")][at("x serial limit")] == "0.60x"
+    assert table[("wide (parquet)", "sparkort")][at("x serial limit (CPU)")] == "0.80x"
+    assert table[("wide", paths.LIMIT)][at("x serial limit")] == "-"
+    assert report.limits(run) == [["wide (parquet)", "1.000", "3.000", "4.000", "250,000", "500,000"],
+                                  ["wide (cache)", "0.500", "3.000", "3.500", "285,714", "571,429"]]
