@@ -439,8 +439,12 @@ final class BatchWriter implements AutoCloseable {
    */
   int writeColumns(ColumnVector[] columns, int from, int rows, int[] slots, long firstRowIndex) {
     int scored = 0;
-    for (int r = 0; r < rows; r++) {
-      slots[r] = nullAt(columns, from + r, firstRowIndex + r) ? -1 : scored++;
+    if (anyNulls(columns)) {
+      for (int r = 0; r < rows; r++) {
+        slots[r] = nullAt(columns, from + r, firstRowIndex + r) ? -1 : scored++;
+      }
+    } else {
+      scored = rows;
     }
     boolean compact = scored < rows;
     for (int f = 0; f < feeds.length && scored > 0; f++) {
@@ -465,6 +469,19 @@ final class BatchWriter implements AutoCloseable {
       }
     }
     return scored;
+  }
+
+  /** Whether any fed vector of the batch holds a null (a value, or an array's element): asked once a run, not a row. */
+  private boolean anyNulls(ColumnVector[] columns) {
+    for (ScoringPlan.Feed feed : feeds) {
+      for (int ordinal : feed.ordinals) {
+        ColumnVector vector = columns[ordinal];
+        if (vector.hasNull() || feed.source == ScoringPlan.Source.ARRAY && vector.getChild(0).hasNull()) {
+          return true;
+        }
+      }
+    }
+    return false;
   }
 
   /** Whether row {@code row} has a null input (throwing, unless nulls are kept): a null column or array element. */

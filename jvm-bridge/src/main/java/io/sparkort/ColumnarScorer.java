@@ -182,6 +182,9 @@ final class ColumnarScorer implements FlatMapFunction<Iterator<ColumnarBatch>, C
       long to = ((OffHeapColumnVector) values).valuesNativeAddress() + from * rowBytes;
       if (!gaps) {
         Platform.copyMemory(null, address, null, to, rows * rowBytes);
+        if (!array) {
+          return;
+        }
       }
       for (int r = 0; r < rows; r++) {
         int slot = gaps ? slots[r] : r;

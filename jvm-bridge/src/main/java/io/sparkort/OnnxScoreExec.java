@@ -120,18 +120,19 @@ public final class OnnxScoreExec extends SparkPlan {
   public RDD<ColumnarBatch> doExecuteColumnar() {
     ScoringPlan plan = request.planFor(SparkShim.output(child));
     ColumnarScorer scorer = new ColumnarScorer(plan, request.source, request.batchSize, request.metrics, nodeMetrics);
-    LostExecutorReports.installOn(sparkContext());
-    RDD<ColumnarBatch> scored = child.executeColumnar().toJavaRDD().mapPartitions(scorer, true).rdd();
-    scored.setName(LostExecutorReports.rddName(request.modelLocation));
-    return scored;
+    return named(child.executeColumnar().toJavaRDD().mapPartitions(scorer, true).rdd());
   }
 
   @Override
   public RDD<InternalRow> doExecute() {
     ScoringPlan plan = request.planFor(SparkShim.output(child));
     PartitionScorer scorer = new PartitionScorer(plan, request.source, request.batchSize, request.metrics, nodeMetrics);
+    return named(child.execute().toJavaRDD().mapPartitions(scorer, true).rdd());
+  }
+
+  /** The scored RDD, named for the lost-executor reports (installed on the context first). */
+  private <T> RDD<T> named(RDD<T> scored) {
     LostExecutorReports.installOn(sparkContext());
-    RDD<InternalRow> scored = child.execute().toJavaRDD().mapPartitions(scorer, true).rdd();
     scored.setName(LostExecutorReports.rddName(request.modelLocation));
     return scored;
   }
