@@ -72,6 +72,48 @@ def test_path_scores_like_onnxruntime(spark: SparkSession, prepared, workload: s
     np.testing.assert_allclose(got, expected, rtol=1e-5, atol=1e-6)
 
 
+def _scoring_line(frame) -> str:
+    plan = frame._jdf.queryExecution().executedPlan().toString()
+    lines = [line for line in plan.splitlines() if "OnnxScore " in line]
+    assert len(lines) == 1, plan
+    return lines[0]
+
+
+@pytest.mark.parametrize("source", paths.SOURCES)
+@pytest.mark.parametrize("workload", list(workloads.WORKLOADS))
+def test_columnar_and_row_paths_score_every_workload_alike(spark: SparkSession, prepared, workload: str,
+                                                           source: str) -> None:
+    """Each workload, from each source, scored from column batches where the source gives them and
+    (spark.sparkort.columnar off) from rows: the same bits. Parquet's vectorized reader gives batches
+    of every numeric column (the wide table's 101 with the bench's maxFields); Spark's cache only of
+    primitive columns, not arrays; string inputs (sklearn) always go by rows."""
+    w = workloads.by_name(workload)
+    kinds = {f.kind for f in w.feeds}
+    batches = "string" not in kinds and (source == "parquet" or "tensor" not in kinds)
+    model, data = prepared[workload]
+    spark.conf.set("spark.sql.codegen.maxFields", str(run_path.CODEGEN_MAX_FIELDS))
+    scored = {}
+    try:
+        for columnar in (True, False):
+            spark.conf.set("spark.sparkort.columnar", str(columnar).lower())
+            df = run_path.source_rows(spark, source, str(data), 2, ROWS[workload])
+            try:
+                frame = run_path.spark_frame("sparkort", spark, df, w, str(model), BATCH[workload])
+                assert ("columnar" in _scoring_line(frame)) == (columnar and batches), _scoring_line(frame)
+                rows = sorted(frame.select("id", w.output_column).collect())
+            finally:
+                df.unpersist()
+            assert [r.id for r in rows] == list(range(ROWS[workload]))
+            scored[columnar] = np.asarray([r[1] for r in rows], dtype=np.float32)
+    finally:
+        spark.conf.unset("spark.sparkort.columnar")
+        spark.conf.unset("spark.sql.codegen.maxFields")
+    np.testing.assert_array_equal(scored[True], scored[False])
+    expected = paths.OrtAlone(str(model), w, threads=1).run(workloads.read_inputs(data, w.feeds), BATCH[workload],
+                                                             keep=True)
+    np.testing.assert_allclose(scored[True].reshape(expected.shape), expected, rtol=1e-5, atol=1e-6)
+
+
 @pytest.mark.parametrize("source", paths.SOURCES)
 def test_spark_read_is_the_rows_as_they_are(spark: SparkSession, prepared, source: str) -> None:
     w = workloads.by_name("wide")

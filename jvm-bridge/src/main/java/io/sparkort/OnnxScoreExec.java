@@ -157,7 +157,8 @@ public final class OnnxScoreExec extends SparkPlan {
   @Override
   public String simpleString(int maxFields) {
     return "OnnxScore " + request.modelLocation + ", fetch " + request.fetchPairs() + ", batchSize "
-        + request.batchSizeText() + ", predictions " + SparkShim.javaList(predictions);
+        + request.batchSizeText() + ", predictions " + SparkShim.javaList(predictions)
+        + (supportsColumnar() ? ", columnar" : "");
   }
 
   @Override
