@@ -9,6 +9,7 @@ import org.apache.spark.sql.catalyst.expressions.SpecializedGetters;
 import org.apache.spark.sql.catalyst.expressions.UnsafeArrayData;
 import org.apache.spark.sql.catalyst.expressions.UnsafeRow;
 import org.apache.spark.sql.catalyst.util.ArrayData;
+import org.apache.spark.sql.execution.vectorized.WritableColumnVector;
 import org.apache.spark.sql.vectorized.ColumnVector;
 import org.apache.spark.sql.vectorized.ColumnarArray;
 import org.apache.spark.unsafe.Platform;
@@ -25,6 +26,8 @@ import org.apache.spark.unsafe.Platform;
  */
 final class BatchWriter implements AutoCloseable {
   private static final RootAllocator ROOT = new RootAllocator(Long.MAX_VALUE);
+  /** The bytes of tensor rows that scalar columns are interleaved into at a time (well within a core's L1 and L2). */
+  private static final int BLOCK_BYTES = 32 << 10;
 
   /** Bytes of Arrow memory held by every writer in this JVM: 0 whenever no task is scoring. */
   static long allocatedBytes() {
@@ -459,10 +462,17 @@ final class BatchWriter implements AutoCloseable {
       }
       batchDims[f] = feed.rowShape;
       if (feed.source == ScoringPlan.Source.SCALARS) {
+        // Several columns interleave into [N, k]: a block of tensor rows at a time, every column
+        // written across it while it is in the CPU's cache (a column at a time over the whole run
+        // touches every row's cache line k times).
         int k = feed.columns.length;
-        for (int c = 0; c < k; c++) {
-          writeColumn(feed, buffer, columns[feed.ordinals[c]], feed.leaves[c], c, k, from, rows, compact ? slots : null,
-              firstRowIndex);
+        int block = Math.max(8, BLOCK_BYTES / (k * feed.elementType.inputBytes));
+        for (int first = 0; first < rows; first += block) {
+          int count = Math.min(block, rows - first);
+          for (int c = 0; c < k; c++) {
+            writeColumn(feed, buffer, columns[feed.ordinals[c]], feed.leaves[c], c, k, from, first, count,
+                compact ? slots : null, firstRowIndex);
+          }
         }
       } else {
         writeArrays(feed, buffer, columns[feed.ordinals[0]], from, rows, compact ? slots : null, firstRowIndex);
@@ -511,23 +521,33 @@ final class BatchWriter implements AutoCloseable {
    * of their own.
    */
   private void writeColumn(ScoringPlan.Feed feed, InputBuffer buffer, ColumnVector vector, LeafType leaf, int c, int k,
-      int from, int rows, int[] slots, long firstRowIndex) {
+      int from, int first, int rows, int[] slots, long firstRowIndex) {
     ElementType type = feed.elementType;
     boolean floats = type.isFloating() && type.inputBytes == 4;
-    long base = buffer.address(0);
-    if (slots == null && floats && leaf == LeafType.DOUBLE) {
+    long base = buffer.address((long) first * k + c);
+    int at = from + first;
+    VectorMemory values = slots == null ? VectorMemory.of(vector, leaf) : null;
+    if (values != null && k == 1 && leaf.isLayoutOf(type)) {
+      copyValues(values, at, leaf.bytes, buffer, first, rows);
+    } else if (values != null && floats && leaf == LeafType.DOUBLE) {
+      Object array = values.base;
+      long value = values.at(at, 8);
       for (int r = 0; r < rows; r++) {
-        Platform.putFloat(null, base + ((long) r * k + c) * 4, (float) vector.getDouble(from + r));
+        Platform.putFloat(null, base + (long) r * k * 4, (float) Platform.getDouble(array, value + r * 8L));
+      }
+    } else if (slots == null && floats && leaf == LeafType.DOUBLE) {
+      for (int r = 0; r < rows; r++) {
+        Platform.putFloat(null, base + (long) r * k * 4, (float) vector.getDouble(at + r));
       }
     } else if (slots == null && floats && leaf == LeafType.FLOAT) {
       for (int r = 0; r < rows; r++) {
-        Platform.putFloat(null, base + ((long) r * k + c) * 4, vector.getFloat(from + r));
+        Platform.putFloat(null, base + (long) r * k * 4, vector.getFloat(at + r));
       }
     } else {
       for (int r = 0; r < rows; r++) {
-        int slot = slots == null ? r : slots[r];
+        int slot = slots == null ? first + r : slots[first + r];
         if (slot >= 0) {
-          putValue(feed, buffer, (long) slot * k + c, vector, from + r, leaf, firstRowIndex + r);
+          putValue(feed, buffer, (long) slot * k + c, vector, at + r, leaf, firstRowIndex + first + r);
         }
       }
     }
@@ -538,6 +558,14 @@ final class BatchWriter implements AutoCloseable {
       int[] slots, long firstRowIndex) {
     long n = feed.fixedRowElements;
     LeafType leaf = feed.leaves[0];
+    if (feed.bulkCopy && vector instanceof WritableColumnVector) {
+      WritableColumnVector arrays = (WritableColumnVector) vector;
+      VectorMemory values = VectorMemory.of(arrays.arrayData(), leaf);
+      if (values != null) {
+        copyArrays(feed, buffer, arrays, values, from, rows, slots, firstRowIndex);
+        return;
+      }
+    }
     for (int r = 0; r < rows; r++) {
       int slot = slots == null ? r : slots[r];
       if (slot < 0) {
@@ -551,6 +579,46 @@ final class BatchWriter implements AutoCloseable {
       for (int i = 0; i < n; i++) {
         putLeaf(feed, buffer, slot * n + i, array, i, leaf, firstRowIndex + r);
       }
+    }
+  }
+
+  /**
+   * {@link #writeArrays} for arrays whose elements already are the input's layout, in memory: the
+   * elements of consecutive rows that lie one after another (as a reader lays them) in one copy.
+   */
+  private void copyArrays(ScoringPlan.Feed feed, InputBuffer buffer, WritableColumnVector arrays, VectorMemory values,
+      int from, int rows, int[] slots, long firstRowIndex) {
+    long n = feed.fixedRowElements;
+    int bytes = feed.leaves[0].bytes;
+    long start = 0;
+    long element = 0;
+    long length = 0;
+    for (int r = 0; r < rows; r++) {
+      int slot = slots == null ? r : slots[r];
+      if (slot < 0) {
+        continue;
+      }
+      int elements = arrays.getArrayLength(from + r);
+      if (elements != n) {
+        throw new InvalidInputException(at(feed, firstRowIndex + r) + " has " + elements + " elements, expected " + n);
+      }
+      long offset = arrays.getArrayOffset(from + r);
+      if (length > 0 && offset == start + length && slot * n == element + length) {
+        length += n;
+        continue;
+      }
+      copyValues(values, start, bytes, buffer, element, length);
+      start = offset;
+      element = slot * n;
+      length = n;
+    }
+    copyValues(values, start, bytes, buffer, element, length);
+  }
+
+  private static void copyValues(VectorMemory values, long start, int bytes, InputBuffer buffer, long element,
+      long length) {
+    if (length > 0) {
+      Platform.copyMemory(values.base, values.at(start, bytes), null, buffer.address(element), length * bytes);
     }
   }
 

@@ -1,6 +1,7 @@
 package io.sparkort;
 
 import java.io.Serializable;
+import java.util.ArrayList;
 import java.util.List;
 import java.util.Objects;
 import org.apache.spark.SparkContext;
@@ -13,7 +14,9 @@ import org.apache.spark.sql.catalyst.plans.physical.Partitioning;
 import org.apache.spark.sql.execution.SparkPlan;
 import org.apache.spark.sql.execution.metric.SQLMetric;
 import org.apache.spark.sql.execution.metric.SQLMetrics;
+import org.apache.spark.sql.execution.vectorized.OffHeapColumnVector;
 import org.apache.spark.sql.internal.SQLConf;
+import org.apache.spark.sql.vectorized.ColumnVector;
 import org.apache.spark.sql.vectorized.ColumnarBatch;
 
 /**
@@ -93,6 +96,33 @@ public final class OnnxScoreExec extends SparkPlan {
       columnar = columnarEnabled() && child.supportsColumnar() && columnarPlan();
     }
     return columnar;
+  }
+
+  /**
+   * The classes of the output batch's vectors, so that the columnar-to-row step above compiles
+   * calls to them, not to {@code ColumnVector}'s interface: the child's vectors as they come (where
+   * the child names theirs) and the predictions' off-heap vectors.
+   */
+  @Override
+  @SuppressWarnings({"rawtypes", "unchecked"})
+  public scala.Option vectorTypes() {
+    if (!supportsColumnar()) {
+      return scala.Option.empty();
+    }
+    scala.Option<?> childTypes = child.vectorTypes();
+    List<String> types = new ArrayList<>();
+    int width = SparkShim.output(child).size();
+    if (childTypes.isDefined()) {
+      types.addAll(SparkShim.<String>javaList(childTypes.get()));
+    } else {
+      for (int c = 0; c < width; c++) {
+        types.add(ColumnVector.class.getName());
+      }
+    }
+    for (int p = 0; p < predictions.length(); p++) {
+      types.add(OffHeapColumnVector.class.getName());
+    }
+    return scala.Option.apply(SparkShim.scalaList(types));
   }
 
   /** {@value SparkOrtConf#COLUMNAR} in the session planning. */

@@ -145,6 +145,62 @@ class ColumnarScoringTest {
     }
   }
 
+  /** {@code df} in a Parquet file whose values are plainly encoded: Spark's reader then hands them over in its vectors' arrays. */
+  private static Dataset<Row> plainParquet(Dataset<Row> df, String name) {
+    String path = new File(scratch, name + "-plain").getAbsolutePath();
+    df.write().mode("overwrite").option("parquet.enable.dictionary", "false").parquet(path);
+    return spark.read().parquet(path);
+  }
+
+  @Test
+  void everyLayoutOfTheColumnVectorsScoresAlike() {
+    // Values in a dictionary (read one by one), plainly encoded (copied from the vectors' arrays in
+    // bulk), in off-heap vectors (copied from their addresses), and in the cache's vectors; arrays
+    // of the input's own type, of another, scalar columns interleaved, and rows with null inputs
+    // kept, so the bulk copies have gaps.
+    String[] cases = {"linear", "passthrough_float64", "passthrough_int32", "passthrough_int64", "passthrough_bool",
+        "passthrough_int8", "scalar_in", "two_inputs"};
+    for (String name : cases) {
+      TestCase c = TestCase.load(name);
+      Dataset<Row> df = c.dataFrame(spark, 2);
+      List<Row> expected = bothWays(c.onnxModel(), parquet(df, name + "-dict"), true, name + " (dictionary)");
+      c.assertMatchesOnnxRuntime(expected);
+      Dataset<Row> plain = plainParquet(df, name);
+      assertEquals(expected, bothWays(c.onnxModel(), plain, true, name + " (plain)"));
+      spark.conf().set("spark.sql.columnVector.offheap.enabled", "true");
+      try {
+        assertEquals(expected, bothWays(c.onnxModel(), plain, true, name + " (off heap)"));
+      } finally {
+        spark.conf().unset("spark.sql.columnVector.offheap.enabled");
+      }
+    }
+    TestCase c = TestCase.load("linear");
+    Dataset<Row> scalars = scalarColumns(c, 2);
+    List<Row> expected = bothWays(linearOverScalars(c), parquet(scalars, "layout-scalars"), true, "scalars");
+    assertEquals(expected, bothWays(linearOverScalars(c), plainParquet(scalars, "layout-scalars"), true,
+        "scalars (plain)"));
+    // Every few rows a null: the rest are copied around them.
+    Dataset<Row> gaps = c.dataFrame(spark, 2).withColumn("col_features",
+        when(col("id").mod(5).equalTo(2), lit(null)).otherwise(col("col_features")));
+    OnnxModel keep = c.onnxModel().setHandleNulls("keep");
+    List<Row> kept = bothWays(keep, parquet(gaps, "layout-gaps"), true, "gaps");
+    assertEquals(kept, bothWays(keep, plainParquet(gaps, "layout-gaps"), true, "gaps (plain)"));
+    Dataset<Row> cached = plainParquet(gaps, "layout-gaps").cache();
+    try {
+      assertEquals(kept, bothWays(keep, cached, false, "gaps (cached arrays go by rows)"));
+    } finally {
+      cached.unpersist(true);
+    }
+    assertEquals(c.rows, kept.size());
+    for (Row row : kept) {
+      int id = row.getInt(row.fieldIndex("id"));
+      assertEquals(id % 5 == 2, row.isNullAt(row.fieldIndex("out_score")), "row " + id);
+      if (id % 5 != 2) {
+        c.assertRowMatches(row, id, "score");
+      }
+    }
+  }
+
   @Test
   void batchesLongerThanBatchSizeAreScoredInRunsOfIt() {
     TestCase c = TestCase.load("linear");
