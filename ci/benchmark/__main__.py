@@ -101,6 +101,17 @@ def run_one(command: list, log: Path, sources: list) -> list:
     return [dict(by_source.get(s, missing), source=s, wall_seconds=wall) for s in sources]
 
 
+def run_batch_tax(args, out: Path) -> dict:
+    """benchmark.batch_tax in a process of its own: what a batch costs sparkort beyond ONNX Runtime's own."""
+    command = [_rel(Path(sys.executable)), "-m", "benchmark.batch_tax", "--data", _rel(out / "data"),
+               "--min-seconds", str(max(0.5, args.min_seconds / 3)), "--jar", _rel(Path(args.jar))]
+    print(f"\nper-batch cost: {shlex.join(command)}", flush=True)
+    found = run_one(command, out / "logs" / "batch-tax.log", [None])[0]
+    found["command"] = "PYTHONPATH=ci:python " + shlex.join(command)
+    print(f"  -> {report.batch_tax_summary(found)}", flush=True)
+    return found
+
+
 def main(argv=None) -> int:
     args = parse_args(argv)
     if args.report_from:
@@ -138,7 +149,12 @@ def main(argv=None) -> int:
                                     threads=args.threads, model=_rel(model), data=_rel(data),
                                     command="PYTHONPATH=ci:python " + shlex.join(command)))
 
+    batch_tax = None
+    if any(w.name == "linear" for w in selected) and "sparkort" in path_names:
+        batch_tax = run_batch_tax(args, out)
+
     run = {
+        "batch_tax": batch_tax,
         "quick": args.quick, "runs": args.runs, "min_seconds": args.min_seconds,
         "warmup_seconds": args.warmup_seconds, "threads": args.threads,
         "sources": args.source_names,

@@ -189,3 +189,29 @@ def test_report_compares_with_the_serial_limit() -> None:
     assert table[("wide", paths.LIMIT)][at("x serial limit")] == "-"
     assert report.limits(run) == [["wide (parquet)", "1.000", "3.000", "4.000", "250,000", "500,000"],
                                   ["wide (cache)", "0.500", "3.000", "3.500", "285,714", "571,429"]]
+
+
+def test_batch_tax_is_the_cost_a_batch_adds_beyond_onnxruntimes() -> None:
+    from benchmark import batch_tax
+
+    # 1,600 rows: 100 batches of 16 against 2 of 1,024 (one partial); 0.98 ms more over 98 batches.
+    assert batch_tax.per_batch({16: 0.00198, 1024: 0.001}, 1600) == pytest.approx(10.0)
+    tax = {"rows": 1600, "small": 16, "large": 1024, "ort_alone_us_per_batch": 4.0,
+           "sources": {"parquet": {"us_per_batch": 5.0, "tax_us": 1.0, "columnar": True},
+                       "cache": {"us_per_batch": 6.5, "tax_us": 2.5, "columnar": False}}}
+    assert report.batch_tax_rows(tax) == [["linear (parquet)", "column batches", "5.00", "4.00", "+1.00"],
+                                          ["linear (cache)", "rows", "6.50", "4.00", "+2.50"]]
+    assert report.batch_tax_summary({"error": "exited 1"}) == "exited 1"
+
+
+def test_targets_are_taken_on_each_source() -> None:
+    run = {"threads": 2, "runs": 1, "results": [
+        _result(paths.LIMIT, None, 3.0, 600_000), _result(paths.READ, "parquet", 1.0, 2_000_000),
+        _result("sparkort", "parquet", 4.2, 475_000), _result(paths.READ, "cache", 0.5, 4_000_000),
+        _result("sparkort", "cache", 4.0, 450_000), _result(report.PEER, "cache", 20.0, 100_000)]}
+    found = {(r[0], r[1]): r[2:] for r in report.targets(run)}
+    # 475,000 of the parquet limit's 500,000 rows/s is 0.95x: met; the cache's 450,000 of 571,429 is not.
+    assert found[("wide (parquet)", "sparkort / serial limit >= 0.95")] == ["0.95x", "yes"]
+    assert found[("wide (cache)", "sparkort / serial limit >= 0.95")] == ["0.79x", "no"]
+    assert found[("wide (cache)", "sparkort / predict_batch_udf >= 4")] == ["4.50x", "yes"]
+    assert found[("wide (parquet)", "sparkort / predict_batch_udf >= 4")] == ["-", "not measured"]
