@@ -38,6 +38,8 @@ public final class OnnxScoreExec extends SparkPlan {
   private static final long serialVersionUID = 1L;
 
   private final SparkPlan child;
+  /** The most output columns whose vector classes the node names (see {@link #vectorTypes}). */
+  static final int TYPED_COLUMNS = 100;
   private final scala.collection.immutable.List<Attribute> predictions;
   private final ScoringRequest request;
   /** Kept by every copy of the node, so the metrics the SQL tab shows are the ones the tasks add to. */
@@ -101,17 +103,22 @@ public final class OnnxScoreExec extends SparkPlan {
   /**
    * The classes of the output batch's vectors, so that the columnar-to-row step above compiles
    * calls to them, not to {@code ColumnVector}'s interface: the child's vectors as they come (where
-   * the child names theirs) and the predictions' off-heap vectors.
+   * the child names theirs) and the predictions' off-heap vectors. Not above {@value
+   * #TYPED_COLUMNS} columns (Spark's default {@code spark.sql.codegen.maxFields}): that step reads
+   * every column in one generated method, and with the calls to known classes inlined, a method
+   * for a hundred columns and more is at the size where HotSpot's C2 compiler runs out of nodes
+   * in some JVMs and not others (measured on the 101-column bench table from the cache: 4.9 us a
+   * row in most JVMs, 11 in some); through the interface it stays smaller.
    */
   @Override
   @SuppressWarnings({"rawtypes", "unchecked"})
   public scala.Option vectorTypes() {
-    if (!supportsColumnar()) {
+    int width = SparkShim.output(child).size();
+    if (!supportsColumnar() || width + predictions.length() > TYPED_COLUMNS) {
       return scala.Option.empty();
     }
     scala.Option<?> childTypes = child.vectorTypes();
     List<String> types = new ArrayList<>();
-    int width = SparkShim.output(child).size();
     if (childTypes.isDefined()) {
       types.addAll(SparkShim.<String>javaList(childTypes.get()));
     } else {
