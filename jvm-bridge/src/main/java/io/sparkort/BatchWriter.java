@@ -43,6 +43,8 @@ final class BatchWriter implements AutoCloseable {
   /** Per feed: the row lengths per array level this batch's first row brought, and the dims they resolve to. */
   private final long[][] batchLevels;
   private final long[][] batchDims;
+  /** A run's scalar columns' memory (found once a run, not once a block; null where read by value). */
+  private VectorMemory[] memory = new VectorMemory[0];
   private final NativeWire.RunRecord runRecord;
   /** The feeds record ({@link NativeWire#feeds}) of {@link #startNativeCopy}; null unless every feed can be copied so. */
   private final long[] nativeFeeds;
@@ -466,11 +468,17 @@ final class BatchWriter implements AutoCloseable {
         // written across it while it is in the CPU's cache (a column at a time over the whole run
         // touches every row's cache line k times).
         int k = feed.columns.length;
+        if (memory.length < k) {
+          memory = new VectorMemory[k];
+        }
+        for (int c = 0; c < k; c++) {
+          memory[c] = compact ? null : VectorMemory.of(columns[feed.ordinals[c]], feed.leaves[c]);
+        }
         int block = Math.max(8, BLOCK_BYTES / (k * feed.elementType.inputBytes));
         for (int first = 0; first < rows; first += block) {
           int count = Math.min(block, rows - first);
           for (int c = 0; c < k; c++) {
-            writeColumn(feed, buffer, columns[feed.ordinals[c]], feed.leaves[c], c, k, from, first, count,
+            writeColumn(feed, buffer, columns[feed.ordinals[c]], memory[c], c, k, from, first, count,
                 compact ? slots : null, firstRowIndex);
           }
         }
@@ -516,17 +524,17 @@ final class BatchWriter implements AutoCloseable {
   }
 
   /**
-   * Column {@code c} of a feed of {@code k} scalar columns: row r's value is element {@code c} of
-   * its tensor row, slot r (or {@code slots[r]}, skipping -1). The common conversions have a loop
-   * of their own.
+   * Rows {@code first} to {@code first + rows} of column {@code c} of a feed of {@code k} scalar
+   * columns (its memory {@code values}, or null): row r's value is element {@code c} of its tensor
+   * row, slot r (or {@code slots[r]}, skipping -1). The common conversions have a loop of their own.
    */
-  private void writeColumn(ScoringPlan.Feed feed, InputBuffer buffer, ColumnVector vector, LeafType leaf, int c, int k,
-      int from, int first, int rows, int[] slots, long firstRowIndex) {
+  private void writeColumn(ScoringPlan.Feed feed, InputBuffer buffer, ColumnVector vector, VectorMemory values,
+      int c, int k, int from, int first, int rows, int[] slots, long firstRowIndex) {
     ElementType type = feed.elementType;
+    LeafType leaf = feed.leaves[c];
     boolean floats = type.isFloating() && type.inputBytes == 4;
     long base = buffer.address((long) first * k + c);
     int at = from + first;
-    VectorMemory values = slots == null ? VectorMemory.of(vector, leaf) : null;
     if (values != null && k == 1 && leaf.isLayoutOf(type)) {
       copyValues(values, at, leaf.bytes, buffer, first, rows);
     } else if (values != null && floats && leaf == LeafType.DOUBLE) {
