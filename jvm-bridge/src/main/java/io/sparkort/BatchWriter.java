@@ -243,7 +243,7 @@ final class BatchWriter implements AutoCloseable {
     ScoringPlan.Feed feed = feeds[f];
     if (feed.fixedRowElements >= 0) {
       if (n != feed.fixedRowElements) {
-        throw new InvalidInputException(at(feed, rowIndex) + " has " + n + " elements, expected " + feed.fixedRowElements);
+        throw wrongLength(feed, rowIndex, n);
       }
       if (slot == 0) {
         batchDims[f] = feed.rowShape;
@@ -410,6 +410,12 @@ final class BatchWriter implements AutoCloseable {
   }
 
   /** Where a bad value is, for error messages: the column, the model input and the row. */
+  /** A row's array of another length than the feed's fixed one: the same words on every path. */
+  private InvalidInputException wrongLength(ScoringPlan.Feed feed, long rowIndex, long elements) {
+    return new InvalidInputException(at(feed, rowIndex) + " has " + elements + " elements, expected "
+        + feed.fixedRowElements);
+  }
+
   private String at(ScoringPlan.Feed feed, long rowIndex) {
     return feed.columnsAndInput() + ": row " + rowIndex + " of " + partition;
   }
@@ -581,8 +587,7 @@ final class BatchWriter implements AutoCloseable {
       }
       ColumnarArray array = vector.getArray(from + r);
       if (array.numElements() != n) {
-        throw new InvalidInputException(at(feed, firstRowIndex + r) + " has " + array.numElements()
-            + " elements, expected " + n);
+        throw wrongLength(feed, firstRowIndex + r, array.numElements());
       }
       for (int i = 0; i < n; i++) {
         putLeaf(feed, buffer, slot * n + i, array, i, leaf, firstRowIndex + r);
@@ -608,7 +613,7 @@ final class BatchWriter implements AutoCloseable {
       }
       int elements = arrays.getArrayLength(from + r);
       if (elements != n) {
-        throw new InvalidInputException(at(feed, firstRowIndex + r) + " has " + elements + " elements, expected " + n);
+        throw wrongLength(feed, firstRowIndex + r, elements);
       }
       long offset = arrays.getArrayOffset(from + r);
       if (length > 0 && offset == start + length && slot * n == element + length) {
