@@ -16,9 +16,9 @@ import org.apache.spark.util.TaskCompletionListener;
  * readers, the in-memory cache of primitive columns): each batch's fed columns go from their
  * vectors straight into the input tensors ({@link BatchWriter#writeColumns}), with no input row
  * built, and the batch goes on as a column batch: the child's vectors as they are, then one vector
- * per prediction, filled from the run's outputs by bulk copies. Whoever needs rows above the node
- * gets them from Spark's own columnar-to-row step, which builds each output row once, input columns
- * and predictions together. A batch longer than {@code batchSize} rows (or than the batch budget
+ * per prediction, filled from the run's outputs by bulk copies. Where the parent takes rows, the
+ * node builds each output row once from that batch, input columns and predictions together
+ * ({@link ColumnarRows}). A batch longer than {@code batchSize} rows (or than the batch budget
  * allows) is scored in runs of at most that many.
  *
  * <p>Only for plans {@link #accepts}; every other plan, and every child that hands over rows, goes

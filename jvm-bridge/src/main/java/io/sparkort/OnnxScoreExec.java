@@ -11,6 +11,7 @@ import org.apache.spark.sql.catalyst.expressions.Attribute;
 import org.apache.spark.sql.catalyst.expressions.AttributeSet;
 import org.apache.spark.sql.catalyst.expressions.SortOrder;
 import org.apache.spark.sql.catalyst.plans.physical.Partitioning;
+import org.apache.spark.sql.execution.ColumnarToRowExec;
 import org.apache.spark.sql.execution.SparkPlan;
 import org.apache.spark.sql.execution.metric.SQLMetric;
 import org.apache.spark.sql.execution.metric.SQLMetrics;
@@ -27,8 +28,9 @@ import org.apache.spark.sql.vectorized.ColumnarBatch;
  *
  * <p>Over a child that hands over column batches, where the plan allows ({@link
  * ColumnarScorer#accepts}) and {@value SparkOrtConf#COLUMNAR} is not false, the node is columnar:
- * it scores {@code child.executeColumnar()} with {@link ColumnarScorer}, and Spark puts its own
- * columnar-to-row step above it where the parent takes rows.
+ * it scores {@code child.executeColumnar()} with {@link ColumnarScorer}, and hands the scored
+ * batches on as they are to a parent that takes batches, or as rows it builds itself ({@link
+ * ColumnarRows}) to one that takes rows.
  *
  * <p>Public, with a public constructor over its product elements and then {@code otherCopyArgs},
  * because Spark copies plan nodes by reflection; see {@link OnnxScore} for how one class file serves
@@ -160,9 +162,23 @@ public final class OnnxScoreExec extends SparkPlan {
     return named(child.executeColumnar().toJavaRDD().mapPartitions(scorer, true).rdd());
   }
 
+  /**
+   * Rows as well as column batches: over a child that hands over batches, a parent that takes rows
+   * gets them from the node itself ({@link ColumnarRows}), not from a columnar-to-row step of
+   * Spark's, and the node reads its child's batches all the same ({@link #withNewChildrenInternal}).
+   */
+  @Override
+  public boolean supportsRowBased() {
+    return true;
+  }
+
   @Override
   public RDD<InternalRow> doExecute() {
     ScoringPlan plan = request.planFor(SparkShim.output(child));
+    if (supportsColumnar()) {
+      ColumnarRows.Function rows = new ColumnarRows.Function(schema());
+      return doExecuteColumnar().toJavaRDD().mapPartitions(rows, true).rdd();
+    }
     PartitionScorer scorer = new PartitionScorer(plan, request.source, request.batchSize, request.metrics, nodeMetrics);
     return named(child.execute().toJavaRDD().mapPartitions(scorer, true).rdd());
   }
@@ -209,7 +225,18 @@ public final class OnnxScoreExec extends SparkPlan {
     return (scala.collection.immutable.Seq<SparkPlan>) (Object) SparkShim.scalaList(java.util.Collections.singletonList(child));
   }
 
+  /**
+   * A columnar-to-row step put between this node and its child (as Spark's planning does under a
+   * node that takes rows, which this one also does) is left out where the node reads the batches
+   * under it: it scores them as batches and builds its rows itself.
+   */
   private OnnxScoreExec withNewChild(SparkPlan newChild) {
+    if (newChild instanceof ColumnarToRowExec) {
+      OnnxScoreExec direct = new OnnxScoreExec(((ColumnarToRowExec) newChild).child(), predictions, request, nodeMetrics);
+      if (direct.supportsColumnar()) {
+        return direct;
+      }
+    }
     return new OnnxScoreExec(newChild, predictions, request, nodeMetrics);
   }
 
