@@ -390,7 +390,8 @@ model; sparkort's tax is what it adds to each.
 - The Spark paths run on `local[{run['threads']}]`, one process per path, which measures the sources in
   turn ({", ".join(run.get("sources", paths.SOURCES))}), each with its own warm-up run. Parquet: `spark.read.parquet`, split into
   {run['threads']} splits, one per task slot (`spark.sql.files.maxPartitionBytes` uncapped; the file's
-  row groups are about 8 MiB, so the splits hold about as many rows each). Every session sets
+  row groups hold equal rows, at most about 8 MiB, a power of two of them, so the splits hold as many
+  rows each). Every session sets
   `spark.sql.codegen.maxFields` to {run_path.CODEGEN_MAX_FIELDS}: above its default of 100 columns
   (the wide table has 101) Spark would read the Parquet file and the cache row by row, without its
   vectorized readers, and compile no whole-stage code. Cache: that read (`repartition({run['threads']})`

@@ -2,10 +2,11 @@
 
 Each workload writes, once per row count, under its folder:
   model.onnx              the one model file every path opens
-  rows-<R>-rg8m.parquet   an `id` column plus the columns feeding the model's inputs (array<float>
+  rows-<R>-even8m.parquet an `id` column plus the columns feeding the model's inputs (array<float>
                           for a tensor input, float or string for a one-value-per-row input, k double
                           columns for a [N, k] input fed one feature per column), in row groups of
-                          about 8 MiB (the name says so: files written with other groups are not reused)
+                          equal rows, at most about 8 MiB, a power of two of them (the name says so:
+                          files written with other groups are not reused)
 Rows are drawn from a seeded generator, so every path, and every re-run, scores the same values.
 """
 
@@ -74,7 +75,7 @@ class Workload:
         return root / self.name / "model.onnx"
 
     def data_path(self, root: Path, rows: int) -> Path:
-        return root / self.name / f"rows-{rows}-rg8m.parquet"
+        return root / self.name / f"rows-{rows}-even8m.parquet"
 
     @property
     def columns(self) -> List[str]:
@@ -110,12 +111,27 @@ def write_rows(path: Path, columns: Dict[str, np.ndarray], feeds: List[Feed]) ->
         else:
             arrays.append(pa.array(values.tolist(), type=pa.string()))
         names += feed.columns
-    # Row groups of ~8 MiB keep the writer's and Spark reader's memory small, and are small enough
-    # that the Parquet source's splits (one per task slot; a split reads the groups whose middle
-    # falls in it) get about the same number of rows each, even for ResNet-50's 600 KB rows.
     row_bytes = sum(f.row_bytes for f in feeds) + 8
     pq.write_table(pa.table(arrays, names=names), str(path), compression="none",
-                   row_group_size=max(1, (8 << 20) // row_bytes))
+                   row_group_size=row_group_rows(rows, row_bytes))
+
+
+GROUP_BYTES = 8 << 20
+
+
+def row_group_rows(rows: int, row_bytes: int) -> int:
+    """Rows per row group: equal groups of at most GROUP_BYTES, as few as can be, a power of two of them.
+
+    Groups that small keep the writer's and Spark reader's memory small. Equal, and a power of two of
+    them, they fall evenly into the Parquet source's splits (one per task slot, the file cut into
+    equal byte ranges; a split reads the groups whose middle falls in it), so each slot scores as many
+    rows: with groups of as many rows as fit 8 MiB, ResNet-50's 192 rows of 600 KB made groups of 13
+    and splits of 91 and 101 rows, and one slot idled for the last tenth of each pass.
+    """
+    groups = 1
+    while groups * GROUP_BYTES < rows * row_bytes:
+        groups *= 2
+    return max(1, -(-rows // groups))
 
 
 def list_array(values: np.ndarray, per_row: int) -> pa.Array:

@@ -129,6 +129,24 @@ def test_spark_read_is_the_rows_as_they_are(spark: SparkSession, prepared, sourc
     assert [tuple(r) for r in got] == [tuple(r.values()) for r in expected]
 
 
+def test_row_groups_fall_evenly_into_the_slots_splits(spark: SparkSession, tmp_path: Path) -> None:
+    """The bench's Parquet files split into as many rows per task slot, as the bench reads them."""
+    # ResNet-50's rows: 16 groups of 12 (groups of as many rows as fit 8 MiB made 91 and 101 a slot).
+    assert workloads.row_group_rows(192, 3 * 224 * 224 * 4 + 8) == 12
+    assert workloads.row_group_rows(40, 48) == 40
+    # 2.5 groups' worth of bytes: in groups of as many rows as fit 8 MiB (two, and a half one), Spark's
+    # split of the bytes (each file's 4 MB open cost counted in) gave one slot 40% of the rows.
+    rows = 5 * workloads.GROUP_BYTES // 2 // 40
+    _, data = workloads.LINEAR.prepare(tmp_path, rows)
+    spark.conf.set("spark.sql.files.maxPartitionBytes", str(1 << 40))
+    try:
+        counts = spark.read.parquet(str(data)).rdd.glom().map(len).collect()
+    finally:
+        spark.conf.unset("spark.sql.files.maxPartitionBytes")
+    assert counts == [rows // 2, rows // 2]
+    assert pq.ParquetFile(str(data)).metadata.num_row_groups == 4
+
+
 def test_wide_parquet_is_read_by_the_vectorized_reader(spark: SparkSession, prepared) -> None:
     """The bench sessions' spark.sql.codegen.maxFields lets Spark's vectorized reader take the wide
     table's 101 columns (at the default 100 it reads them row by row)."""
