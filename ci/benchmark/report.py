@@ -389,13 +389,14 @@ model; sparkort's tax is what it adds to each.
   into one float32 `[N, 100]` array.
 - The Spark paths run on `local[{run['threads']}]`, one process per path, which measures the sources in
   turn ({", ".join(run.get("sources", paths.SOURCES))}), each with its own warm-up run. Parquet: `spark.read.parquet`, split into
-  {run['threads']} splits, one per task slot (`spark.sql.files.maxPartitionBytes` uncapped; the file's
+  {run['threads']} splits, one per task slot (`spark.sql.files.maxPartitionBytes` uncapped and
+  `spark.sql.files.openCostInBytes` 0, so each split is a {run['threads']}th of the file's bytes; its
   row groups hold equal rows, at most about 8 MiB, a power of two of them, so the splits hold as many
   rows each). Every session sets
   `spark.sql.codegen.maxFields` to {run_path.CODEGEN_MAX_FIELDS}: above its default of 100 columns
   (the wide table has 101) Spark would read the Parquet file and the cache row by row, without its
   vectorized readers, and compile no whole-stage code. Cache: that read (`repartition({run['threads']})`
-  first only where the file is too small to split per slot), `cache()` and counted before timing,
+  first only where its splits do not hold as many rows each), `cache()` and counted before timing,
   unpersisted after. Arrow batches
   (`spark.sql.execution.arrow.maxRecordsPerBatch`) and `predict_batch_udf`'s `batch_size` are the
   workload's batch size. All of them return every input column plus the prediction column.

@@ -174,7 +174,7 @@ def start_spark(threads: int, jar: str, driver_memory: str, extension: bool = Fa
         builder = builder.config("spark.driver.extraJavaOptions", os.environ["BENCH_JAVA_OPTIONS"])
     if extension:
         builder = builder.config("spark.sql.extensions", paths.EXTENSION)
-    spark = (
+    builder = (
         builder.master(f"local[{threads}]")
         .appName("sparkort-bench")
         .config("spark.jars", jar)
@@ -182,16 +182,33 @@ def start_spark(threads: int, jar: str, driver_memory: str, extension: bool = Fa
         .config("spark.ui.enabled", "false")
         .config("spark.ui.showConsoleProgress", "false")
         .config("spark.sql.adaptive.enabled", "false")
-        # No cap on a file split's bytes: Spark then splits the Parquet file into one split per task
-        # slot (each about a `threads`th of it), as the cache's repartition(threads) does.
-        .config("spark.sql.files.maxPartitionBytes", str(1 << 40))
         # Above this many columns (default 100) Spark reads Parquet and its cache row by row, not
         # with the vectorized readers, and compiles no whole-stage code: the wide table has 101.
         .config("spark.sql.codegen.maxFields", str(CODEGEN_MAX_FIELDS))
-        .getOrCreate()
     )
+    for key, value in SPLITS.items():
+        builder = builder.config(key, value)
+    spark = builder.getOrCreate()
     spark.sparkContext.setLogLevel("WARN")
     return spark
+
+
+# No cap on a file split's bytes, and no bytes counted for opening a file: Spark then cuts the
+# Parquet file into one split per task slot, each a `threads`th of its bytes, and with the file's
+# equal row groups (workloads.row_group_rows) each split holds as many rows, as the cache's
+# repartition(threads) does. (The 4 MB counted for opening it moved the cut off the middle: 2M rows
+# of the sklearn table, 36 MB, went 1.125M and 875k.)
+SPLITS = {"spark.sql.files.maxPartitionBytes": str(1 << 40), "spark.sql.files.openCostInBytes": "0"}
+
+
+def even_splits(df, threads: int) -> bool:
+    """Whether the read's splits are one per task slot, of as many rows each (the cache keeps them
+    then; else it is shuffled into such partitions: a file of one row group makes a split per slot,
+    all but one of them empty)."""
+    from pyspark.sql import functions as F
+
+    counts = [row[1] for row in df.groupBy(F.spark_partition_id()).count().collect()]
+    return len(counts) == threads and max(counts) - min(counts) <= 1
 
 
 def source_rows(spark, source: str, data: str, threads: int, rows: int):
@@ -203,9 +220,8 @@ def source_rows(spark, source: str, data: str, threads: int, rows: int):
         df = spark.read.parquet(data)
     elif source == "cache":
         # (A fresh DataFrame to cache: one whose plan was already planned keeps that plan, not the cache.)
-        split = spark.read.parquet(data).rdd.getNumPartitions() == threads
         df = spark.read.parquet(data)
-        df = (df if split else df.repartition(threads)).cache()  # a file too small to split per slot: shuffle it
+        df = (df if even_splits(df, threads) else df.repartition(threads)).cache()
     else:
         raise ValueError(f"unknown source '{source}'; choose from {', '.join(paths.SOURCES)}")
     count = df.count()
