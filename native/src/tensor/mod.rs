@@ -225,31 +225,52 @@ pub fn input_value<'a>(
             bools.extend(bytes.iter().map(|&b| b == 1));
             Tensor::from_array((shape.to_vec(), bools))?.into()
         }
-        ElementType::String => {
-            let strings = values.as_string::<i32>();
-            // ONNX Runtime copies strings into its own; the view only has to outlive this call.
-            // `from_string_array` passes each as a C string, which cannot hold a NUL byte; ONNX
-            // Runtime's Python API takes such strings whole, so they are written after, by length.
-            let has_nul = |i: usize| strings.value(i).as_bytes().contains(&0);
-            let mut owned =
-                crate::error::with_capacity(strings.len(), || format!("a string input of shape {shape:?}"))?;
-            owned.extend(
-                (0..strings.len()).map(|i| if has_nul(i) { String::new() } else { strings.value(i).to_owned() }),
-            );
-            let all: std::sync::Arc<[String]> = owned.into();
-            let mut tensor = Tensor::from_string_array((shape.to_vec(), all))?;
-            for i in (0..strings.len()).filter(|&i| has_nul(i)) {
-                put_string(&mut tensor, i, strings.value(i).as_bytes())?;
-            }
-            tensor.into()
-        }
+        ElementType::String => string_tensor(values.as_string::<i32>(), shape)?.into(),
     })
 }
 
-/// Sets element `index` of a string tensor to `bytes`, whatever they hold (NUL bytes too).
-fn put_string(tensor: &mut Tensor<String>, index: usize, bytes: &[u8]) -> Result<()> {
+/// A string tensor of `shape` holding `strings`, each copied once into ONNX Runtime's own element
+/// by its length (NUL bytes too, as ONNX Runtime's Python API takes them). `Tensor::from_string_array`
+/// made an owned String and a C string of each first: two allocations and three copies a string.
+fn string_tensor(strings: &arrow_array::StringArray, shape: &[i64]) -> Result<Tensor<String>> {
     use ort::AsPointer;
-    let count: usize = tensor.shape().iter().map(|&d| usize::try_from(d).unwrap_or(0)).product();
+    let count = shape.iter().try_fold(1usize, |n, &d| usize::try_from(d).ok().and_then(|d| n.checked_mul(d)));
+    let count = count.filter(|&n| n == strings.len()).ok_or_else(|| {
+        Error::InvalidArgument(format!("{} strings for a string input of shape {shape:?}", strings.len()))
+    })?;
+    let allocator = ort::memory::Allocator::default();
+    let mut value: *mut ort::sys::OrtValue = std::ptr::null_mut();
+    // SAFETY: the default allocator is live for the call, `shape` holds `shape.len()` dimensions, and
+    // ONNX Runtime writes the new value (its strings empty) to `value`.
+    let status = unsafe {
+        (ort::api().CreateTensorAsOrtValue)(
+            allocator.ptr().cast_mut(),
+            shape.as_ptr(),
+            shape.len(),
+            ort::sys::ONNXTensorElementDataType::ONNX_TENSOR_ELEMENT_DATA_TYPE_STRING,
+            &mut value,
+        )
+    };
+    // SAFETY: the status comes from that call, and is taken (freed) here.
+    unsafe { ort::Error::result_from_status(status) }?;
+    let value = std::ptr::NonNull::new(value)
+        .ok_or_else(|| Error::InvalidArgument(format!("no string tensor of shape {shape:?}")))?;
+    // SAFETY: `value` is the tensor just made, with the allocator it was made with; the Tensor owns
+    // it from here and releases it when dropped.
+    let mut tensor: Tensor<String> = unsafe { ort::value::Value::from_ptr(value, Some(&allocator)) };
+    for i in 0..strings.len() {
+        let bytes = strings.value(i).as_bytes();
+        // A new tensor's strings are empty: an empty one needs nothing written.
+        if !bytes.is_empty() {
+            put_string(&mut tensor, i, count, bytes)?;
+        }
+    }
+    Ok(tensor)
+}
+
+/// Sets element `index` of a string tensor of `count` elements to `bytes`, whatever they hold.
+fn put_string(tensor: &mut Tensor<String>, index: usize, count: usize, bytes: &[u8]) -> Result<()> {
+    use ort::AsPointer;
     if index >= count {
         return Err(Error::InvalidArgument(format!("string element {index} of a tensor of {count}")));
     }
