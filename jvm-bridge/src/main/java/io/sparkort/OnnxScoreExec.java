@@ -226,16 +226,16 @@ public final class OnnxScoreExec extends SparkPlan {
   }
 
   /**
-   * A columnar-to-row step put between this node and its child (as Spark's planning does under a
-   * node that takes rows, which this one also does) is left out where the node reads the batches
-   * under it: it scores them as batches and builds its rows itself.
+   * A columnar-to-row step put over this node's child (as Spark's planning does under a node that
+   * takes rows, which this one also does) is left out where the node reads that child's batches: it
+   * scores them as batches and builds its rows itself. Only a step over the very child this node
+   * has, and only where this node is columnar over it: a copy made otherwise (the canonical copy
+   * Spark compares plans by, say, whose columns are all named "none") keeps its child as it comes.
    */
   private OnnxScoreExec withNewChild(SparkPlan newChild) {
-    if (newChild instanceof ColumnarToRowExec) {
-      OnnxScoreExec direct = new OnnxScoreExec(((ColumnarToRowExec) newChild).child(), predictions, request, nodeMetrics);
-      if (direct.supportsColumnar()) {
-        return direct;
-      }
+    if (newChild instanceof ColumnarToRowExec && ((ColumnarToRowExec) newChild).child().fastEquals(child)
+        && supportsColumnar()) {
+      return new OnnxScoreExec(child, predictions, request, nodeMetrics);
     }
     return new OnnxScoreExec(newChild, predictions, request, nodeMetrics);
   }

@@ -110,6 +110,35 @@ class ColumnarScoringTest {
     }
   }
 
+  /**
+   * The node over a scan's batches, columnar or not, in plans Spark compares (a scored DataFrame
+   * joined with itself, whose exchanges are reused, by their canonical copies): the canonical
+   * copies are made, the columnar node stays straight over the scan, the row node keeps Spark's
+   * columnar-to-row step, and each gives its rows as a plan without reuse does.
+   */
+  @Test
+  void scoredPlansAreComparedAndReusedOnBothPaths() {
+    spark.conf().set(SparkOrtConf.COLUMNAR, "true");
+    for (String name : new String[] {"linear", "zipmap"}) {
+      TestCase c = TestCase.load(name);
+      Dataset<Row> scored = c.onnxModel().transform(parquet(c.dataFrame(spark, 2), name + "-reused"));
+      org.apache.spark.sql.execution.SparkPlan plan = Plans.executedPlan(scored);
+      assertTrue(plan.sameResult(plan), name + ": its canonical copy");
+      OnnxScoreExec node = Plans.find(plan, OnnxScoreExec.class).get(0);
+      boolean columnar = name.equals("linear");
+      assertEquals(columnar, node.supportsColumnar(), name);
+      assertEquals(!columnar, node.child() instanceof org.apache.spark.sql.execution.ColumnarToRowExec
+          || node.child().toString().contains("ColumnarToRow"), name + ": " + plan);
+      Dataset<Row> counts = scored.groupBy("id").count();
+      Dataset<Row> twice = counts.union(counts);
+      spark.conf().set("spark.sql.exchange.reuse", "false");
+      List<Row> unreused = twice.orderBy("id").collectAsList();
+      spark.conf().unset("spark.sql.exchange.reuse");
+      assertEquals(unreused, twice.orderBy("id").collectAsList(), name + ": with exchanges reused");
+      assertEquals(2 * c.rows, unreused.size(), name);
+    }
+  }
+
   /** linear's 8 features as 8 scalar columns of 4 Spark types, in one [N, 8] float input. */
   private static Dataset<Row> scalarColumns(TestCase c, int partitions) {
     Dataset<Row> df = c.dataFrame(spark, partitions);
