@@ -174,11 +174,11 @@ public final class OnnxScoreExec extends SparkPlan {
 
   @Override
   public RDD<InternalRow> doExecute() {
-    ScoringPlan plan = request.planFor(SparkShim.output(child));
     if (supportsColumnar()) {
       ColumnarRows.Function rows = new ColumnarRows.Function(schema());
       return doExecuteColumnar().toJavaRDD().mapPartitions(rows, true).rdd();
     }
+    ScoringPlan plan = request.planFor(SparkShim.output(child));
     PartitionScorer scorer = new PartitionScorer(plan, request.source, request.batchSize, request.metrics, nodeMetrics);
     return named(child.execute().toJavaRDD().mapPartitions(scorer, true).rdd());
   }
