@@ -31,23 +31,26 @@ import org.apache.spark.unsafe.types.UTF8String;
 
 /**
  * The columnar path's rows: each scored batch (the child's vectors, then the predictions') turned
- * into UnsafeRows by the scoring node itself, where its parent takes rows. The rows of a batch are
- * laid out in one byte array a column at a time: each column's values straight from its vector's
- * memory ({@link VectorMemory}) or, for a vector that has none (dictionary ids, other vector
- * kinds), through its getters; numbers, dates, timestamps, strings and arrays of numbers. The bytes are the ones Spark's own columnar-to-row step writes (its
- * {@code UnsafeRowWriter}'s layout: null bits, an 8-byte slot a field, then each array or string
- * in field order, in words), at a fraction of its cost: that step reads every value of every row
- * through a generated loop of getter calls (measured on the bench's MLP from Parquet: 186 ns a row
- * there, its 64 and 10-float arrays, against what a copy of their bytes costs).
+ * into UnsafeRows by the scoring node itself, where its parent takes rows. Rows are laid out a
+ * block at a time (about 32 KiB of them, so they stay in the CPU's cache while every column is
+ * written across them) in a byte array: each column's values straight from its vector's memory
+ * ({@link VectorMemory}) or, for a vector that has none (dictionary ids, other vector kinds),
+ * through its getters; numbers, dates, timestamps, strings and arrays of numbers. The bytes are the
+ * ones Spark's own columnar-to-row step writes (its {@code UnsafeRowWriter}'s layout: null bits,
+ * an 8-byte slot a field, then each array or string in field order, in words), at a fraction of
+ * its cost: that step reads every value of every row through a generated loop of getter calls
+ * (measured on the bench's MLP from Parquet: 186 ns a row there, its 64 and 10-float arrays).
  *
- * <p>A column of a type this does not lay out (decimals, binary, maps, structs, nested arrays, ...) sends
- * the whole batch through Spark's {@link UnsafeProjection}, as its columnar-to-row step would. Rows
- * live in two arrays used by turns, batch after batch, so a row stays valid while the next batch
- * is built (Spark's row iterators promise less).
+ * <p>A column of a type this does not lay out (decimals, binary, maps, structs, nested arrays, ...)
+ * sends every batch through Spark's {@link UnsafeProjection}, as its columnar-to-row step would.
+ * The blocks' rows live in two arrays used by turns, so a row stays valid while the next block is
+ * laid out (Spark's row iterators promise less: until the next row).
  */
 final class ColumnarRows implements Iterator<InternalRow> {
   /** The most bytes a batch's rows take in one array; a batch that would take more goes through the projection. */
   private static final long MAX_ARENA = Integer.MAX_VALUE - 16;
+  /** About how many bytes of rows are laid out at a time, every column across them. */
+  private static final long BLOCK_BYTES = 32 << 10;
 
   /** How a column's values are laid out in a row; null for a type that is not. */
   private enum Kind {
@@ -108,19 +111,28 @@ final class ColumnarRows implements Iterator<InternalRow> {
   private final boolean laid;
   private final int bitsetBytes;
   private final int fixedBytes;
+  /** Per column, the batch being laid out's values' memory, or null ({@link VectorMemory}). */
+  private final VectorMemory[] memory;
   private UnsafeProjection projection;
 
   private final byte[][] arenas = {new byte[0], new byte[0]};
   private final UnsafeRow[][] slotRows = {new UnsafeRow[0], new UnsafeRow[0]};
-  private int[] starts = new int[1];
-  /** Where each row ends as a batch is measured ({@link #sizes}), then where its next part goes. */
+  /** Where the batch's rows end, each row's bytes added up from the first ({@link #sizes}). */
   private long[] ends = new long[1];
+  /** The block's row i spans bytes starts[i] to starts[i + 1] of its array. */
+  private int[] starts = new int[1];
+  /** Where the block's row i's next variable-length part goes, column after column. */
+  private long[] cursor = new long[0];
   private int turn;
 
   private ColumnarBatch batch;
   private boolean projected;
   private int size;
   private int next;
+  /** Rows a block; the block laid out last, rows blockFirst to blockLast of the batch. */
+  private int block;
+  private int blockFirst;
+  private int blockLast;
 
   ColumnarRows(Iterator<ColumnarBatch> batches, StructType schema) {
     this.batches = batches;
@@ -136,6 +148,7 @@ final class ColumnarRows implements Iterator<InternalRow> {
       all &= kinds[c] != null && !(arrays[c] && kinds[c] == Kind.BYTES);
     }
     laid = all;
+    memory = new VectorMemory[width];
     bitsetBytes = UnsafeRow.calculateBitSetWidthInBytes(width);
     fixedBytes = bitsetBytes + 8 * width;
   }
@@ -160,81 +173,105 @@ final class ColumnarRows implements Iterator<InternalRow> {
     if (projected) {
       return projection.apply(batch.getRow(r));
     }
-    return slotRows[turn][r];
+    if (r >= blockLast) {
+      layBlock(r);
+    }
+    return slotRows[turn][r - blockFirst];
   }
 
   private void take(ColumnarBatch scored) {
     batch = scored;
     size = scored.numRows();
     next = 0;
-    projected = !laid || !lay(scored);
+    blockFirst = 0;
+    blockLast = 0;
+    projected = !laid || !measure(scored);
     if (projected && projection == null) {
       projection = UnsafeProjection.create(schema);
     }
   }
 
-  /** Lays the batch's rows out in this turn's array; false where they would take more than one holds. */
-  private boolean lay(ColumnarBatch scored) {
+  /**
+   * Each row's size and each column's memory, for the blocks to come; false where a row would take
+   * more than one array holds (such a batch goes through the projection).
+   */
+  private boolean measure(ColumnarBatch scored) {
     int rows = scored.numRows();
-    int width = kinds.length;
-    if (starts.length < rows + 1) {
-      starts = new int[Math.max(rows + 1, 2 * starts.length)];
-    }
-    long[] ends = sizes(scored, rows);
-    if (ends == null) {
+    if (!sizes(scored, rows)) {
       return false;
     }
-    turn ^= 1;
-    byte[] arena = arenas[turn];
-    long total = ends[rows];
-    if (arena.length < total) {
-      arena = arenas[turn] = new byte[(int) Math.max(total, Math.min(MAX_ARENA, 2L * arena.length))];
-    }
-    for (int r = 0; r <= rows; r++) {
-      starts[r] = (int) ends[r];
-    }
-    // The null bits: cleared, then set column by column.
-    for (int r = 0; r < rows; r++) {
-      long at = Platform.BYTE_ARRAY_OFFSET + starts[r];
-      for (int w = 0; w < bitsetBytes; w += 8) {
-        Platform.putLong(arena, at + w, 0L);
-      }
-    }
-    // Where each row's next variable-length part goes, column after column.
-    long[] cursor = ends;
-    for (int r = 0; r < rows; r++) {
-      cursor[r] = starts[r] + fixedBytes;
-    }
-    for (int c = 0; c < width; c++) {
+    for (int c = 0; c < kinds.length; c++) {
       ColumnVector vector = scored.column(c);
-      if (arrays[c]) {
-        layArrays(arena, c, vector, rows, cursor);
-      } else if (kinds[c] == Kind.BYTES) {
-        layBytes(arena, c, vector, rows, cursor);
-      } else {
-        layValues(arena, c, vector, rows);
-      }
+      WritableColumnVector elements = arrays[c] && vector instanceof WritableColumnVector
+          ? ((WritableColumnVector) vector).arrayData() : null;
+      memory[c] = arrays[c] ? (elements != null && !elements.hasNull() ? VectorMemory.of(elements, kinds[c].leaf) : null)
+          : kinds[c] == Kind.BYTES ? null : VectorMemory.of(vector, kinds[c].leaf);
     }
-    UnsafeRow[] out = slotRows[turn];
-    if (out.length < rows) {
-      out = slotRows[turn] = Arrays.copyOf(out, Math.max(rows, 2 * out.length));
-      for (int r = 0; r < out.length; r++) {
-        out[r] = out[r] != null ? out[r] : new UnsafeRow(width);
-      }
-    }
-    for (int r = 0; r < rows; r++) {
-      out[r].pointTo(arena, Platform.BYTE_ARRAY_OFFSET + starts[r], starts[r + 1] - starts[r]);
+    long total = Math.max(ends[rows], 1);
+    block = (int) Math.max(8, Math.min(rows, BLOCK_BYTES * (long) rows / total));
+    if (starts.length < block + 1) {
+      starts = new int[block + 1];
+      cursor = new long[block];
     }
     return true;
   }
 
+  /** Lays out the block of rows from {@code first}, in the other turn's array. */
+  private void layBlock(int first) {
+    int last = Math.min(size, first + block);
+    // A block of rows of many bytes each is cut to what one array holds (at least its first row).
+    while (last > first + 1 && ends[last] - ends[first] > MAX_ARENA) {
+      last = first + (last - first) / 2;
+    }
+    int n = last - first;
+    turn ^= 1;
+    byte[] arena = arenas[turn];
+    long bytes = ends[last] - ends[first];
+    if (arena.length < bytes) {
+      arena = arenas[turn] = new byte[(int) Math.max(bytes, Math.min(MAX_ARENA, 2L * arena.length))];
+    }
+    for (int i = 0; i <= n; i++) {
+      starts[i] = (int) (ends[first + i] - ends[first]);
+    }
+    // The null bits: cleared, then set column by column.
+    for (int i = 0; i < n; i++) {
+      long at = Platform.BYTE_ARRAY_OFFSET + starts[i];
+      for (int w = 0; w < bitsetBytes; w += 8) {
+        Platform.putLong(arena, at + w, 0L);
+      }
+      cursor[i] = starts[i] + fixedBytes;
+    }
+    for (int c = 0; c < kinds.length; c++) {
+      ColumnVector vector = batch.column(c);
+      if (arrays[c]) {
+        layArrays(arena, c, vector, memory[c], first, n);
+      } else if (kinds[c] == Kind.BYTES) {
+        layBytes(arena, c, vector, first, n);
+      } else {
+        layValues(arena, c, vector, memory[c], first, n);
+      }
+    }
+    UnsafeRow[] out = slotRows[turn];
+    if (out.length < n) {
+      out = slotRows[turn] = Arrays.copyOf(out, Math.max(n, block));
+      for (int i = 0; i < out.length; i++) {
+        out[i] = out[i] != null ? out[i] : new UnsafeRow(kinds.length);
+      }
+    }
+    for (int i = 0; i < n; i++) {
+      out[i].pointTo(arena, Platform.BYTE_ARRAY_OFFSET + starts[i], starts[i + 1] - starts[i]);
+    }
+    blockFirst = first;
+    blockLast = last;
+  }
+
   /**
-   * Where each row ends: {@code ends[r + 1]}, from the fixed part and each array's and string's
-   * words; null where the batch takes more than {@link #MAX_ARENA} bytes.
+   * Where each row ends, {@code ends[r + 1]}, from the fixed part and each array's and string's
+   * words; false where a row takes more than {@link #MAX_ARENA} bytes.
    */
-  private long[] sizes(ColumnarBatch scored, int rows) {
+  private boolean sizes(ColumnarBatch scored, int rows) {
     if (ends.length < rows + 1) {
-      ends = new long[starts.length];
+      ends = new long[Math.max(rows + 1, 2 * ends.length)];
     }
     long[] bytes = ends;
     Arrays.fill(bytes, 0, rows + 1, fixedBytes);
@@ -260,31 +297,46 @@ final class ColumnarRows implements Iterator<InternalRow> {
       }
     }
     for (int r = 0; r < rows; r++) {
+      if (bytes[r + 1] > MAX_ARENA) {
+        return false;
+      }
       bytes[r + 1] += bytes[r];
     }
-    return bytes[rows] > MAX_ARENA ? null : bytes;
+    return true;
   }
 
-  /** A null field: its bit set, its slot zero (as Spark's row writer leaves it). */
-  private void setNull(byte[] arena, int r, int c) {
-    long row = Platform.BYTE_ARRAY_OFFSET + starts[r];
+  /** The block's row {@code i}'s field {@code c} null: its bit set, its slot zero (as Spark's row writer leaves it). */
+  private void setNull(byte[] arena, int i, int c) {
+    long row = Platform.BYTE_ARRAY_OFFSET + starts[i];
     long word = row + (c >> 6) * 8L;
     Platform.putLong(arena, word, Platform.getLong(arena, word) | 1L << (c & 63));
     Platform.putLong(arena, row + bitsetBytes + 8L * c, 0L);
   }
 
-  /** A scalar column into its slots: a value in the slot's first bytes, the rest zero. */
-  private void layValues(byte[] arena, int c, ColumnVector vector, int rows) {
+  /**
+   * The block's {@code n} rows, from row {@code first} of the batch, of a scalar column into their
+   * slots: a value in the slot's first bytes, the rest zero.
+   */
+  private void layValues(byte[] arena, int c, ColumnVector vector, VectorMemory memory, int first, int n) {
     Kind kind = kinds[c];
     boolean nulls = vector.hasNull();
-    VectorMemory memory = VectorMemory.of(vector, kind.leaf);
     long slot = Platform.BYTE_ARRAY_OFFSET + bitsetBytes + 8L * c;
-    for (int r = 0; r < rows; r++) {
+    if (!nulls && memory != null && kind.bytes == 8) {
+      // The common case (a double or bigint column with no nulls), in a loop of its own: a load and a store a row.
+      Object base = memory.base;
+      long from = memory.at(first, 8);
+      for (int i = 0; i < n; i++) {
+        Platform.putLong(arena, slot + starts[i], Platform.getLong(base, from + 8L * i));
+      }
+      return;
+    }
+    for (int i = 0; i < n; i++) {
+      int r = first + i;
       if (nulls && vector.isNullAt(r)) {
-        setNull(arena, r, c);
+        setNull(arena, i, c);
         continue;
       }
-      long at = slot + starts[r];
+      long at = slot + starts[i];
       long value;
       if (memory != null) {
         long from = memory.at(r, kind.bytes);
@@ -350,31 +402,34 @@ final class ColumnarRows implements Iterator<InternalRow> {
     }
   }
 
-  /** Where a row's variable-length part starts, as its field holds it: offset from the row, and size. */
-  private void putOffsetAndSize(byte[] arena, int r, int c, long at, long bytes) {
-    Platform.putLong(arena, Platform.BYTE_ARRAY_OFFSET + starts[r] + bitsetBytes + 8L * c,
-        (at - starts[r]) << 32 | bytes);
+  /** Where the block's row {@code i}'s variable-length part starts, as its field holds it: offset from the row, and size. */
+  private void putOffsetAndSize(byte[] arena, int i, int c, long at, long bytes) {
+    Platform.putLong(arena, Platform.BYTE_ARRAY_OFFSET + starts[i] + bitsetBytes + 8L * c,
+        (at - starts[i]) << 32 | bytes);
   }
 
-  /** An array column: each row's array (count, null bits, elements, padding) after the parts before it. */
-  private void layArrays(byte[] arena, int c, ColumnVector vector, int rows, long[] cursor) {
+  /**
+   * The block's {@code n} rows, from row {@code first}, of an array column: each row's array (count, null bits,
+   * elements, padding) after the parts before it; the elements copied from {@code memory} (the
+   * elements' memory, where they are in one piece and none is null) or read one by one.
+   */
+  private void layArrays(byte[] arena, int c, ColumnVector vector, VectorMemory memory, int first, int n) {
     Kind kind = kinds[c];
     boolean nulls = vector.hasNull();
     WritableColumnVector writable = vector instanceof WritableColumnVector ? (WritableColumnVector) vector : null;
-    WritableColumnVector elements = writable != null ? writable.arrayData() : null;
-    VectorMemory memory = elements != null && !elements.hasNull() ? VectorMemory.of(elements, kind.leaf) : null;
-    for (int r = 0; r < rows; r++) {
+    for (int row = 0; row < n; row++) {
+      int r = first + row;
       if (nulls && vector.isNullAt(r)) {
-        setNull(arena, r, c);
+        setNull(arena, row, c);
         continue;
       }
-      int n = writable != null ? writable.getArrayLength(r) : vector.getArray(r).numElements();
-      int header = UnsafeArrayData.calculateHeaderPortionInBytes(n);
-      long valueBytes = (long) n * kind.bytes;
+      int elements = writable != null ? writable.getArrayLength(r) : vector.getArray(r).numElements();
+      int header = UnsafeArrayData.calculateHeaderPortionInBytes(elements);
+      long valueBytes = (long) elements * kind.bytes;
       long bytes = header + ByteArrayMethods.roundNumberOfBytesToNearestWord(valueBytes);
-      long at = cursor[r];
+      long at = cursor[row];
       long base = Platform.BYTE_ARRAY_OFFSET + at;
-      Platform.putLong(arena, base, n);
+      Platform.putLong(arena, base, elements);
       for (int w = 8; w < header; w += 8) {
         Platform.putLong(arena, base + w, 0L);
       }
@@ -387,7 +442,7 @@ final class ColumnarRows implements Iterator<InternalRow> {
         CopyBySize.copy(memory.base, memory.at(writable.getArrayOffset(r), kind.bytes), arena, values, valueBytes);
       } else {
         ColumnarArray array = vector.getArray(r);
-        for (int i = 0; i < n; i++) {
+        for (int i = 0; i < elements; i++) {
           long to = values + (long) i * kind.bytes;
           if (array.isNullAt(i)) {
             Platform.putLong(arena, base + 8 + (i >> 6) * 8L,
@@ -398,8 +453,8 @@ final class ColumnarRows implements Iterator<InternalRow> {
           }
         }
       }
-      putOffsetAndSize(arena, r, c, at, bytes);
-      cursor[r] = at + bytes;
+      putOffsetAndSize(arena, row, c, at, bytes);
+      cursor[row] = at + bytes;
     }
   }
 
@@ -419,24 +474,25 @@ final class ColumnarRows implements Iterator<InternalRow> {
     }
   }
 
-  /** A string column: each row's bytes, padded to a word, after the parts before it. */
-  private void layBytes(byte[] arena, int c, ColumnVector vector, int rows, long[] cursor) {
+  /** The block's {@code n} rows, from row {@code first}, of a string column: each row's bytes, padded to a word, after the parts before it. */
+  private void layBytes(byte[] arena, int c, ColumnVector vector, int first, int n) {
     boolean nulls = vector.hasNull();
-    for (int r = 0; r < rows; r++) {
+    for (int row = 0; row < n; row++) {
+      int r = first + row;
       if (nulls && vector.isNullAt(r)) {
-        setNull(arena, r, c);
+        setNull(arena, row, c);
         continue;
       }
       UTF8String value = vector.getUTF8String(r);
-      int n = value.numBytes();
-      long bytes = ByteArrayMethods.roundNumberOfBytesToNearestWord(n);
-      long at = cursor[r];
-      if (bytes > n) {
+      int length = value.numBytes();
+      long bytes = ByteArrayMethods.roundNumberOfBytesToNearestWord(length);
+      long at = cursor[row];
+      if (bytes > length) {
         Platform.putLong(arena, Platform.BYTE_ARRAY_OFFSET + at + bytes - 8, 0L);
       }
       value.writeToMemory(arena, Platform.BYTE_ARRAY_OFFSET + at);
-      putOffsetAndSize(arena, r, c, at, n);
-      cursor[r] = at + bytes;
+      putOffsetAndSize(arena, row, c, at, length);
+      cursor[row] = at + bytes;
     }
   }
 }

@@ -138,7 +138,7 @@ class ColumnarRowsTest {
     return rows;
   }
 
-  /** Asserts ColumnarRows makes those very rows of {@code batches}, and each stays valid while the next batch is built. */
+  /** Asserts ColumnarRows makes those very rows of {@code batches}, and each stays valid while the next rows are laid out. */
   private static void assertAlike(StructType schema, List<ColumnarBatch> batches) {
     List<UnsafeRow> expected = expected(schema, batches);
     Iterator<InternalRow> rows = new ColumnarRows(batches.iterator(), schema);
@@ -147,7 +147,7 @@ class ColumnarRowsTest {
     for (int i = 0; i < expected.size(); i++) {
       assertTrue(rows.hasNext(), "row " + i);
       if (last != null) {
-        // The batch after the one it came from may be built by now: the row stays as it was.
+        // The block after the one it came from may be laid out by now: the row stays as it was.
         assertEquals(expected.get(lastIndex), last, "row " + lastIndex + " once row " + i + " was asked for");
       }
       InternalRow row = rows.next();
