@@ -49,11 +49,11 @@ final class BatchWriter implements AutoCloseable {
   /** The feeds record ({@link NativeWire#feeds}) of {@link #startNativeCopy}; null unless every feed can be copied so. */
   private final long[] nativeFeeds;
   private final long budget;
-  /** Per feed: scalar columns all double, into a float32 input ({@link #writeDoublesAsFloats}). */
+  /** Per feed: scalar columns all double, into a float32 input ({@link #writeScalarsFromRow}). */
   private final boolean[] doubleFloats;
   /**
    * Per feed: the bytes of each scalar column's value where every one already is the input's
-   * layout ({@link #writeScalarsAsTheyAre}); null otherwise.
+   * layout ({@link #writeScalarsFromRow}); null otherwise.
    */
   private final int[][] sameLayout;
 
@@ -185,13 +185,9 @@ final class BatchWriter implements AutoCloseable {
 
   private boolean writeFeed(int f, int slot, InternalRow row, long rowIndex) {
     ScoringPlan.Feed feed = feeds[f];
-    if (feed.source == ScoringPlan.Source.SCALARS && row instanceof UnsafeRow) {
-      if (doubleFloats[f]) {
-        return writeDoublesAsFloats(f, slot, (UnsafeRow) row, rowIndex);
-      }
-      if (sameLayout[f] != null) {
-        return writeScalarsAsTheyAre(f, slot, (UnsafeRow) row, rowIndex);
-      }
+    boolean direct = doubleFloats[f] || sameLayout[f] != null;
+    if (feed.source == ScoringPlan.Source.SCALARS && direct && row instanceof UnsafeRow) {
+      return writeScalarsFromRow(f, slot, (UnsafeRow) row, rowIndex);
     }
     for (int ordinal : feed.ordinals) {
       if (row.isNullAt(ordinal)) {
@@ -233,10 +229,14 @@ final class BatchWriter implements AutoCloseable {
   }
 
   /**
-   * The common case of a wide table: double columns into a float input, read straight out of the
-   * UnsafeRow (its null bits, then 8 bytes a field) and narrowed as {@link #putLeaf} does.
+   * Scalar columns read straight out of the UnsafeRow (its null bits, then 8 bytes a field), with
+   * no getter or conversion call per value: doubles into a float input narrowed as {@link #putLeaf}
+   * does (the common case of a wide table), or values already in the input's layout (a float column
+   * into float32, int into int32, ...) copied by their bytes, a value narrower than 8 bytes being the
+   * field's first bytes as UnsafeRow's getters read it (the sklearn pipeline's ten [N, 1] inputs
+   * took 100 ns a row through the getters).
    */
-  private boolean writeDoublesAsFloats(int f, int slot, UnsafeRow row, long rowIndex) {
+  private boolean writeScalarsFromRow(int f, int slot, UnsafeRow row, long rowIndex) {
     ScoringPlan.Feed feed = feeds[f];
     int[] ordinals = feed.ordinals;
     Object base = row.getBaseObject();
@@ -248,32 +248,13 @@ final class BatchWriter implements AutoCloseable {
     }
     long fields = offset + UnsafeRow.calculateBitSetWidthInBytes(row.numFields());
     long at = buffers[f].address(buffers[f].startRow(slot, checkFlat(f, slot, ordinals.length, rowIndex)));
-    for (int c = 0; c < ordinals.length; c++) {
-      Platform.putFloat(null, at + 4L * c, (float) Platform.getDouble(base, fields + 8L * ordinals[c]));
+    if (doubleFloats[f]) {
+      for (int c = 0; c < ordinals.length; c++) {
+        Platform.putFloat(null, at + 4L * c, (float) Platform.getDouble(base, fields + 8L * ordinals[c]));
+      }
+      return true;
     }
-    return true;
-  }
-
-  /**
-   * Scalar columns whose values already are the input's layout (a float column into float32, int
-   * into int32, ...): each value's bytes copied from its field of the UnsafeRow (where a value
-   * narrower than 8 bytes takes the field's first bytes, as UnsafeRow's getters read it), with no
-   * getter or conversion per value (the sklearn pipeline's ten [N, 1] inputs took 100 ns a row
-   * through them).
-   */
-  private boolean writeScalarsAsTheyAre(int f, int slot, UnsafeRow row, long rowIndex) {
-    ScoringPlan.Feed feed = feeds[f];
-    int[] ordinals = feed.ordinals;
     int[] bytes = sameLayout[f];
-    Object base = row.getBaseObject();
-    long offset = row.getBaseOffset();
-    for (int ordinal : ordinals) {
-      if ((Platform.getLong(base, offset + ((ordinal >> 6) << 3)) & (1L << (ordinal & 63))) != 0) {
-        return nullInput(feed, rowIndex, "is null");
-      }
-    }
-    long fields = offset + UnsafeRow.calculateBitSetWidthInBytes(row.numFields());
-    long at = buffers[f].address(buffers[f].startRow(slot, checkFlat(f, slot, ordinals.length, rowIndex)));
     for (int c = 0; c < ordinals.length; c++) {
       long field = fields + 8L * ordinals[c];
       switch (bytes[c]) {
