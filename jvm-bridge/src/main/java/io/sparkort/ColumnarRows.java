@@ -5,6 +5,7 @@ import java.util.Iterator;
 import java.util.NoSuchElementException;
 import org.apache.spark.api.java.function.FlatMapFunction;
 import org.apache.spark.sql.catalyst.InternalRow;
+import org.apache.spark.sql.catalyst.expressions.SpecializedGetters;
 import org.apache.spark.sql.catalyst.expressions.UnsafeArrayData;
 import org.apache.spark.sql.catalyst.expressions.UnsafeProjection;
 import org.apache.spark.sql.catalyst.expressions.UnsafeRow;
@@ -55,14 +56,17 @@ final class ColumnarRows implements Iterator<InternalRow> {
   /** How a column's values are laid out in a row; null for a type that is not. */
   private enum Kind {
     BOOLEAN(1, LeafType.BOOLEAN), BYTE(1, LeafType.BYTE), SHORT(2, LeafType.SHORT), INT(4, LeafType.INT),
-    LONG(8, LeafType.LONG), FLOAT(4, LeafType.FLOAT), DOUBLE(8, LeafType.DOUBLE), BYTES(0, null);
+    LONG(8, LeafType.LONG), FLOAT(4, LeafType.FLOAT), DOUBLE(8, LeafType.DOUBLE), STRING(0, null);
 
     final int bytes;
     final LeafType leaf;
+    /** The value's bits in a long's low {@code bytes}, the rest of its slot zero. */
+    final long mask;
 
     Kind(int bytes, LeafType leaf) {
       this.bytes = bytes;
       this.leaf = leaf;
+      this.mask = bytes >= 8 ? -1L : (1L << (8 * bytes)) - 1;
     }
 
     static Kind of(DataType type) {
@@ -81,7 +85,7 @@ final class ColumnarRows implements Iterator<InternalRow> {
       } else if (type instanceof DoubleType) {
         return DOUBLE;
       } else if (type instanceof StringType) {
-        return BYTES;
+        return STRING;
       }
       return null;
     }
@@ -145,7 +149,7 @@ final class ColumnarRows implements Iterator<InternalRow> {
       DataType type = schema.fields()[c].dataType();
       arrays[c] = type instanceof ArrayType;
       kinds[c] = Kind.of(arrays[c] ? ((ArrayType) type).elementType() : type);
-      all &= kinds[c] != null && !(arrays[c] && kinds[c] == Kind.BYTES);
+      all &= kinds[c] != null && !(arrays[c] && kinds[c] == Kind.STRING);
     }
     laid = all;
     memory = new VectorMemory[width];
@@ -205,7 +209,7 @@ final class ColumnarRows implements Iterator<InternalRow> {
       WritableColumnVector elements = arrays[c] && vector instanceof WritableColumnVector
           ? ((WritableColumnVector) vector).arrayData() : null;
       memory[c] = arrays[c] ? (elements != null && !elements.hasNull() ? VectorMemory.of(elements, kinds[c].leaf) : null)
-          : kinds[c] == Kind.BYTES ? null : VectorMemory.of(vector, kinds[c].leaf);
+          : kinds[c] == Kind.STRING ? null : VectorMemory.of(vector, kinds[c].leaf);
     }
     long total = Math.max(ends[rows], 1);
     block = (int) Math.max(8, Math.min(rows, BLOCK_BYTES * (long) rows / total));
@@ -245,7 +249,7 @@ final class ColumnarRows implements Iterator<InternalRow> {
       ColumnVector vector = batch.column(c);
       if (arrays[c]) {
         layArrays(arena, c, vector, memory[c], first, n);
-      } else if (kinds[c] == Kind.BYTES) {
+      } else if (kinds[c] == Kind.STRING) {
         layBytes(arena, c, vector, first, n);
       } else {
         layValues(arena, c, vector, memory[c], first, n);
@@ -277,7 +281,7 @@ final class ColumnarRows implements Iterator<InternalRow> {
     Arrays.fill(bytes, 0, rows + 1, fixedBytes);
     bytes[0] = 0;
     for (int c = 0; c < kinds.length; c++) {
-      if (!arrays[c] && kinds[c] != Kind.BYTES) {
+      if (!arrays[c] && kinds[c] != Kind.STRING) {
         continue;
       }
       ColumnVector vector = scored.column(c);
@@ -356,49 +360,32 @@ final class ColumnarRows implements Iterator<InternalRow> {
             value = Platform.getByte(memory.base, from) & 0xFFL;
         }
       } else {
-        value = bits(kind, vector, r);
+        value = bits(kind, batch.getRow(r), c) & kind.mask;
       }
       Platform.putLong(arena, at, value);
     }
   }
 
-  /** Value {@code r} of {@code vector} through its getters, as the bytes of its slot. */
-  private static long bits(Kind kind, ColumnVector vector, int r) {
+  /**
+   * Value {@code i} of {@code source} through its getters (a batch's row, by column, or an array,
+   * by element), as its bytes in the low {@code kind.bytes} of a long.
+   */
+  private static long bits(Kind kind, SpecializedGetters source, int i) {
     switch (kind) {
       case LONG:
-        return vector.getLong(r);
+        return source.getLong(i);
       case DOUBLE:
-        return Double.doubleToRawLongBits(vector.getDouble(r));
+        return Double.doubleToRawLongBits(source.getDouble(i));
       case INT:
-        return vector.getInt(r) & 0xFFFFFFFFL;
+        return source.getInt(i);
       case FLOAT:
-        return Float.floatToRawIntBits(vector.getFloat(r)) & 0xFFFFFFFFL;
+        return Float.floatToRawIntBits(source.getFloat(i));
       case SHORT:
-        return vector.getShort(r) & 0xFFFFL;
+        return source.getShort(i);
       case BYTE:
-        return vector.getByte(r) & 0xFFL;
+        return source.getByte(i);
       default:
-        return vector.getBoolean(r) ? 1 : 0;
-    }
-  }
-
-  /** Element {@code i} of {@code array} through its getters, as its bytes (of {@code kind.bytes}). */
-  private static long elementBits(Kind kind, ColumnarArray array, int i) {
-    switch (kind) {
-      case LONG:
-        return array.getLong(i);
-      case DOUBLE:
-        return Double.doubleToRawLongBits(array.getDouble(i));
-      case INT:
-        return array.getInt(i);
-      case FLOAT:
-        return Float.floatToRawIntBits(array.getFloat(i));
-      case SHORT:
-        return array.getShort(i);
-      case BYTE:
-        return array.getByte(i);
-      default:
-        return array.getBoolean(i) ? 1 : 0;
+        return source.getBoolean(i) ? 1 : 0;
     }
   }
 
@@ -449,7 +436,7 @@ final class ColumnarRows implements Iterator<InternalRow> {
                 Platform.getLong(arena, base + 8 + (i >> 6) * 8L) | 1L << (i & 63));
             putElement(arena, to, kind, 0L);
           } else {
-            putElement(arena, to, kind, elementBits(kind, array, i));
+            putElement(arena, to, kind, bits(kind, array, i));
           }
         }
       }
